@@ -1,0 +1,171 @@
+"""The ``tad-tui`` command: headless commands over the same engine the TUI drives.
+
+Exit status: 0 done, 1 the work failed (Telegram, disk…), 2 bad input (options, config, a data dir in
+use, a damaged database), 130 interrupted. No traceback ever reaches the terminal: unexpected errors
+go to the log file and the user gets one line saying where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tad_tui import __version__
+
+log = logging.getLogger("tad_tui.cli")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad input that argparse could not catch; exit status 2."""
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--config", metavar="PATH", default=default, help="config file (default: the user config dir)")
+    parser.add_argument("--data-dir", metavar="DIR", default=default, help="keep the library, session and logs here")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="use the built-in simulated Telegram and demo catalogue (no account, no network)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tad-tui",
+        description="Find, queue, download and manage audio from Telegram channels and groups.",
+    )
+    parser.add_argument("--version", action="version", version=f"tad-tui {__version__}")
+    _common_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    groups = commands.add_parser("groups", help="list the account's groups and channels")
+    _common_options(groups, suppress=True)
+    groups.add_argument("--json", action="store_true", help="print a JSON array")
+    groups.add_argument("--offline", action="store_true", help="list the library's groups without asking Telegram")
+
+    scan = commands.add_parser("scan", help="scan a group's audio into the library (only newer messages after the first scan)")
+    _common_options(scan, suppress=True)
+    scan.add_argument("group", metavar="GROUP", help="@username, numeric id or exact title")
+    scan.add_argument("--json", action="store_true", help="print a JSON object")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return asyncio.run(_dispatch(args))
+    except KeyboardInterrupt:
+        print("tad-tui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    from tad_tui.config import ConfigError, build_paths, load_settings
+    from tad_tui.lock import DataDirBusy
+    from tad_tui.runtime import LOG_FILE, setup_logging
+    from tad_tui.store.db import StoreError
+    from tad_tui.telegram.source import SourceError
+
+    try:
+        overrides = {"general.data_dir": args.data_dir} if args.data_dir else {}
+        settings = load_settings(Path(args.config) if args.config else None, overrides=overrides)
+        paths = build_paths(settings, demo=args.demo)
+    except ConfigError as error:
+        return _fail(str(error), EXIT_USAGE)
+    setup_logging(settings, paths)
+    handler = _COMMANDS[args.command]
+    try:
+        return await handler(args, settings, paths)
+    except (ConfigError, DataDirBusy, StoreError, UsageError) as error:
+        return _fail(str(error), EXIT_USAGE)
+    except SourceError as error:
+        return _fail(str(error), EXIT_FAILED)
+    except Exception as error:  # the one place an unexpected error is turned into words
+        from telethon.errors import RPCError
+
+        if isinstance(error, RPCError):
+            return _fail(f"Telegram refused the request: {error}", EXIT_FAILED)
+        log.exception("unexpected error in %s", args.command)
+        return _fail(f"unexpected error: {error!r} (details in {paths.logs_dir / LOG_FILE})", EXIT_FAILED)
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"tad-tui: error: {message}", file=sys.stderr)
+    return status
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+async def _groups(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.runtime import open_engine
+
+    async with open_engine(settings, paths, demo=args.demo, writer=not args.offline) as engine:
+        groups = await engine.list_groups(refresh=not args.offline)
+    if args.json:
+        _print_json([group.to_json() for group in groups])
+        return EXIT_OK
+    from tad_tui.cli_output import print_table
+
+    print_table(
+        ("Title", "Username", "Kind", "Audio", "Last scan"),
+        [
+            (
+                g.title,
+                f"@{g.username}" if g.username else "",
+                g.kind,
+                str(g.audio_count),
+                g.last_checked.astimezone().strftime("%Y-%m-%d %H:%M") if g.last_checked else "never",
+            )
+            for g in groups
+        ],
+        numeric={3},
+    )
+    return EXIT_OK
+
+
+async def _scan(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli_output import StatusLine
+    from tad_tui.runtime import open_engine
+
+    status = StatusLine(enabled=not args.json)
+    async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
+        result = await engine.scan(
+            args.group,
+            on_progress=lambda p: status.show(f"Scanning {p.group.title}: {p.new} new audio messages…"),
+        )
+    status.clear()
+    if args.json:
+        group = result.group
+        _print_json(
+            {
+                "group": {"id": group.group_id, "title": group.title, "username": group.username},
+                "new": result.new,
+                "total": result.total,
+            }
+        )
+    else:
+        print(f"{result.group.title}: {result.new} new, {result.total} in the library")
+    return EXIT_OK
+
+
+_COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {"groups": _groups, "scan": _scan}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

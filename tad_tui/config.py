@@ -1,0 +1,651 @@
+"""The typed settings, loaded and validated once.
+
+Sources, lowest first: the defaults in ``SCHEMA`` < a ``config.toml`` file < environment variables <
+command-line overrides. ``SCHEMA`` is the single description of every key: it validates input,
+fills the frozen dataclasses and renders ``config.toml.example`` (``render_example``), so the
+documentation cannot drift from the code. Every problem surfaces as one ``ConfigError`` whose
+message is a single line naming where the value came from, the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import re
+import string
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tad_tui import paths
+from tad_tui.sizes import format_size, format_size_exact, parse_size
+
+Kind = Literal["bool", "int", "float", "size", "str", "choice", "path"]
+
+TEMPLATE_FIELDS = (
+    "title",
+    "performer",
+    "album",
+    "track_number",
+    "date",
+    "genre",
+    "group",
+    "message_id",
+    "file_name",
+    "ext",
+)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CHUNK_SIZES = tuple(4096 << shift for shift in range(9))  # 4 KiB .. 1 MiB, the sizes upload.getFile takes
+MIN_BANDWIDTH = 16 * 1024
+_TRUE_WORDS = ("true", "1", "yes")
+_FALSE_WORDS = ("false", "0", "no")
+_SESSION_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
+_API_HASH_RE = re.compile(r"(?:[0-9a-fA-F]{32})?")
+_MAX_SHOWN = 80  # longer values are cut in messages so they stay readable on one line
+
+
+class ConfigError(Exception):
+    """A bad configuration; ``str(error)`` is one line fit to show the user as-is."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message.replace("\r", " ").replace("\n", " "))
+        self.key = key  # "section.name" when one key is at fault
+
+
+@dataclass(frozen=True)
+class Key:
+    """One setting: where it lives, its kind and default, what is allowed, and its documentation."""
+
+    section: str
+    name: str
+    kind: Kind
+    default: Any
+    doc: str
+    env: str | None = None
+    low: float | None = None  # inclusive bounds for int, float and size kinds
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    check: Callable[[Any], None] | None = None  # extra rule; raises ValueError with the problem
+    rule: str | None = None  # "allowed" text when the generated one would not say enough
+    secret: bool = False  # never shown in messages
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.name}"
+
+    @property
+    def allowed(self) -> str:
+        return self.rule or _generated_rule(self)
+
+
+def _generated_rule(key: Key) -> str:
+    if key.kind == "bool":
+        return "true or false"
+    if key.kind == "choice":
+        return f"one of {', '.join(key.choices)} (any case)"
+    if key.kind == "path":
+        return 'a path ("~" and relative paths allowed), or "" for the default'
+    if key.kind == "str":
+        return "any text"
+    noun = {"int": "an integer", "float": "a number", "size": "a size"}[key.kind]
+    show = _show_size if key.kind == "size" else _show_number
+    bounds = f"from {show(key.low)} to {show(key.high)}" if key.high is not None else f"of at least {show(key.low)}"
+    units = ' (bytes, or with a unit such as "512KiB" or "4MB")' if key.kind == "size" else ""
+    return f"{noun} {bounds}{units}"
+
+
+def _show_number(value: float | None) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _show_size(value: float | None) -> str:
+    return format_size(int(value or 0))
+
+
+# --- extra rules (each raises ValueError naming the problem) ---------------------------------
+
+
+def _check_api_hash(value: str) -> None:
+    if not _API_HASH_RE.fullmatch(value):
+        raise ValueError("not 32 hexadecimal characters")
+
+
+def _check_session_name(value: str) -> None:
+    if not _SESSION_RE.fullmatch(value):
+        raise ValueError("not a valid session name")
+
+
+def _check_chunk_size(value: int) -> None:
+    if value not in CHUNK_SIZES:
+        raise ValueError("not a multiple of 4 KiB that divides 1 MiB")
+
+
+def _check_bandwidth(value: int) -> None:
+    if 0 < value < MIN_BANDWIDTH:
+        raise ValueError("too low")
+
+
+def _check_positive(value: float) -> None:
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+
+
+def _check_theme(value: str) -> None:
+    if not 1 <= len(value) <= 64:
+        raise ValueError("empty" if not value else "too long")
+
+
+def _check_path(value: str) -> None:
+    if "\0" in value:
+        raise ValueError("contains a NUL character")
+
+
+def check_filename_template(template: str) -> None:
+    """Raise ValueError unless ``template`` is a str.format template over ``TEMPLATE_FIELDS``."""
+    if not 1 <= len(template) <= 512:
+        raise ValueError("empty" if not template else "longer than 512 characters")
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError(f"not a valid template ({error})") from None
+    for _literal, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in TEMPLATE_FIELDS:
+            raise ValueError(f"unknown field {{{name}}}")
+        if spec and ("{" in spec or "}" in spec):
+            raise ValueError(f"the format spec of {{{name}}} cannot contain fields")
+        if conversion not in (None, "s", "r", "a"):
+            raise ValueError(f"unknown conversion !{conversion} in {{{name}}}")
+
+
+# --- the schema ----------------------------------------------------------------------------
+
+SECTION_DOCS: dict[str, str] = {
+    "general": "Where tad-tui keeps its data, and how much it logs.",
+    "telegram": "Telegram API credentials (from https://my.telegram.org) and client behaviour.",
+    "downloads": "How files are fetched and where they are saved.",
+    "performance": "Limits on memory, request rate and bandwidth.",
+    "metadata": "What is checked and written after a file is downloaded.",
+    "notifications": "Desktop notifications.",
+    "ui": "The full-screen terminal interface.",
+    "demo": "The offline demo (--demo): a simulated Telegram serving a generated catalogue.",
+}
+
+_TEMPLATE_RULE = (
+    "a non-empty str.format template of at most 512 characters using only the fields "
+    + " ".join(f"{{{name}}}" for name in TEMPLATE_FIELDS)
+    + " (format specs such as {track_number:02} allowed)"
+)
+
+SCHEMA: tuple[Key, ...] = (
+    Key("general", "data_dir", "path", "", 'Folder for the database, session, logs, cache and downloads; "" = the platform default (~/.local/share/tad-tui on Linux, its demo/ sub-folder with --demo).', env="TAD_DATA_DIR", check=_check_path),
+    Key("general", "db_path", "path", "", 'The library database file; "" = <data_dir>/library.sqlite3.', env="DB_PATH", check=_check_path),
+    Key("general", "log_level", "choice", "INFO", "How much goes into the log file.", env="LOG_LEVEL", choices=LOG_LEVELS),
+    Key("telegram", "api_id", "int", 0, "Your Telegram API id; 0 = not set.", env="API_ID", low=0, high=2147483647),
+    Key("telegram", "api_hash", "str", "", 'Your Telegram API hash (secret); "" = not set.', env="API_HASH", check=_check_api_hash, rule='"" or exactly 32 hexadecimal characters', secret=True),
+    Key("telegram", "session_name", "str", "tad", "Name of the Telegram session file kept in the data dir.", env="SESSION_NAME", check=_check_session_name, rule="1 to 64 characters of A-Z a-z 0-9 _ . -, not starting with '.'"),
+    Key("telegram", "flood_sleep_threshold", "int", 60, "FLOOD_WAITs up to this many seconds are waited out silently.", low=0, high=86400),
+    Key("downloads", "max_concurrent", "int", 3, "How many files download at the same time.", env="MAX_CONCURRENT_DOWNLOADS", low=1, high=32),
+    Key("downloads", "chunk_size", "size", 1048576, "Bytes asked for per request (Telegram's upload.getFile rules apply).", low=4096, high=1048576, check=_check_chunk_size, rule="a size from 4 KiB to 1 MiB that is a multiple of 4 KiB and divides 1 MiB: " + ", ".join(format_size_exact(n) for n in CHUNK_SIZES)),
+    Key("downloads", "retry_attempts", "int", 3, "How many times a failed download is retried.", low=0, high=100),
+    Key("downloads", "retry_delay", "float", 5.0, "Seconds to wait before a retry.", low=0.0, high=3600.0),
+    Key("downloads", "parts_per_file", "int", 8, "Parts of one file fetched at once over separate connections.", low=1, high=32),
+    Key("downloads", "filename_template", "str", "{performer} - {title}.{ext}", "File name for a downloaded track, as a Python format string.", check=check_filename_template, rule=_TEMPLATE_RULE),
+    Key("downloads", "output_dir", "path", "", 'Folder downloads are saved to; "" = <data_dir>/downloads.', env="DEFAULT_DOWNLOAD_DIR", check=_check_path),
+    Key("performance", "max_memory_mb", "int", 1024, "Memory budget in MiB.", low=64, high=1048576),
+    Key("performance", "rate_limit_requests_per_second", "float", 20.0, "Steady rate of Telegram API requests.", low=0.0, high=1000.0, check=_check_positive, rule="a number greater than 0 and at most 1000"),
+    Key("performance", "rate_limit_burst_size", "int", 40, "Requests allowed in a burst above the steady rate.", low=1, high=10000),
+    Key("performance", "bandwidth_limit", "size", 0, "Total download bandwidth in bytes per second; 0 = unlimited.", low=0, check=_check_bandwidth, rule='0 (unlimited) or a size of at least 16 KiB per second (bytes, or with a unit such as "2MB")'),
+    Key("metadata", "extract_extended", "bool", True, "Read extended tags (album, genre, track number) from downloaded files."),
+    Key("metadata", "verify_checksums", "bool", True, "Check each downloaded file against the size and hash Telegram reports."),
+    Key("metadata", "update_id3_tags", "bool", True, "Write title and performer from Telegram into the file's tags."),
+    Key("notifications", "enabled", "bool", True, "Show desktop notifications at all."),
+    Key("notifications", "on_batch_complete", "bool", True, "Notify when a batch of downloads finishes."),
+    Key("notifications", "on_file_failed", "bool", True, "Notify when a file fails for good."),
+    Key("notifications", "on_queue_empty", "bool", True, "Notify when the download queue runs empty."),
+    Key("ui", "theme", "str", "textual-dark", "Colour theme (built-in or from the themes folder; checked when the UI starts).", check=_check_theme, rule="a name of 1 to 64 characters"),
+    Key("demo", "latency_ms", "int", 60, "Simulated round-trip time in milliseconds.", low=0, high=10000),
+    Key("demo", "bandwidth_per_connection", "size", 4_000_000, "Simulated bandwidth of each connection in bytes per second; 0 = unlimited.", low=0, check=_check_bandwidth, rule='0 (unlimited) or a size of at least 16 KiB per second (bytes, or with a unit such as "4MB")'),
+    Key("demo", "catalogue_dir", "path", "", 'Folder of the generated demo catalogue; "" = <data_dir>/cache/demo-catalogue (set it to share one catalogue between data dirs).', check=_check_path),
+)  # fmt: skip
+
+KEYS: dict[str, Key] = {key.dotted: key for key in SCHEMA}
+SECTIONS: tuple[str, ...] = tuple(SECTION_DOCS)
+
+
+def describe_keys() -> tuple[Key, ...]:
+    """Every key, in file order (for ``config`` listings and docs)."""
+    return SCHEMA
+
+
+# --- the settings --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GeneralSettings:
+    data_dir: Path | None
+    db_path: Path | None
+    log_level: str
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    api_id: int
+    api_hash: str = field(repr=False)  # kept out of repr so logging the settings cannot leak it
+    session_name: str
+    flood_sleep_threshold: int
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.api_id and self.api_hash)
+
+
+@dataclass(frozen=True)
+class DownloadSettings:
+    max_concurrent: int
+    chunk_size: int
+    retry_attempts: int
+    retry_delay: float
+    parts_per_file: int
+    filename_template: str
+    output_dir: Path | None
+
+
+@dataclass(frozen=True)
+class PerformanceSettings:
+    max_memory_mb: int
+    rate_limit_requests_per_second: float
+    rate_limit_burst_size: int
+    bandwidth_limit: int
+
+
+@dataclass(frozen=True)
+class MetadataSettings:
+    extract_extended: bool
+    verify_checksums: bool
+    update_id3_tags: bool
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    enabled: bool
+    on_batch_complete: bool
+    on_file_failed: bool
+    on_queue_empty: bool
+
+
+@dataclass(frozen=True)
+class UISettings:
+    theme: str
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    latency_ms: int
+    bandwidth_per_connection: int
+    catalogue_dir: Path | None
+
+
+SECTION_CLASSES: dict[str, type] = {
+    "general": GeneralSettings,
+    "telegram": TelegramSettings,
+    "downloads": DownloadSettings,
+    "performance": PerformanceSettings,
+    "metadata": MetadataSettings,
+    "notifications": NotificationSettings,
+    "ui": UISettings,
+    "demo": DemoSettings,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    general: GeneralSettings
+    telegram: TelegramSettings
+    downloads: DownloadSettings
+    performance: PerformanceSettings
+    metadata: MetadataSettings
+    notifications: NotificationSettings
+    ui: UISettings
+    demo: DemoSettings
+    config_file: Path | None = None  # the file actually read, if any
+
+    def value(self, dotted: str) -> Any:
+        """The value of ``"section.name"``; KeyError for an unknown key."""
+        key = KEYS[dotted]
+        return getattr(getattr(self, key.section), key.name)
+
+
+def default_settings() -> Settings:
+    """The built-in defaults alone, ignoring any file and the environment."""
+    return _build({key.dotted: _default(key) for key in SCHEMA}, None)
+
+
+def build_paths(settings: Settings, *, demo: bool) -> paths.Paths:
+    """The data dir and files these settings point at (``demo`` picks the demo data dir by default)."""
+    return paths.Paths(
+        data_dir=paths.resolve_data_dir(settings.general.data_dir, demo=demo),
+        db_override=settings.general.db_path,
+        output_override=settings.downloads.output_dir,
+        catalogue_override=settings.demo.catalogue_dir,
+    )
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where values come from: decides the error label and what relative paths are relative to."""
+
+    kind: Literal["file", "env", "option"]
+    base_dir: Path
+    file: Path | None = None
+
+    def where(self, key: Key) -> str:
+        if self.kind == "file":
+            return f"config file {self.file}, key {key.dotted}"
+        if self.kind == "env":
+            return f"environment variable {key.env} (for {key.dotted})"
+        return f"command-line option for {key.dotted}"
+
+    @property
+    def label(self) -> str:
+        return {"file": f"config file {self.file}", "env": "environment", "option": "command-line options"}[self.kind]
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Defaults < ``config_file`` (or the default one, if it exists) < ``env`` < ``overrides``."""
+    values = {key.dotted: _default(key) for key in SCHEMA}
+    file = _pick_config_file(config_file)
+    if file is not None:
+        values.update(_file_values(_read_toml(file), _Source("file", file.parent, file)))
+    values.update(_env_values(os.environ if env is None else env))
+    values.update(_override_values(overrides or {}))
+    return _build(values, file)
+
+
+def _pick_config_file(given: Path | None) -> Path | None:
+    if given is None:
+        default = paths.default_config_file()
+        return default.absolute() if default.exists() else None  # the default file is optional
+    file = Path(given).expanduser().absolute()
+    if not file.exists():
+        raise ConfigError(f"config file {file} does not exist")
+    return file
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        with file.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {file} is not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {file} is not valid TOML: it is not UTF-8 text") from None
+    except OSError as error:
+        raise ConfigError(f"config file {file} cannot be read: {error.strerror or error}") from None
+
+
+def _file_values(document: Mapping[str, Any], source: _Source) -> Iterator[tuple[str, Any]]:
+    for section, table in document.items():
+        if section not in SECTION_DOCS:
+            raise _unknown_section(section, table, source)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source.label}: [{section}] must be a section (a table), not a single value")
+        for name, raw in table.items():
+            key = KEYS.get(f"{section}.{name}")
+            if key is None:
+                raise _unknown_key(f"{section}.{name}", source)
+            yield key.dotted, _coerce(key, raw, source, from_text=False)
+
+
+def _env_values(env: Mapping[str, str]) -> Iterator[tuple[str, Any]]:
+    for key in SCHEMA:
+        text = env.get(key.env, "").strip() if key.env else ""
+        if text:  # an empty variable counts as unset
+            yield key.dotted, _coerce(key, text, _Source("env", Path.cwd()), from_text=True)
+
+
+def _override_values(overrides: Mapping[str, object]) -> Iterator[tuple[str, Any]]:
+    source = _Source("option", Path.cwd())
+    for dotted, raw in overrides.items():
+        key = KEYS.get(dotted)
+        if key is None:
+            raise _unknown_key(dotted, source)
+        if raw is not None:  # None = flag not given, so argparse defaults can be passed through
+            textual = isinstance(raw, str) and key.kind not in ("str", "choice", "path")
+            yield key.dotted, _coerce(key, raw, source, from_text=textual)
+
+
+def _build(values: Mapping[str, Any], config_file: Path | None) -> Settings:
+    sections = {
+        section: cls(**{key.name: values[key.dotted] for key in SCHEMA if key.section == section})
+        for section, cls in SECTION_CLASSES.items()
+    }
+    return Settings(**sections, config_file=config_file)
+
+
+def _default(key: Key) -> Any:
+    return None if key.kind == "path" and not key.default else key.default
+
+
+# --- one value -----------------------------------------------------------------------------
+
+
+def _coerce(key: Key, raw: Any, source: _Source, *, from_text: bool) -> Any:
+    """``raw`` checked against ``key`` and converted to its Python type, or a one-line ConfigError."""
+    try:
+        value = _from_text(key, raw) if from_text else _from_typed(key, raw)
+        _check_bounds(key, value)
+        if key.check is not None:
+            key.check(value)
+    except ValueError as error:
+        shown = "value hidden" if key.secret else _shown(raw)
+        raise ConfigError(
+            f"{source.where(key)}: {error} (got {shown}); allowed: {key.allowed}", key=key.dotted
+        ) from None
+    return _to_path(value, source.base_dir) if key.kind == "path" else value
+
+
+def _from_typed(key: Key, raw: Any) -> Any:
+    """A value as TOML (or a typed override) gives it: the Python type must already be right."""
+    if key.kind == "bool" and isinstance(raw, bool):
+        return raw
+    if key.kind == "int" and isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if key.kind == "float" and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return _finite(float(raw))
+    if key.kind == "size" and isinstance(raw, int | str) and not isinstance(raw, bool):
+        return parse_size(raw)
+    if key.kind == "choice" and isinstance(raw, str):
+        return _choice(key, raw)
+    if key.kind == "path" and isinstance(raw, str | os.PathLike):
+        return os.fspath(raw)
+    if key.kind == "str" and isinstance(raw, str):
+        return raw
+    raise ValueError(f"expected {_KIND_NOUNS[key.kind]}, not {_type_noun(raw)}")
+
+
+def _from_text(key: Key, text: str) -> Any:
+    """A value given as text (environment variables, string overrides), parsed by the key's kind."""
+    text = text.strip()
+    if key.kind == "bool":
+        return _bool_word(text)
+    if key.kind == "int":
+        if not re.fullmatch(r"[+-]?\d+(?:_\d+)*", text):
+            raise ValueError("not an integer")
+        return int(text)
+    if key.kind == "float":
+        try:
+            return _finite(float(text))
+        except ValueError:
+            raise ValueError("not a number") from None
+    if key.kind == "size":
+        return parse_size(text)
+    return _from_typed(key, text)
+
+
+_KIND_NOUNS = {
+    "bool": "true or false",
+    "int": "an integer",
+    "float": "a number",
+    "size": "a size (an integer or text such as \"4MB\")",
+    "str": "a string",
+    "choice": "a string",
+    "path": "a string (a path)",
+}
+
+
+def _type_noun(raw: Any) -> str:
+    if isinstance(raw, bool):
+        return "a boolean"
+    if isinstance(raw, dict):
+        return "a table"
+    if isinstance(raw, list):
+        return "an array"
+    nouns = {int: "an integer", float: "a number", str: "a string"}
+    return nouns.get(type(raw), f"a {type(raw).__name__}")
+
+
+def _bool_word(text: str) -> bool:
+    word = text.lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise ValueError("not a boolean (use true/false, yes/no or 1/0)")
+
+
+def _choice(key: Key, raw: str) -> str:
+    if raw.upper() not in key.choices:
+        raise ValueError("not one of the choices")
+    return raw.upper()  # stored in the canonical spelling whatever case was typed
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def _check_bounds(key: Key, value: Any) -> None:
+    if key.kind not in ("int", "float", "size"):
+        return
+    if (key.low is not None and value < key.low) or (key.high is not None and value > key.high):
+        raise ValueError("out of range")
+
+
+def _to_path(value: str, base_dir: Path) -> Path | None:
+    if not value:
+        return None  # "" means "use the default", decided later by paths.Paths
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # "~" with no resolvable home directory
+        path = Path(value)
+    return path if path.is_absolute() else base_dir / path
+
+
+def _shown(raw: Any) -> str:
+    text = repr(os.fspath(raw) if isinstance(raw, os.PathLike) else raw)
+    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
+
+
+# --- unknown names -------------------------------------------------------------------------
+
+
+def _unknown_section(section: str, table: Any, source: _Source) -> ConfigError:
+    if not isinstance(table, dict):  # a key written above the first [section] header
+        return _unknown_key(section, source)
+    close = difflib.get_close_matches(section, SECTIONS, n=1)
+    hint = f"did you mean [{close[0]}]?" if close else f"known sections: {', '.join(SECTIONS)}"
+    return ConfigError(f"{source.label}: unknown section [{section}]; {hint}")
+
+
+def _unknown_key(dotted: str, source: _Source) -> ConfigError:
+    section, _, name = dotted.rpartition(".")
+    in_section = [key.name for key in SCHEMA if key.section == section]
+    close = difflib.get_close_matches(name, in_section, n=1)
+    if close:
+        hint = f"did you mean {section}.{close[0]}?"
+    else:
+        # Maybe the right name in the wrong section (or no section at all).
+        elsewhere = difflib.get_close_matches(name, [key.name for key in SCHEMA], n=1)
+        if elsewhere:
+            hint = f"did you mean {next(k.dotted for k in SCHEMA if k.name == elsewhere[0])}?"
+        elif in_section:
+            hint = f"keys in [{section}]: {', '.join(in_section)}"
+        else:
+            hint = f"keys are written section.name, with sections {', '.join(SECTIONS)}"
+    return ConfigError(f"{source.label}: unknown key {dotted!r}; {hint}", key=dotted)
+
+
+# --- the example file ----------------------------------------------------------------------
+
+_HEADER = """\
+# tad-tui configuration: every key with its default, so this file as shipped changes nothing.
+# Generated from the schema in tad_tui/config.py (render_example); do not edit it by hand.
+#
+# Precedence, lowest first: built-in defaults < this file < environment variables < command-line flags.
+#
+# tad-tui reads config.toml from the platformdirs user config dir:
+#   Linux    ~/.config/tad-tui/config.toml  ($XDG_CONFIG_HOME/tad-tui/config.toml if set)
+#   macOS    ~/Library/Application Support/tad-tui/config.toml
+#   Windows  %LOCALAPPDATA%\\tad-tui\\config.toml
+# Copy this file there and delete the keys you do not change.
+#
+# Relative paths are relative to this file's folder and "~" is your home; "" means the default.
+# Sizes are bytes (an integer) or text with a unit: B, KB MB GB TB (powers of 1000) or
+# KiB MiB GiB TiB (powers of 1024); the bare K M G T are rejected as ambiguous.
+#
+# Environment variables (an empty one counts as unset):
+"""
+
+
+def render_example() -> str:
+    """The text of ``config.toml.example``: a header, then every section and key at its default."""
+    width = max(len(key.env) for key in SCHEMA if key.env)
+    env_lines = [f"#   {key.env:<{width}}  {key.dotted}" for key in SCHEMA if key.env]
+    blocks = [_HEADER + "\n".join(env_lines) + "\n"]
+    blocks += [_render_section(section) for section in SECTIONS]
+    return "\n".join(blocks)
+
+
+def _render_section(section: str) -> str:
+    lines = [f"# {SECTION_DOCS[section]}", f"[{section}]"]
+    for key in SCHEMA:
+        if key.section == section:
+            lines += ["", f"# {key.doc}", f"# Allowed: {key.allowed}"]
+            lines += [f"# Environment variable: {key.env}"] if key.env else []
+            lines.append(f"{key.name} = {_toml_literal(key)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_literal(key: Key) -> str:
+    value = key.default
+    if key.kind == "bool":
+        return "true" if value else "false"
+    if key.kind == "size":
+        exact = format_size_exact(value)
+        return exact if exact.isdigit() else _toml_string(exact)
+    if key.kind in ("int", "float"):
+        return repr(value)
+    return _toml_string(str(value))
+
+
+def _toml_string(text: str) -> str:
+    escapes = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    body = "".join(
+        escapes.get(char) or (f"\\u{ord(char):04X}" if ord(char) < 32 or ord(char) == 127 else char)
+        for char in text
+    )
+    return f'"{body}"'

@@ -1,0 +1,1 @@
+"""Schema migrations (Tortoise built-in); applied by open_store. Never edit an applied one."""

@@ -1,0 +1,620 @@
+"""The simulated Telegram server: answers the TL requests tad-tui sends with real Telethon objects.
+
+It serves a :class:`~tad_tui.telegram.sim.catalogue.Catalogue` and enforces what the real servers
+enforce for what we use: upload.getFile's offset/limit rules, file references that expire, flood
+waits that forbid a request type until they pass, per-DC documents, login with a code and an SRP
+(2FA) password. Faults are injected with :class:`FaultRule`. Transport (latency and per-connection
+bandwidth) is modelled by the connection objects in ``sim/client.py``, not here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import struct
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from telethon import password as srp
+from telethon import utils
+from telethon.tl import functions, types
+from telethon.tl.tlobject import TLRequest
+
+from tad_tui.telegram.sim.catalogue import Catalogue, DemoFile, DemoGroup, DemoMessage
+from tad_tui.telegram.sim.tl import make
+
+MIB = 1024 * 1024
+SELF_USER_ID = 7_770_001
+DEMO_PHONE = "+15550100000"
+DEMO_LOGIN_CODE = "12345"
+_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+class RpcErrorReply(Exception):
+    """Raised by a handler: the server answers with rpc_error ``code`` / ``message``."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class DropConnection(Exception):
+    """Raised by a handler: the server closes the connection instead of answering."""
+
+
+@dataclass
+class FaultRule:
+    """Fail matching requests: after ``skip`` matches pass, the next ``times`` (-1: all) fail."""
+
+    request: str  # TL request class name ("GetFileRequest"), or "*" for any
+    error: str | None = None  # an RPC error message such as "FLOOD_WAIT_5"; None with disconnect
+    code: int = 400
+    disconnect: bool = False
+    skip: int = 0
+    times: int = 1
+
+    def fires(self, name: str) -> bool:
+        if self.times == 0 or self.request not in ("*", name):
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        if self.times > 0:
+            self.times -= 1
+        return True
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    at: float
+    connection: int
+    name: str
+    detail: str = ""
+
+
+@dataclass
+class _Password:
+    """SRP state for a 2FA password, as the server keeps it (the verifier, never the password)."""
+
+    algo: types.PasswordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow
+    verifier: int
+    srp_id: int = 0
+    secret_b: int = 0
+    public_b: bytes = b""
+
+
+@dataclass
+class _LoginAttempt:
+    phone: str
+    code_hash: str
+    issued_at: float
+
+
+def _flood_error_seconds(message: str) -> int | None:
+    if message.startswith("FLOOD_WAIT_"):
+        return int(message.rsplit("_", 1)[1])
+    return None
+
+
+class SimulatedTelegram:
+    """One simulated Telegram deployment shared by every connection of a simulated client."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        *,
+        authorized: bool = True,
+        password: str | None = None,
+        login_code: str = DEMO_LOGIN_CODE,
+        code_ttl: float = 300.0,
+        this_dc: int = 2,
+    ) -> None:
+        self.catalogue = catalogue
+        self.this_dc = this_dc
+        self.login_code = login_code
+        self.code_ttl = code_ttl
+        self.faults: list[FaultRule] = []
+        self.log: list[LoggedRequest] = []
+        # request name -> time before which the client, once told, must not send it again
+        self.flood_until: dict[str, float] = {}
+        self.flood_violations: list[LoggedRequest] = []
+        self._authorized_keys: set[bytes] = set()
+        self._authorize_all = authorized
+        self._password = self._make_password(password) if password else None
+        self._login: _LoginAttempt | None = None
+        self._reference_generation: dict[int, int] = {}
+        self._messages: dict[int, dict[int, DemoMessage]] = {
+            group.id: {message.id: message for message in group.messages} for group in catalogue.groups
+        }
+        self._groups: dict[int, DemoGroup] = {group.id: group for group in catalogue.groups}
+        self._ordered: dict[int, list[DemoMessage]] = {
+            group.id: sorted(group.messages, key=lambda m: m.id, reverse=True) for group in catalogue.groups
+        }
+        self._files: dict[int, DemoFile] = {}
+        for group in catalogue.groups:
+            for message in group.messages:
+                if message.file is not None:
+                    self._files[message.file.document_id] = message.file
+
+    # ---- fault injection and inspection -------------------------------------------------------
+
+    def inject(self, rule: FaultRule) -> FaultRule:
+        self.faults.append(rule)
+        return rule
+
+    def expire_file_reference(self, document_id: int) -> None:
+        """Every file reference handed out so far for this document stops working."""
+        self._reference_generation[document_id] = self._reference_generation.get(document_id, 0) + 1
+
+    def flood_wait_delivered(self, name: str, seconds: int) -> None:
+        """The client now knows: any ``name`` request arriving before the wait ends is a violation."""
+        self.flood_until[name] = max(self.flood_until.get(name, 0.0), time.time() + seconds)
+
+    def requests(self, name: str) -> list[LoggedRequest]:
+        return [entry for entry in self.log if entry.name == name]
+
+    def is_authorized(self, auth_key: bytes) -> bool:
+        return self._authorize_all or auth_key in self._authorized_keys
+
+    # ---- dispatch -----------------------------------------------------------------------------
+
+    def handle(self, request: TLRequest, *, connection: int, dc_id: int, auth_key: bytes) -> Any:
+        """Answer one (unwrapped) request or raise :class:`RpcErrorReply` / :class:`DropConnection`."""
+        name = type(request).__name__
+        now = time.time()
+        entry = LoggedRequest(now, connection, name, _detail(request))
+        self.log.append(entry)
+        if self.flood_until.get(name, 0.0) > now:
+            self.flood_violations.append(entry)
+        for rule in self.faults:
+            if rule.fires(name):
+                if rule.disconnect:
+                    raise DropConnection(name)
+                assert rule.error is not None
+                seconds = _flood_error_seconds(rule.error)
+                raise RpcErrorReply(420 if seconds is not None else rule.code, rule.error)
+        handler = getattr(self, "_on_" + name, None)
+        if handler is None:
+            raise RpcErrorReply(400, "METHOD_NOT_SUPPORTED_BY_SIMULATION")
+        if name not in _WITHOUT_AUTH and not self.is_authorized(auth_key):
+            raise RpcErrorReply(401, "AUTH_KEY_UNREGISTERED")
+        return handler(request, dc_id=dc_id, auth_key=auth_key)
+
+    # ---- connection set-up ----------------------------------------------------------------------
+
+    def config(self) -> types.Config:
+        now = datetime.now(UTC)
+        # Addresses on loopback, port 1: nothing ever dials them, and if it did it would go nowhere.
+        options = [make(types.DcOption, id=dc, ip_address="127.0.0.1", port=1) for dc in range(1, 6)]
+        return make(
+            types.Config,
+            date=now,
+            expires=datetime.fromtimestamp(now.timestamp() + 3600, UTC),
+            this_dc=self.this_dc,
+            dc_options=options,
+            dc_txt_domain_name="sim.invalid",
+            chat_size_max=200,
+            megagroup_size_max=200_000,
+            forwarded_count_max=100,
+            online_update_period_ms=120_000,
+            offline_blur_timeout_ms=5000,
+            offline_idle_timeout_ms=30_000,
+            online_cloud_timeout_ms=300_000,
+            notify_cloud_delay_ms=30_000,
+            notify_default_delay_ms=1500,
+            push_chat_period_ms=60_000,
+            push_chat_limit=2,
+            edit_time_limit=172_800,
+            revoke_time_limit=172_800,
+            revoke_pm_time_limit=172_800,
+            rating_e_decay=2_419_200,
+            stickers_recent_limit=200,
+            channels_read_media_period=604_800,
+            call_receive_timeout_ms=20_000,
+            call_ring_timeout_ms=90_000,
+            call_connect_timeout_ms=30_000,
+            call_packet_timeout_ms=10_000,
+            me_url_prefix="https://t.me/",
+            caption_length_max=1024,
+            message_length_max=4096,
+            webfile_dc_id=4,
+        )
+
+    def _on_GetConfigRequest(self, request: Any, **_: Any) -> types.Config:
+        return self.config()
+
+    def _on_PingRequest(self, request: Any, **_: Any) -> types.Pong:
+        return types.Pong(msg_id=0, ping_id=request.ping_id)
+
+    def _on_GetStateRequest(self, request: Any, **_: Any) -> types.updates.State:
+        return make(types.updates.State, pts=1, qts=0, date=datetime.now(UTC), seq=1, unread_count=0)
+
+    def _on_GetDifferenceRequest(self, request: Any, **_: Any) -> types.updates.DifferenceEmpty:
+        return types.updates.DifferenceEmpty(date=datetime.now(UTC), seq=1)
+
+    def _on_ExportAuthorizationRequest(self, request: Any, *, auth_key: bytes, **_: Any) -> Any:
+        return types.auth.ExportedAuthorization(id=SELF_USER_ID, bytes=auth_key[:32])
+
+    def _on_ImportAuthorizationRequest(self, request: Any, **_: Any) -> Any:
+        return make(types.auth.Authorization, user=self.self_user())
+
+    # ---- users and login ------------------------------------------------------------------------
+
+    def self_user(self) -> types.User:
+        return make(
+            types.User,
+            id=SELF_USER_ID,
+            is_self=True,
+            access_hash=0x5EED_0001,
+            first_name="Demo",
+            last_name="Listener",
+            username="tad_demo_user",
+            phone=DEMO_PHONE.lstrip("+"),
+        )
+
+    def _on_GetUsersRequest(self, request: Any, **_: Any) -> list[types.User]:
+        return [self.self_user() for user in request.id if isinstance(user, types.InputUserSelf)]
+
+    def _on_SendCodeRequest(self, request: Any, **_: Any) -> Any:
+        digits = request.phone_number.lstrip("+")
+        if not digits.isdigit() or len(digits) < 7:
+            raise RpcErrorReply(400, "PHONE_NUMBER_INVALID")
+        self._login = _LoginAttempt(request.phone_number, secrets.token_hex(8), time.time())
+        return make(
+            types.auth.SentCode,
+            type=types.auth.SentCodeTypeApp(length=len(self.login_code)),
+            phone_code_hash=self._login.code_hash,
+        )
+
+    def _on_SignInRequest(self, request: Any, *, auth_key: bytes, **_: Any) -> Any:
+        login = self._login
+        if login is None or request.phone_code_hash != login.code_hash:
+            raise RpcErrorReply(400, "PHONE_CODE_HASH_EMPTY")
+        if time.time() - login.issued_at > self.code_ttl:
+            raise RpcErrorReply(400, "PHONE_CODE_EXPIRED")
+        if not request.phone_code:
+            raise RpcErrorReply(400, "PHONE_CODE_EMPTY")
+        if request.phone_code != self.login_code:
+            raise RpcErrorReply(400, "PHONE_CODE_INVALID")
+        if self._password is not None:
+            raise RpcErrorReply(401, "SESSION_PASSWORD_NEEDED")
+        return self._authorize(auth_key)
+
+    def _authorize(self, auth_key: bytes) -> Any:
+        self._authorized_keys.add(auth_key)
+        self._login = None
+        return make(types.auth.Authorization, user=self.self_user())
+
+    def _on_LogOutRequest(self, request: Any, *, auth_key: bytes, **_: Any) -> Any:
+        self._authorized_keys.discard(auth_key)
+        self._authorize_all = False
+        return make(types.auth.LoggedOut)
+
+    @staticmethod
+    def _make_password(password: str) -> _Password:
+        prime = srp_prime()
+        algo = types.PasswordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow(
+            salt1=os.urandom(32), salt2=os.urandom(32), g=3, p=prime
+        )
+        x = int.from_bytes(srp.compute_hash(algo, password), "big")
+        return _Password(algo=algo, verifier=pow(algo.g, x, int.from_bytes(prime, "big")))
+
+    def _on_GetPasswordRequest(self, request: Any, **_: Any) -> Any:
+        state = self._password
+        if state is None:
+            return make(
+                types.account.Password,
+                new_algo=types.PasswordKdfAlgoUnknown(),
+                new_secure_algo=types.SecurePasswordKdfAlgoUnknown(),
+                secure_random=os.urandom(32),
+                has_password=False,
+            )
+        p = int.from_bytes(state.algo.p, "big")
+        k = int.from_bytes(srp.sha256(state.algo.p, srp.big_num_for_hash(state.algo.g)), "big")
+        state.secret_b = int.from_bytes(os.urandom(256), "big")
+        state.public_b = srp.big_num_for_hash((k * state.verifier + pow(state.algo.g, state.secret_b, p)) % p)
+        state.srp_id = int.from_bytes(os.urandom(7), "big")
+        return make(
+            types.account.Password,
+            new_algo=state.algo,
+            new_secure_algo=types.SecurePasswordKdfAlgoUnknown(),
+            secure_random=os.urandom(32),
+            has_password=True,
+            current_algo=state.algo,
+            srp_B=state.public_b,
+            srp_id=state.srp_id,
+            hint="the demo hint",
+        )
+
+    def _on_CheckPasswordRequest(self, request: Any, *, auth_key: bytes, **_: Any) -> Any:
+        state = self._password
+        check = request.password
+        if state is None or not isinstance(check, types.InputCheckPasswordSRP):
+            raise RpcErrorReply(400, "PASSWORD_HASH_INVALID")
+        if check.srp_id != state.srp_id:
+            raise RpcErrorReply(400, "SRP_ID_INVALID")
+        if not hmac.compare_digest(check.M1, self._expected_m1(state, check.A)):
+            raise RpcErrorReply(400, "PASSWORD_HASH_INVALID")
+        return self._authorize(auth_key)
+
+    @staticmethod
+    def _expected_m1(state: _Password, a_bytes: bytes) -> bytes:
+        algo = state.algo
+        p = int.from_bytes(algo.p, "big")
+        a_value = int.from_bytes(a_bytes, "big")
+        u = int.from_bytes(srp.sha256(a_bytes, state.public_b), "big")
+        shared = pow(a_value * pow(state.verifier, u, p) % p, state.secret_b, p)
+        key = srp.sha256(srp.big_num_for_hash(shared))
+        p_hash = srp.sha256(srp.num_bytes_for_hash(algo.p))
+        g_hash = srp.sha256(srp.big_num_for_hash(algo.g))
+        return srp.sha256(
+            srp.xor(p_hash, g_hash),
+            srp.sha256(algo.salt1),
+            srp.sha256(algo.salt2),
+            a_bytes,
+            state.public_b,
+            key,
+        )
+
+    # ---- chats ----------------------------------------------------------------------------------
+
+    def channel(self, group: DemoGroup) -> types.Channel:
+        return make(
+            types.Channel,
+            id=group.id,
+            title=group.title,
+            photo=types.ChatPhotoEmpty(),
+            date=_EPOCH,
+            broadcast=not group.megagroup,
+            megagroup=group.megagroup,
+            access_hash=group.access_hash,
+            username=group.username,
+            participants_count=1000 + len(group.messages),
+        )
+
+    def _group_for(self, peer: Any) -> DemoGroup:
+        channel_id = getattr(peer, "channel_id", None)
+        group = self._groups.get(channel_id) if channel_id is not None else None
+        if group is None:
+            raise RpcErrorReply(400, "CHANNEL_INVALID")
+        if peer.access_hash != group.access_hash:
+            raise RpcErrorReply(400, "CHANNEL_INVALID")
+        return group
+
+    def _on_GetDialogsRequest(self, request: Any, **_: Any) -> Any:
+        groups = list(self.catalogue.groups)
+        dialogs, messages = [], []
+        for group in groups:
+            top = self._ordered[group.id][0]
+            dialogs.append(
+                make(
+                    types.Dialog,
+                    peer=types.PeerChannel(group.id),
+                    top_message=top.id,
+                    read_inbox_max_id=top.id,
+                    read_outbox_max_id=top.id,
+                    notify_settings=types.PeerNotifySettings(),
+                    pts=len(group.messages),
+                )
+            )
+            messages.append(self._message(group, top))
+        chats = [self.channel(group) for group in groups]
+        return types.messages.Dialogs(dialogs=dialogs, messages=messages, chats=chats, users=[self.self_user()])
+
+    def _on_ResolveUsernameRequest(self, request: Any, **_: Any) -> Any:
+        try:
+            group = self.catalogue.group(request.username)
+        except KeyError:
+            raise RpcErrorReply(400, "USERNAME_NOT_OCCUPIED") from None
+        return types.contacts.ResolvedPeer(peer=types.PeerChannel(group.id), chats=[self.channel(group)], users=[])
+
+    def _on_GetChannelsRequest(self, request: Any, **_: Any) -> Any:
+        return types.messages.Chats(chats=[self.channel(self._group_for(peer)) for peer in request.id])
+
+    def _on_GetFullChannelRequest(self, request: Any, **_: Any) -> Any:
+        group = self._group_for(request.channel)
+        full = make(
+            types.ChannelFull,
+            id=group.id,
+            about=group.about,
+            read_inbox_max_id=0,
+            read_outbox_max_id=0,
+            unread_count=0,
+            chat_photo=types.PhotoEmpty(id=0),
+            notify_settings=types.PeerNotifySettings(),
+            bot_info=[],
+            pts=len(group.messages),
+            participants_count=1000 + len(group.messages),
+        )
+        return types.messages.ChatFull(full_chat=full, chats=[self.channel(group)], users=[])
+
+    # ---- messages -------------------------------------------------------------------------------
+
+    def file_reference(self, document_id: int) -> bytes:
+        generation = self._reference_generation.get(document_id, 0)
+        return b"\x02" + struct.pack("<qI", document_id, generation) + hashlib.sha256(
+            struct.pack("<qI", document_id, generation)
+        ).digest()[:8]
+
+    def document(self, file: DemoFile) -> types.Document:
+        attributes: list[Any] = []
+        if file.has_audio_attribute:
+            attributes.append(
+                make(
+                    types.DocumentAttributeAudio,
+                    duration=file.duration,
+                    title=file.title,
+                    performer=file.performer,
+                )
+            )
+        if file.file_name is not None:
+            attributes.append(types.DocumentAttributeFilename(file_name=file.file_name))
+        return make(
+            types.Document,
+            id=file.document_id,
+            access_hash=file.access_hash,
+            file_reference=self.file_reference(file.document_id),
+            date=_EPOCH,
+            mime_type=file.mime_type,
+            size=file.size,
+            dc_id=file.dc_id,
+            attributes=attributes,
+        )
+
+    def _message(self, group: DemoGroup, message: DemoMessage) -> types.Message:
+        media = None
+        if message.file is not None:
+            media = make(types.MessageMediaDocument, document=self.document(message.file))
+        return make(
+            types.Message,
+            id=message.id,
+            peer_id=types.PeerChannel(group.id),
+            date=message.date,
+            message=message.text,
+            post=not group.megagroup,
+            from_id=None if not group.megagroup else types.PeerUser(SELF_USER_ID),
+            media=media,
+        )
+
+    def _channel_messages(self, group: DemoGroup, messages: Iterable[Any], count: int) -> Any:
+        return make(
+            types.messages.ChannelMessages,
+            pts=len(group.messages),
+            count=count,
+            messages=list(messages),
+            topics=[],
+            chats=[self.channel(group)],
+            users=[self.self_user()],
+        )
+
+    def _on_SearchRequest(self, request: Any, **_: Any) -> Any:
+        group = self._group_for(request.peer)
+        matching = [m for m in self._ordered[group.id] if _matches(request.filter, request.q, m)]
+        if request.min_id:
+            matching = [m for m in matching if m.id > request.min_id]
+        if request.max_id:
+            matching = [m for m in matching if m.id < request.max_id]
+        start = 0
+        if request.offset_id:
+            start = next((i for i, m in enumerate(matching) if m.id < request.offset_id), len(matching))
+        # A negative add_offset pages towards newer messages; a window reaching past the newest is cut.
+        start = start + request.add_offset
+        end = start + min(max(request.limit, 0), 100)
+        page = matching[max(0, start) : max(0, end)]
+        return self._channel_messages(group, (self._message(group, m) for m in page), len(matching))
+
+    def _on_GetMessagesRequest(self, request: Any, **_: Any) -> Any:
+        group = self._group_for(request.channel)
+        found = []
+        for wanted in request.id:
+            message_id = getattr(wanted, "id", None)
+            message = self._messages[group.id].get(message_id) if message_id is not None else None
+            found.append(self._message(group, message) if message else types.MessageEmpty(id=message_id or 0))
+        return self._channel_messages(group, found, len(found))
+
+    # ---- files ----------------------------------------------------------------------------------
+
+    def _on_GetFileRequest(self, request: Any, *, dc_id: int, **_: Any) -> Any:
+        location = request.location
+        if not isinstance(location, types.InputDocumentFileLocation):
+            raise RpcErrorReply(400, "LOCATION_INVALID")
+        file = self._files.get(location.id)
+        if file is None or file.access_hash != location.access_hash:
+            raise RpcErrorReply(400, "LOCATION_INVALID")
+        if file.dc_id != dc_id:
+            raise RpcErrorReply(303, f"FILE_MIGRATE_{file.dc_id}")
+        if location.file_reference != self.file_reference(file.document_id):
+            raise RpcErrorReply(400, "FILE_REFERENCE_EXPIRED")
+        check_getfile_window(request.offset, request.limit, precise=bool(request.precise))
+        data = b""
+        if request.offset < file.size:
+            with open(file.path, "rb") as handle:
+                data = os.pread(handle.fileno(), request.limit, request.offset)
+        return types.upload.File(type=_storage_type(file.mime_type), mtime=0, bytes=data)
+
+
+_WITHOUT_AUTH = frozenset(
+    {
+        "GetConfigRequest",
+        "PingRequest",
+        "SendCodeRequest",
+        "SignInRequest",
+        "GetPasswordRequest",
+        "CheckPasswordRequest",
+        "ImportAuthorizationRequest",
+    }
+)
+
+
+def check_getfile_window(offset: int, limit: int, *, precise: bool) -> None:
+    """upload.getFile's rules, as Telegram enforces them (see DESIGN.md, "Telegram")."""
+    if limit <= 0 or limit > MIB:
+        raise RpcErrorReply(400, "LIMIT_INVALID")
+    if offset < 0:
+        raise RpcErrorReply(400, "OFFSET_INVALID")
+    if precise:
+        if offset % 1024 or limit % 1024:
+            raise RpcErrorReply(400, "OFFSET_INVALID" if offset % 1024 else "LIMIT_INVALID")
+    else:
+        if offset % 4096:
+            raise RpcErrorReply(400, "OFFSET_INVALID")
+        if limit % 4096 or MIB % limit:
+            raise RpcErrorReply(400, "LIMIT_INVALID")
+    if offset // MIB != (offset + limit - 1) // MIB:
+        raise RpcErrorReply(400, "LIMIT_INVALID")
+
+
+def _storage_type(mime_type: str) -> Any:
+    if mime_type == "audio/mpeg":
+        return types.storage.FileMp3()
+    return types.storage.FilePartial()
+
+
+def _matches(filter_: Any, query: str, message: DemoMessage) -> bool:
+    file = message.file
+    if isinstance(filter_, types.InputMessagesFilterMusic):
+        if file is None or not file.has_audio_attribute:
+            return False
+    elif isinstance(filter_, types.InputMessagesFilterDocument):
+        if file is None or file.has_audio_attribute:
+            return False
+    elif not isinstance(filter_, types.InputMessagesFilterEmpty):
+        return False
+    if query:
+        haystack = " ".join(
+            part or "" for part in (message.text, file and file.title, file and file.performer, file and file.file_name)
+        )
+        return query.casefold() in haystack.casefold()
+    return True
+
+
+def _detail(request: Any) -> str:
+    if isinstance(request, functions.upload.GetFileRequest):
+        return f"id={getattr(request.location, 'id', '?')} offset={request.offset} limit={request.limit}"
+    if isinstance(request, functions.messages.SearchRequest):
+        return f"offset_id={request.offset_id} add_offset={request.add_offset} limit={request.limit}"
+    return ""
+
+
+def srp_prime() -> bytes:
+    """Telegram's 2048-bit SRP prime (the one Telethon trusts without re-checking primality)."""
+    return bytes.fromhex(
+        "C71CAEB9C6B1C9048E6C522F70F13F73980D40238E3E21C14934D037563D930F"
+        "48198A0AA7C14058229493D22530F4DBFA336F6E0AC925139543AED44CCE7C37"
+        "20FD51F69458705AC68CD4FE6B6B13ABDC9746512969328454F18FAF8C595F64"
+        "2477FE96BB2A941D5BCD1D4AC8CC49880708FA9B378E3C4F3A9060BEE67CF9A4"
+        "A4A695811051907E162753B56B0F6B410DBA74D8A84B2A14B3144E0EF1284754"
+        "FD17ED950D5965B4B9DD46582DB1178D169C6BC465B0D6FF9CA3928FEF5B9AE4"
+        "E418FC15E83EBEA0F87FA9FF5EED70050DED2849F47BF959D956850CE929851F"
+        "0D8115F635B105EE2E4E15D04B2454BF6F4FADF034B10403119CD8E3B92FCC5B"
+    )
+
+
+def peer_id(group: DemoGroup) -> int:
+    return utils.get_peer_id(types.PeerChannel(group.id))

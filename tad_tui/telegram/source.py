@@ -1,0 +1,243 @@
+"""The one surface the rest of tad-tui sees of Telegram: groups, audio, ranged reads, login.
+
+Implemented once, over Telethon. The demo and the tests hand the same code a simulated client
+(``telegram/sim``), so paging, entity handling and error classes are Telethon's own.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from telethon import errors, utils
+from telethon.tl import functions, types
+
+from tad_tui.library.text import clean_text
+from tad_tui.telegram.client import TadClient
+
+SCAN_PAGE = 100
+AUDIO_EXTENSIONS = frozenset({".mp3", ".m4a", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aac", ".wma", ".aiff"})
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    group_id: int  # Telethon's marked peer id (-100… for channels)
+    title: str
+    username: str | None
+    kind: str  # "channel", "megagroup" or "chat"
+    access_hash: int | None
+
+    def input_peer(self) -> Any:
+        peer = utils.resolve_id(self.group_id)
+        if peer[1] is types.PeerChannel:
+            return types.InputPeerChannel(peer[0], self.access_hash or 0)
+        return types.InputPeerChat(peer[0])
+
+
+@dataclass(frozen=True)
+class FileLocation:
+    document_id: int
+    access_hash: int
+    file_reference: bytes
+    dc_id: int
+    size: int
+
+    def input_location(self) -> types.InputDocumentFileLocation:
+        return types.InputDocumentFileLocation(
+            id=self.document_id, access_hash=self.access_hash, file_reference=self.file_reference, thumb_size=""
+        )
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """One audio message, as parsed from Telegram (text already cleaned)."""
+
+    group_id: int
+    message_id: int
+    posted_at: datetime
+    location: FileLocation
+    file_name: str | None
+    mime_type: str | None
+    duration: int | None
+    title: str | None
+    performer: str | None
+    caption: str | None
+
+    @property
+    def file_id(self) -> str:
+        return f"{self.group_id}_{self.message_id}"
+
+    @property
+    def file_unique_id(self) -> str:
+        return str(self.location.document_id)
+
+
+class SourceError(Exception):
+    """A Telegram failure, in words a person understands."""
+
+
+class Source(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def is_authorized(self) -> bool: ...
+    async def list_groups(self) -> list[GroupInfo]: ...
+    async def resolve_group(self, key: str) -> GroupInfo: ...
+    def scan_audio(self, group: GroupInfo, *, after_message_id: int = 0) -> AsyncIterator[list[AudioInfo]]: ...
+    async def read_range(self, location: FileLocation, offset: int, limit: int) -> bytes: ...
+    async def refresh_location(self, group: GroupInfo, message_id: int) -> FileLocation: ...
+
+
+class TelethonSource:
+    """:class:`Source` over a Telethon client (real or simulated)."""
+
+    def __init__(self, client: TadClient) -> None:
+        self.client = client
+
+    async def start(self) -> None:
+        try:
+            await self.client.connect()
+        except (OSError, ConnectionError) as error:
+            raise SourceError(f"cannot reach Telegram: {error}") from None
+
+    async def stop(self) -> None:
+        await self.client.disconnect()
+
+    async def is_authorized(self) -> bool:
+        return bool(await self.client.is_user_authorized())
+
+    async def list_groups(self) -> list[GroupInfo]:
+        groups = []
+        async for dialog in self.client.iter_dialogs(ignore_migrated=True):
+            info = _group_info(dialog.entity)
+            if info is not None:
+                groups.append(info)
+        return groups
+
+    async def resolve_group(self, key: str) -> GroupInfo:
+        """A group by ``@username``, numeric id (marked or bare) or exact title."""
+        key = key.strip()
+        if not key:
+            raise SourceError("no group given")
+        if key.lstrip("-").isdigit():
+            return _pick(await self.list_groups(), key, lambda g: int(key) in (g.group_id, utils.resolve_id(g.group_id)[0]))
+        if key.startswith("@") or key.startswith("https://t.me/"):
+            username = key.rsplit("/", 1)[-1].lstrip("@")
+            try:
+                entity = await self.client.get_entity(username)
+            except (ValueError, errors.UsernameInvalidError, errors.UsernameNotOccupiedError):
+                raise SourceError(f"no group or channel is called @{username}") from None
+            info = _group_info(entity)
+            if info is None:
+                raise SourceError(f"@{username} is a user, not a group or channel")
+            return info
+        return _pick(await self.list_groups(), key, lambda g: g.title == key)
+
+    async def scan_audio(self, group: GroupInfo, *, after_message_id: int = 0) -> AsyncIterator[list[AudioInfo]]:
+        """Audio messages newer than ``after_message_id``, oldest first, a page at a time.
+
+        Music (audio with an audio attribute) is filtered by the server; audio sent as a plain file
+        is found among documents by its mime type or extension.
+        """
+        peer = group.input_peer()
+        for message_filter in (types.InputMessagesFilterMusic(), types.InputMessagesFilterDocument()):
+            page: list[AudioInfo] = []
+            async for message in self.client.iter_messages(
+                peer, filter=message_filter, min_id=after_message_id, reverse=True, wait_time=0
+            ):
+                audio = parse_audio(group.group_id, message)
+                if audio is not None:
+                    page.append(audio)
+                if len(page) >= SCAN_PAGE:
+                    yield page
+                    page = []
+            if page:
+                yield page
+
+    async def read_range(self, location: FileLocation, offset: int, limit: int) -> bytes:
+        request = functions.upload.GetFileRequest(location=location.input_location(), offset=offset, limit=limit)
+        result = await self.client(request)
+        return bytes(result.bytes)
+
+    async def refresh_location(self, group: GroupInfo, message_id: int) -> FileLocation:
+        message = await self.client.get_messages(group.input_peer(), ids=message_id)
+        audio = parse_audio(group.group_id, message) if message is not None else None
+        if audio is None:
+            raise SourceError(f"message {message_id} in {group.title} no longer holds that file")
+        return audio.location
+
+
+def _group_info(entity: Any) -> GroupInfo | None:
+    if isinstance(entity, types.Channel):
+        kind = "megagroup" if entity.megagroup else "channel"
+        return GroupInfo(
+            group_id=utils.get_peer_id(entity),
+            title=clean_text(entity.title, max_length=255) or str(entity.id),
+            username=entity.username,
+            kind=kind,
+            access_hash=entity.access_hash,
+        )
+    if isinstance(entity, types.Chat):
+        return GroupInfo(
+            group_id=utils.get_peer_id(entity),
+            title=clean_text(entity.title, max_length=255) or str(entity.id),
+            username=None,
+            kind="chat",
+            access_hash=None,
+        )
+    return None
+
+
+def _pick(groups: Sequence[GroupInfo], key: str, matches: Any) -> GroupInfo:
+    found = [group for group in groups if matches(group)]
+    if not found:
+        raise SourceError(f"no group or channel matches {key!r}: use @username, its numeric id or its exact title")
+    return found[0]
+
+
+def parse_audio(group_id: int, message: Any) -> AudioInfo | None:
+    """The audio document of a message, or None if it holds none (voice notes are not audio here)."""
+    document = getattr(message, "document", None)
+    if not isinstance(document, types.Document):
+        return None
+    audio_attribute = None
+    file_name = None
+    for attribute in document.attributes:
+        if isinstance(attribute, types.DocumentAttributeAudio):
+            audio_attribute = attribute
+        elif isinstance(attribute, types.DocumentAttributeFilename):
+            file_name = attribute.file_name
+    if audio_attribute is not None and audio_attribute.voice:
+        return None
+    if audio_attribute is None and not _looks_like_audio(document.mime_type, file_name):
+        return None
+    return AudioInfo(
+        group_id=group_id,
+        message_id=message.id,
+        posted_at=message.date,
+        location=FileLocation(
+            document_id=document.id,
+            access_hash=document.access_hash,
+            file_reference=bytes(document.file_reference),
+            dc_id=document.dc_id,
+            size=document.size,
+        ),
+        file_name=clean_text(file_name, max_length=1024),
+        mime_type=clean_text(document.mime_type, max_length=128),
+        duration=int(audio_attribute.duration) if audio_attribute else None,
+        title=clean_text(audio_attribute.title if audio_attribute else None),
+        performer=clean_text(audio_attribute.performer if audio_attribute else None),
+        caption=clean_text(getattr(message, "message", None), max_length=4096),
+    )
+
+
+def _looks_like_audio(mime_type: str | None, file_name: str | None) -> bool:
+    if mime_type and mime_type.startswith("audio/"):
+        return True
+    if file_name:
+        guessed, _ = mimetypes.guess_type(file_name)
+        suffix = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+        return suffix in AUDIO_EXTENSIONS or bool(guessed and guessed.startswith("audio/"))
+    return False

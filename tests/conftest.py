@@ -1,0 +1,43 @@
+"""Shared fixtures: one demo catalogue per test run, simulated Telegram servers and clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tad_tui.telegram.sim.catalogue import Catalogue, load_catalogue
+from tad_tui.telegram.sim.client import SimulatedClient
+from tad_tui.telegram.sim.server import SimulatedTelegram
+from tad_tui.telegram.source import TelethonSource
+
+
+@pytest.fixture(scope="session")
+def demo_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
+    """The full demo catalogue, generated once per test run (about 6 s)."""
+    return load_catalogue(tmp_path_factory.mktemp("catalogue") / "demo")
+
+
+@pytest.fixture
+def server(demo_catalogue: Catalogue) -> SimulatedTelegram:
+    return SimulatedTelegram(demo_catalogue)
+
+
+@pytest.fixture
+async def source(server: SimulatedTelegram) -> AsyncIterator[TelethonSource]:
+    client = SimulatedClient(server)
+    source = TelethonSource(client)
+    await source.start()
+    try:
+        yield source
+    finally:
+        await source.stop()
+
+
+@pytest.fixture
+def demo_config(tmp_path: Path, demo_catalogue: Catalogue) -> Path:
+    """A config file that points the demo at the shared catalogue and makes the link fast."""
+    path = tmp_path / "config.toml"
+    path.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\n')
+    return path

@@ -1,0 +1,137 @@
+"""The ``tad-tui`` command as a user runs it: a new process each time, real exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tad_tui.lock import WriterLock
+from tad_tui.paths import Paths
+
+DEMO_USERNAMES = {"tad_demo_classical", "tad_demo_archive", "tad_demo_mixes", "tad_demo_hostile"}
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in {"API_ID", "API_HASH", "TAD_DATA_DIR"}}
+    base["HOME"] = base.get("HOME", "/tmp")
+    return subprocess.run(
+        [sys.executable, "-m", "tad_tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**base, **(env or {})},
+    )
+
+
+def assert_one_clean_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def demo(tmp_path: Path, demo_config: Path):
+    data = tmp_path / "data"
+
+    def demo_run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run("--config", str(demo_config), "--demo", "--data-dir", str(data), *args)
+
+    demo_run.data_dir = data  # type: ignore[attr-defined]
+    return demo_run
+
+
+def test_no_command_prints_help() -> None:
+    result = run()
+    assert result.returncode == 0
+    assert "groups" in result.stdout and "scan" in result.stdout
+
+
+def test_groups_json_lists_the_demo_groups(demo) -> None:
+    result = demo("groups", "--json")
+    assert result.returncode == 0, result.stderr
+    groups = json.loads(result.stdout)
+    assert {g["username"] for g in groups} == DEMO_USERNAMES
+    assert all(set(g) >= {"id", "title", "username", "audio_count", "last_checked"} for g in groups)
+
+
+def test_scan_stores_the_archive_then_fetches_only_newer_messages(demo) -> None:
+    first = demo("scan", "@tad_demo_archive", "--json")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report["new"] >= 1000 and report["total"] == report["new"]
+    again = json.loads(demo("scan", "@tad_demo_archive", "--json").stdout)
+    assert again["new"] == 0 and again["total"] == report["total"]
+    groups = {g["username"]: g for g in json.loads(demo("groups", "--json").stdout)}
+    assert groups["tad_demo_archive"]["audio_count"] == report["total"]
+    assert groups["tad_demo_archive"]["last_checked"] is not None
+
+
+def test_scan_by_title_and_human_output(demo) -> None:
+    result = demo("scan", "TAD Demo · Classical")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("TAD Demo · Classical: ") and " new, " in result.stdout
+
+
+def test_unknown_group_fails_with_one_line(demo) -> None:
+    result = demo("scan", "@no_such_group")
+    assert result.returncode == 1
+    assert "no group or channel is called @no_such_group" in assert_one_clean_line(result)
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        ("[downloads]\nchunk_sise = 4096\n", "downloads.chunk_sise"),
+        ('[downloads]\nchunk_size = "lots"\n', "downloads.chunk_size"),
+        ("[downloads]\nmax_concurrent = 0\n", "downloads.max_concurrent"),
+        ("[nonsense]\nx = 1\n", "nonsense"),
+        ("[downloads\n", "config.toml"),
+    ],
+)
+@pytest.mark.parametrize("command", [("groups",), ("scan", "@tad_demo_archive")])
+def test_bad_config_exits_2_with_one_line(tmp_path: Path, toml: str, named: str, command: tuple[str, ...]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(toml)
+    result = run("--config", str(config), "--demo", "--data-dir", str(tmp_path / "d"), *command)
+    assert result.returncode == 2
+    line = assert_one_clean_line(result)
+    assert named in line and str(config) in line
+
+
+def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
+    result = run("--demo", "--data-dir", str(tmp_path), "groups", env={"MAX_CONCURRENT_DOWNLOADS": "many"})
+    assert result.returncode == 2
+    assert "MAX_CONCURRENT_DOWNLOADS" in assert_one_clean_line(result)
+
+
+def test_missing_credentials_point_to_the_demo(tmp_path: Path) -> None:
+    result = run("--data-dir", str(tmp_path), "groups")
+    assert result.returncode == 2
+    line = assert_one_clean_line(result)
+    assert "API_ID" in line and "--demo" in line
+
+
+def test_second_writer_is_refused_while_read_only_listing_works(demo) -> None:
+    assert demo("scan", "@tad_demo_classical").returncode == 0
+    with WriterLock(Paths(demo.data_dir).lock_file):
+        refused = demo("scan", "@tad_demo_classical")
+        assert refused.returncode == 2
+        assert f"pid {os.getpid()}" in assert_one_clean_line(refused)
+        offline = demo("groups", "--offline", "--json")
+        assert offline.returncode == 0, offline.stderr
+        assert "tad_demo_classical" in {g["username"] for g in json.loads(offline.stdout)}
+    assert demo("scan", "@tad_demo_classical").returncode == 0
+
+
+def test_demo_without_data_dir_uses_its_own_folder(tmp_path: Path, demo_config: Path) -> None:
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    result = run("--config", str(demo_config), "--demo", "groups", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "xdg" / "tad-tui" / "demo" / "library.sqlite3").exists()
+    assert not (tmp_path / "xdg" / "tad-tui" / "library.sqlite3").exists()
