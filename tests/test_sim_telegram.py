@@ -12,6 +12,7 @@ from telethon.tl import functions, types
 from tad_tui.telegram.sim.catalogue import Catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.server import DEMO_LOGIN_CODE, DEMO_PHONE, MIB, FaultRule, SimulatedTelegram
+from tad_tui.telegram.login import LoginError, LoginStep
 from tad_tui.telegram.source import SourceError, TelethonSource
 
 
@@ -199,3 +200,58 @@ async def test_expired_login_code_is_refused(demo_catalogue: Catalogue) -> None:
             await client.sign_in(DEMO_PHONE, DEMO_LOGIN_CODE)
     finally:
         await client.disconnect()
+
+
+async def test_login_flow_walks_phone_code_password_with_errors_in_words(demo_catalogue: Catalogue) -> None:
+    server = SimulatedTelegram(demo_catalogue, authorized=False, password="s3cret pass")
+    source = TelethonSource(SimulatedClient(server))
+    await source.start()
+    try:
+        assert not await source.is_authorized()
+        flow = source.login_flow()
+        with pytest.raises(LoginError, match="not valid"):
+            await flow.send_code("12")
+        assert flow.step is LoginStep.PHONE
+        assert await flow.send_code(DEMO_PHONE) is LoginStep.CODE
+        with pytest.raises(LoginError, match="code is wrong") as wrong:
+            await flow.submit_code("99999")
+        assert "99999" not in str(wrong.value)
+        assert flow.step is LoginStep.CODE
+        assert await flow.submit_code(DEMO_LOGIN_CODE) is LoginStep.PASSWORD
+        assert flow.password_hint == "the demo hint"
+        with pytest.raises(LoginError, match="password is wrong") as bad:
+            await flow.submit_password("not it")
+        assert "not it" not in str(bad.value)
+        assert await flow.submit_password("s3cret pass") is LoginStep.DONE
+        assert await source.is_authorized()
+        assert await source.list_groups()
+        assert await source.log_out()
+    finally:
+        await source.stop()
+
+
+async def test_login_without_2fa_is_done_after_the_code(demo_catalogue: Catalogue) -> None:
+    source = TelethonSource(SimulatedClient(SimulatedTelegram(demo_catalogue, authorized=False)))
+    await source.start()
+    try:
+        flow = source.login_flow()
+        await flow.send_code(DEMO_PHONE)
+        assert await flow.submit_code(f" {DEMO_LOGIN_CODE[:2]} {DEMO_LOGIN_CODE[2:]} ") is LoginStep.DONE
+        assert await source.is_authorized()
+    finally:
+        await source.stop()
+
+
+async def test_link_model_shares_one_connections_bandwidth(demo_catalogue: Catalogue) -> None:
+    """Pipelining on one connection does not multiply its bandwidth (a lower bound only)."""
+    bandwidth = 8 * MIB
+    source = TelethonSource(SimulatedClient(SimulatedTelegram(demo_catalogue), bandwidth_per_connection=bandwidth))
+    await source.start()
+    try:
+        _, audio = await _biggest_audio(source, "@tad_demo_mixes")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.gather(*(source.read_range(audio.location, i * MIB, MIB) for i in range(4)))
+        assert loop.time() - started >= 4 * MIB / bandwidth
+    finally:
+        await source.stop()

@@ -17,6 +17,7 @@ from telethon.tl import functions, types
 
 from tad_tui.library.text import clean_text
 from tad_tui.telegram.client import TadClient
+from tad_tui.telegram.login import LoginFlow, log_out
 
 SCAN_PAGE = 100
 AUDIO_EXTENSIONS = frozenset({".mp3", ".m4a", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aac", ".wma", ".aiff"})
@@ -88,6 +89,8 @@ class Source(Protocol):
     def scan_audio(self, group: GroupInfo, *, after_message_id: int = 0) -> AsyncIterator[list[AudioInfo]]: ...
     async def read_range(self, location: FileLocation, offset: int, limit: int) -> bytes: ...
     async def refresh_location(self, group: GroupInfo, message_id: int) -> FileLocation: ...
+    def login_flow(self) -> LoginFlow: ...
+    async def log_out(self) -> bool: ...
 
 
 class TelethonSource:
@@ -107,6 +110,12 @@ class TelethonSource:
 
     async def is_authorized(self) -> bool:
         return bool(await self.client.is_user_authorized())
+
+    def login_flow(self) -> LoginFlow:
+        return LoginFlow(self.client)
+
+    async def log_out(self) -> bool:
+        return await log_out(self.client)
 
     async def list_groups(self) -> list[GroupInfo]:
         groups = []

@@ -1,0 +1,110 @@
+"""Scanning demo groups into the store through the Source and Telethon."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from tortoise import connections
+
+from tad_tui.library.scan import scan_group
+from tad_tui.store import AudioFile, TelegramGroup, opened_store
+from tad_tui.telegram.sim.catalogue import Catalogue
+from tad_tui.telegram.sim.server import FaultRule, SimulatedTelegram
+from tad_tui.telegram.source import TelethonSource
+
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[None]:
+    async with opened_store(tmp_path / "library.sqlite3"):
+        yield
+
+
+async def test_scan_stores_every_audio_field_from_telegram(
+    store: None, source: TelethonSource, demo_catalogue: Catalogue
+) -> None:
+    info = await source.resolve_group("@tad_demo_classical")
+    result = await scan_group(source, info)
+    expected = {m.id: m.file for m in demo_catalogue.group("tad_demo_classical").messages if m.file}
+    assert result.new == len(expected) == result.total
+    rows = {row.message_id: row for row in await AudioFile.filter(group_id=info.group_id)}
+    assert set(rows) == set(expected)
+    for message_id, file in expected.items():
+        row = rows[message_id]
+        assert row.file_id == f"{info.group_id}_{message_id}"
+        assert row.file_unique_id == str(file.document_id)
+        assert (row.file_size, row.mime_type, row.dc_id) == (file.size, file.mime_type, file.dc_id)
+        assert (row.document_id, row.access_hash) == (file.document_id, file.access_hash)
+        assert row.title == file.title and row.performer == file.performer
+        assert row.file_name == file.file_name
+        assert row.duration == file.duration
+        assert row.file_reference and row.posted_at is not None
+        assert row.status == "pending"
+    group = await TelegramGroup.get(group_id=info.group_id)
+    assert group.audio_count == len(expected) and group.last_checked is not None
+    assert group.last_message_id == max(expected)
+
+
+async def test_scan_finds_audio_sent_as_plain_files_and_skips_other_documents(
+    store: None, source: TelethonSource, demo_catalogue: Catalogue
+) -> None:
+    info = await source.resolve_group("@tad_demo_archive")
+    await scan_group(source, info)
+    files = [m.file for m in demo_catalogue.group("tad_demo_archive").messages if m.file]
+    plain = [f for f in files if not f.has_audio_attribute and f.mime_type.startswith("audio/")]
+    assert plain
+    stored = set(await AudioFile.filter(group_id=info.group_id).values_list("file_unique_id", flat=True))
+    assert {str(f.document_id) for f in plain} <= stored
+    assert not any(f.mime_type == "application/pdf" and str(f.document_id) in stored for f in files)
+
+
+async def test_hostile_metadata_is_cleaned_before_the_store(store: None, source: TelethonSource) -> None:
+    info = await source.resolve_group("@tad_demo_hostile")
+    await scan_group(source, info)
+    rows = await AudioFile.filter(group_id=info.group_id)
+    assert rows
+    for row in rows:
+        for value in (row.title, row.performer, row.file_name):
+            assert value is None or not UNSAFE.search(value)
+            assert value is None or len(value) <= 1024
+
+
+async def test_a_file_posted_in_two_groups_shares_its_unique_id(store: None, source: TelethonSource) -> None:
+    classical = await source.resolve_group("@tad_demo_classical")
+    hostile = await source.resolve_group("@tad_demo_hostile")
+    await scan_group(source, classical)
+    await scan_group(source, hostile)
+    in_classical = set(await AudioFile.filter(group_id=classical.group_id).values_list("file_unique_id", flat=True))
+    in_hostile = set(await AudioFile.filter(group_id=hostile.group_id).values_list("file_unique_id", flat=True))
+    assert len(in_classical & in_hostile) == 1
+
+
+async def test_interrupted_scan_is_completed_by_the_next_without_duplicates(
+    store: None, source: TelethonSource, server: SimulatedTelegram
+) -> None:
+    info = await source.resolve_group("@tad_demo_archive")
+    server.inject(FaultRule("SearchRequest", disconnect=True, skip=4))
+    with pytest.raises(ConnectionError):
+        await scan_group(source, info)
+    partial = await AudioFile.filter(group_id=info.group_id).count()
+    assert 0 < partial < 1000
+    await source.client.connect()
+    result = await scan_group(source, info)
+    assert result.total == partial + result.new >= 1000
+    assert await AudioFile.filter(group_id=info.group_id).count() == result.total
+    assert (await scan_group(source, info)).new == 0
+
+
+async def test_scanned_rows_are_in_the_search_index(store: None, source: TelethonSource) -> None:
+    info = await source.resolve_group("@tad_demo_classical")
+    await scan_group(source, info)
+    connection = connections.get("default")
+    _, rows = await connection.execute_query("SELECT rowid FROM audio_search WHERE audio_search MATCH ?", ["dvorak"])
+    ids = [row[0] for row in rows]
+    assert ids
+    titles = await AudioFile.filter(id__in=ids).values_list("performer", "title", "file_name")
+    assert all("Dvořák" in " ".join(filter(None, t)) or "Dvorak" in " ".join(filter(None, t)) for t in titles)
