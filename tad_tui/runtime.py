@@ -75,11 +75,11 @@ async def open_engine(settings: Settings, paths: Paths, *, demo: bool, writer: b
         paths.ensure()
         if writer:
             stack.enter_context(WriterLock(paths.lock_file))
+        # Built before the store opens its thread: generating the demo catalogue forks workers.
+        source = build_source(settings, paths, demo=demo) if writer else None
         await open_store(paths.db)
         stack.push_async_callback(close_store)
-        source = None
-        if writer:
-            source = build_source(settings, paths, demo=demo)
+        if source is not None:
             await source.start()
             stack.push_async_callback(source.stop)
         yield Engine(settings, paths, source)

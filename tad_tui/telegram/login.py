@@ -26,30 +26,28 @@ class LoginError(Exception):
     """A refusal the user can act on; the flow stays at the same step so they can retry."""
 
 
+_EXPLAINED: tuple[tuple[type[BaseException], str], ...] = (
+    (errors.PhoneNumberInvalidError, "That phone number is not valid: write it in international form, e.g. +44 7700 900123."),
+    (errors.PhoneNumberBannedError, "Telegram has banned this phone number."),
+    (errors.PhoneNumberUnoccupiedError, "No Telegram account uses this number: sign up in an official Telegram app first."),
+    (errors.PhoneCodeInvalidError, "That code is wrong: check the latest code Telegram sent and type it again."),
+    (errors.PhoneCodeExpiredError, "That code has expired: ask for a new one."),
+    (errors.PhoneCodeEmptyError, "Type the code Telegram sent."),
+    (errors.PasswordHashInvalidError, "That password is wrong: it is your two-step verification password, not the code."),
+    (errors.ApiIdInvalidError, "Telegram rejected the API ID / API hash pair: copy both again from my.telegram.org."),
+    (errors.AuthRestartError, "Telegram asks to restart the sign-in: ask for a new code."),
+    (ConnectionError, "Telegram cannot be reached: check the network and try again."),
+    (OSError, "Telegram cannot be reached: check the network and try again."),
+)
+
+
 def explain(error: BaseException) -> str:
     """One sentence for a Telethon error met while signing in (never repeating what was typed)."""
     if isinstance(error, errors.FloodWaitError):
         return f"Telegram asks to wait {error.seconds} s before trying again (too many attempts)."
-    if isinstance(error, errors.PhoneNumberInvalidError):
-        return "That phone number is not valid: write it in international form, e.g. +44 7700 900123."
-    if isinstance(error, errors.PhoneNumberBannedError):
-        return "Telegram has banned this phone number."
-    if isinstance(error, errors.PhoneNumberUnoccupiedError):
-        return "No Telegram account uses this number: sign up in an official Telegram app first."
-    if isinstance(error, errors.PhoneCodeInvalidError):
-        return "That code is wrong: check the latest code Telegram sent and type it again."
-    if isinstance(error, errors.PhoneCodeExpiredError):
-        return "That code has expired: ask for a new one."
-    if isinstance(error, errors.PhoneCodeEmptyError):
-        return "Type the code Telegram sent."
-    if isinstance(error, errors.PasswordHashInvalidError):
-        return "That password is wrong: it is your two-step verification password, not the code."
-    if isinstance(error, errors.ApiIdInvalidError):
-        return "Telegram rejected the API ID / API hash pair: copy both again from my.telegram.org."
-    if isinstance(error, errors.AuthRestartError):
-        return "Telegram asks to restart the sign-in: ask for a new code."
-    if isinstance(error, (ConnectionError, OSError)):
-        return "Telegram cannot be reached: check the network and try again."
+    for kind, sentence in _EXPLAINED:
+        if isinstance(error, kind):
+            return sentence
     if isinstance(error, errors.RPCError):
         return f"Telegram refused the sign-in ({error.message})."
     return f"Signing in failed ({type(error).__name__})."
