@@ -18,9 +18,20 @@ from typing import Any
 
 from tad_tui import __version__
 
+PRIORITIES = ("low", "normal", "high", "critical")
+
 log = logging.getLogger("tad_tui.cli")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+# Command-line options that override a config key (None: not given).
+_OPTION_KEYS = {
+    "data_dir": "general.data_dir",
+    "output": "downloads.output_dir",
+    "parallel": "downloads.max_concurrent",
+    "filename_template": "downloads.filename_template",
+}
 
 
 class UsageError(Exception):
@@ -57,7 +68,36 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(scan, suppress=True)
     scan.add_argument("group", metavar="GROUP", help="@username, numeric id or exact title")
     scan.add_argument("--json", action="store_true", help="print a JSON object")
+
+    download = commands.add_parser(
+        "download", help="scan a group, queue its audio and download it (resumes what a previous run left)"
+    )
+    _common_options(download, suppress=True)
+    download.add_argument("group", metavar="GROUP", help="@username, numeric id or exact title")
+    download.add_argument("-l", "--limit", type=_positive_int, metavar="N", help="download at most N files")
+    download.add_argument("-o", "--output", metavar="DIR", help="save files here (default: downloads.output_dir)")
+    download.add_argument("-p", "--parallel", type=_positive_int, metavar="N", help="files downloaded at once (1-32)")
+    download.add_argument("-t", "--filename-template", metavar="TEMPLATE", help="e.g. '{performer}/{album}/{title}.{ext}'")
+    download.add_argument("-i", "--interactive", action="store_true", help="pick the files to download from a list")
+    download.add_argument(
+        "--priority", choices=PRIORITIES, default="normal", help="queue priority (default normal)"
+    )
+    download.add_argument("--json", action="store_true", help="print one JSON object per line: events, then a summary")
+
+    queue = commands.add_parser("queue", help="list the download queue in order (works beside a running download)")
+    _common_options(queue, suppress=True)
+    queue.add_argument("--json", action="store_true", help="print a JSON array")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,7 +121,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from tad_tui.telegram.source import SourceError
 
     try:
-        overrides = {"general.data_dir": args.data_dir} if args.data_dir else {}
+        overrides = {key: getattr(args, name, None) for name, key in _OPTION_KEYS.items()}
         settings = load_settings(Path(args.config) if args.config else None, overrides=overrides)
         paths = build_paths(settings, demo=args.demo)
     except ConfigError as error:
@@ -164,7 +204,41 @@ async def _scan(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     return EXIT_OK
 
 
-_COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {"groups": _groups, "scan": _scan}
+async def _download(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli_download import run_download
+
+    return await run_download(args, settings, paths)
+
+
+async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.runtime import open_engine
+
+    async with open_engine(settings, paths, demo=args.demo, writer=False) as engine:
+        rows = await engine.queue_rows()
+    if args.json:
+        _print_json([row.to_json() for row in rows])
+        return EXIT_OK
+    from tad_tui.cli_output import print_table
+    from tad_tui.sizes import format_size
+
+    print_table(
+        ("#", "File", "Group", "Priority", "State", "Done", "Size"),
+        [
+            (str(r.id), r.file, r.group, r.priority, r.error_message and f"{r.state}: {r.error_message}" or r.state,
+             format_size(r.downloaded_bytes), format_size(r.file_size))
+            for r in rows
+        ],
+        numeric={0, 5, 6},
+    )
+    return EXIT_OK
+
+
+_COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
+    "groups": _groups,
+    "scan": _scan,
+    "download": _download,
+    "queue": _queue,
+}
 
 
 if __name__ == "__main__":

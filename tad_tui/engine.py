@@ -9,15 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
 
 from tad_tui.config import Settings
+from tad_tui.download.events import EventBus
 from tad_tui.library.scan import ScanProgress, ScanResult, group_info, scan_group, upsert_groups
 from tad_tui.paths import Paths
-from tad_tui.store.models import TelegramGroup
+from tad_tui.store.models import AudioFile, FileStatus, Priority, QueueEntry, QueueState, TelegramGroup
 from tad_tui.telegram.source import GroupInfo, Source, SourceError
+
+if TYPE_CHECKING:
+    from tad_tui.download.scheduler import Scheduler
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,39 @@ class GroupSummary:
         }
 
 
+@dataclass(frozen=True)
+class DownloadSelection:
+    """A group's files split into those to fetch and those already on disk."""
+
+    group: GroupInfo
+    to_fetch: list[AudioFile]
+    already_downloaded: list[AudioFile]
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: int
+    file_id: str
+    file: str
+    group: str
+    priority: str
+    state: str
+    downloaded_bytes: int
+    file_size: int
+    batch_id: int | None
+    error_message: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 class Engine:
     def __init__(self, settings: Settings, paths: Paths, source: Source | None) -> None:
         self.settings = settings
         self.paths = paths
         self._source = source
+        self.events = EventBus()
+        self._scheduler: Scheduler | None = None
 
     @property
     def source(self) -> Source:
@@ -81,3 +113,91 @@ class Engine:
     async def scan(self, key: str, *, on_progress: Callable[[ScanProgress], None] | None = None) -> ScanResult:
         info = await self.resolve_group(key)
         return await scan_group(self.source, info, on_progress=on_progress)
+
+    # ---- downloads ------------------------------------------------------------------------------
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """The download queue, built on first use (it needs Telegram, so writer sessions only)."""
+        if self._scheduler is None:
+            self._scheduler = self._build_scheduler()
+        return self._scheduler
+
+    def _build_scheduler(self) -> Scheduler:
+        from tad_tui.download.job import JobContext
+        from tad_tui.download.limits import ByteRateLimiter
+        from tad_tui.download.scheduler import Scheduler
+        from tad_tui.download.transfer import ConnectionPool, Health
+
+        source = self.source
+        client = source.client  # type: ignore[attr-defined]
+        downloads = self.settings.downloads
+        context = JobContext(
+            settings=self.settings,
+            source=source,
+            client=client,
+            pool=ConnectionPool(client, downloads.parts_per_file),
+            bandwidth=ByteRateLimiter(self.settings.performance.bandwidth_limit),
+            health=Health(),
+            events=self.events,
+            default_output=self.paths.downloads_dir,
+            reserved=set(),
+        )
+        return Scheduler(context, downloads.max_concurrent)
+
+    async def start_downloads(self) -> Scheduler:
+        scheduler = self.scheduler
+        await scheduler.load()
+        return scheduler
+
+    async def stop_downloads(self) -> None:
+        if self._scheduler is not None:
+            await self._scheduler.stop()
+            await self._scheduler.context.pool.close()
+
+    def set_bandwidth_limit(self, bytes_per_second: int) -> None:
+        self.scheduler.context.bandwidth.set_rate(bytes_per_second)
+
+    async def select_for_download(self, info: GroupInfo, *, limit: int | None = None) -> DownloadSelection:
+        """The group's audio in message order: what still needs fetching, and what is already here."""
+        rows = await AudioFile.filter(group_id=info.group_id).order_by("message_id")
+        done_elsewhere = set(
+            await AudioFile.filter(
+                file_unique_id__in=[row.file_unique_id for row in rows], status=FileStatus.COMPLETED
+            ).values_list("file_unique_id", flat=True)
+        )
+        to_fetch, already = [], []
+        for row in rows:
+            if row.status in (FileStatus.COMPLETED, FileStatus.SKIPPED) or row.file_unique_id in done_elsewhere:
+                already.append(row)
+            else:
+                to_fetch.append(row)
+        if limit is not None:
+            to_fetch = to_fetch[:limit]
+        return DownloadSelection(info, to_fetch, already)
+
+    async def queue_rows(self) -> list[QueueRow]:
+        """The whole queue in order: by priority, then position; finished entries last."""
+        entries = await QueueEntry.all().prefetch_related("audio__group").order_by("-priority", "rank")
+        active = {QueueState.QUEUED, QueueState.WAITING, QueueState.RUNNING, QueueState.PAUSED}
+        ordered = [e for e in entries if e.state in active] + [e for e in entries if e.state not in active]
+        return [_queue_row(entry) for entry in ordered]
+
+
+def _queue_row(entry: QueueEntry) -> QueueRow:
+    audio = entry.audio
+    name = audio.title or audio.file_name or audio.file_id
+    if audio.performer and audio.title:
+        name = f"{audio.performer} – {audio.title}"
+    return QueueRow(
+        id=entry.pk,
+        file_id=audio.file_id,
+        file=name,
+        group=audio.group.title,
+        priority=Priority(entry.priority).name.lower(),
+        state=entry.state.value,
+        downloaded_bytes=audio.downloaded_bytes,
+        file_size=audio.file_size,
+        batch_id=entry.batch_id,
+        error_message=entry.error_message,
+    )

@@ -102,6 +102,8 @@ class AudioFile(Model):
     )
     resume_offset = fields.BigIntField(default=0)
     resume_checksum = fields.CharField(max_length=64, null=True)
+    # The parts already on disk: JSON {"part_size": n, "crc32": {index: crc}} (download/parts.py).
+    resume_state = fields.TextField(null=True)
     message_id = fields.IntField()
     # What upload.getFile needs (InputDocumentFileLocation) without refetching the message.
     document_id = fields.BigIntField()

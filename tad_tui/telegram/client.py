@@ -7,7 +7,8 @@ import math
 import time
 from typing import Any
 
-from telethon import TelegramClient, errors, utils
+from telethon import TelegramClient, errors, functions, utils
+from telethon.crypto import AuthKey
 from telethon.tl.tlobject import TLRequest
 
 
@@ -25,6 +26,7 @@ class TadClient(TelegramClient):
         super().__init__(*args, flood_sleep_threshold=0, **kwargs)
         self.tad_flood_sleep = flood_sleep_threshold
         self.flood_until: dict[type, float] = {}
+        self._tad_exported_keys: dict[int, AuthKey] = {}
 
     def flood_wait_remaining(self) -> float:
         """Seconds until the longest flood wait in force has passed (0 when none)."""
@@ -55,3 +57,32 @@ class TadClient(TelegramClient):
         if remaining > self.tad_flood_sleep:
             raise errors.FloodWaitError(request=request, capture=math.ceil(remaining))
         await asyncio.sleep(remaining)
+
+    async def open_extra_sender(self, dc_id: int) -> Any:
+        """A new connection to ``dc_id`` for parallel file parts (the simulation replaces this).
+
+        On the session's own DC it reuses the session's authorization key (a fresh key would get
+        AUTH_KEY_UNREGISTERED); on another DC the first connection imports an exported
+        authorization and later ones reuse that connection's key, so it is exported once per DC.
+        """
+        from telethon.network import MTProtoSender
+        from telethon.tl.alltlobjects import LAYER
+
+        dc = await self._get_dc(dc_id)
+        same_dc = dc_id == self.session.dc_id
+        known = self.session.auth_key if same_dc else self._tad_exported_keys.get(dc_id)
+        sender = MTProtoSender(AuthKey(known.key) if known else None, loggers=self._log)
+        await sender.connect(
+            self._connection(
+                dc.ip_address, dc.port, dc.id, loggers=self._log, proxy=self._proxy, local_addr=self._local_addr
+            )
+        )
+        if known is None:
+            auth = await self(functions.auth.ExportAuthorizationRequest(dc_id))
+            self._init_request.query = functions.auth.ImportAuthorizationRequest(id=auth.id, bytes=auth.bytes)
+            await sender.send(functions.InvokeWithLayerRequest(LAYER, self._init_request))
+            self._tad_exported_keys[dc_id] = sender.auth_key
+        else:
+            self._init_request.query = functions.help.GetConfigRequest()
+            await sender.send(functions.InvokeWithLayerRequest(LAYER, self._init_request))
+        return sender

@@ -58,6 +58,7 @@ class Migration(migrations.Migration):
                 ('group', fields.ForeignKeyField('models.TelegramGroup', source_field='group_id', db_constraint=True, to_field='group_id', related_name='audio_files', on_delete=OnDelete.CASCADE)),
                 ('resume_offset', fields.BigIntField(default=0)),
                 ('resume_checksum', fields.CharField(null=True, max_length=64)),
+                ('resume_state', fields.TextField(null=True, unique=False)),
                 ('message_id', fields.IntField()),
                 ('document_id', fields.BigIntField()),
                 ('access_hash', fields.BigIntField()),

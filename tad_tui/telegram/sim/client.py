@@ -188,3 +188,6 @@ class SimulatedClient(TadClient):
         await connection.connect()
         return connection
 
+    async def open_extra_sender(self, dc_id: int) -> SimulatedConnection:
+        return await self._create_exported_sender(dc_id)
+

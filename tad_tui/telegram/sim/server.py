@@ -33,6 +33,7 @@ SELF_USER_ID = 7_770_001
 DEMO_PHONE = "+15550100000"
 DEMO_LOGIN_CODE = "12345"
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+FLOOD_GRACE = 0.05  # seconds after a FLOOD_WAIT reaches the client before a new request is its fault
 
 
 class RpcErrorReply(Exception):
@@ -123,6 +124,7 @@ class SimulatedTelegram:
         self.log: list[LoggedRequest] = []
         # request name -> time before which the client, once told, must not send it again
         self.flood_until: dict[str, float] = {}
+        self.flood_from: dict[str, float] = {}
         self.flood_violations: list[LoggedRequest] = []
         self._authorized_keys: set[bytes] = set()
         self._authorize_all = authorized
@@ -153,8 +155,14 @@ class SimulatedTelegram:
         self._reference_generation[document_id] = self._reference_generation.get(document_id, 0) + 1
 
     def flood_wait_delivered(self, name: str, seconds: int) -> None:
-        """The client now knows: any ``name`` request arriving before the wait ends is a violation."""
-        self.flood_until[name] = max(self.flood_until.get(name, 0.0), time.time() + seconds)
+        """The client now knows: a ``name`` request arriving before the wait ends is a violation.
+
+        The window opens after a grace (requests already on their way when the error arrived are
+        not the client's fault) and closes when the wait has passed.
+        """
+        now = time.time()
+        self.flood_from[name] = now + FLOOD_GRACE
+        self.flood_until[name] = max(self.flood_until.get(name, 0.0), now + seconds)
 
     def requests(self, name: str) -> list[LoggedRequest]:
         return [entry for entry in self.log if entry.name == name]
@@ -170,7 +178,7 @@ class SimulatedTelegram:
         now = time.time()
         entry = LoggedRequest(now, connection, name, _detail(request))
         self.log.append(entry)
-        if self.flood_until.get(name, 0.0) > now:
+        if self.flood_from.get(name, now) < now < self.flood_until.get(name, 0.0):
             self.flood_violations.append(entry)
         for rule in self.faults:
             if rule.fires(name):

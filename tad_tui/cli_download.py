@@ -1,0 +1,221 @@
+"""``tad-tui download``: scan, pick, queue, download — progress bars on a terminal, lines or JSON otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tad_tui.download.events import (
+    EntryFinished,
+    EntryProgress,
+    EntryResumed,
+    EntryStarted,
+    EntryWaiting,
+    Event,
+)
+from tad_tui.library.scan import scan_group
+from tad_tui.sizes import format_size
+from tad_tui.store.models import AudioFile, Priority
+
+
+class JsonLines:
+    """One JSON object per line on stdout: resumes and finished files, then the summary."""
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, EntryResumed):
+            self.emit({"event": "resumed", "file_id": event.file_id, "resume_offset": event.resume_offset,
+                       "downloaded_bytes": event.downloaded_bytes})
+        elif isinstance(event, EntryFinished) and event.outcome in ("downloaded", "skipped", "failed"):
+            self.emit({"event": event.outcome, "file_id": event.file_id, "local_path": event.local_path,
+                       "file_size": event.file_size, "checksum_md5": event.checksum_md5,
+                       "error_message": event.error_message})
+
+    def note(self, text: str) -> None:
+        """Human notes go to stderr so stdout stays pure JSON."""
+        print(text, file=sys.stderr, flush=True)
+
+    def already(self, row: AudioFile) -> None:
+        self.emit({"event": "skipped", "file_id": row.file_id, "local_path": row.local_path,
+                   "file_size": row.file_size, "checksum_md5": row.checksum_md5, "error_message": None})
+
+    @staticmethod
+    def emit(value: dict[str, Any]) -> None:
+        print(json.dumps(value, ensure_ascii=False), flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+class PlainLines:
+    """A line per resumed or finished file: for logs, pipes and cron."""
+
+    def __init__(self) -> None:
+        self.names: dict[int, str] = {}
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, EntryStarted):
+            self.names[event.entry_id] = event.name
+        elif isinstance(event, EntryResumed):
+            print(f"resuming {event.file_id} at {format_size(event.resume_offset)} "
+                  f"({format_size(event.downloaded_bytes)} already on disk)", flush=True)
+        elif isinstance(event, EntryWaiting) and event.reason:
+            print(f"{self.names.get(event.entry_id, event.entry_id)}: {event.reason}", flush=True)
+        elif isinstance(event, EntryFinished):
+            name = self.names.pop(event.entry_id, event.file_id)
+            detail = event.local_path if event.outcome != "failed" else event.error_message
+            print(f"{event.outcome} {name}: {detail}", flush=True)
+
+    def note(self, text: str) -> None:
+        print(text, flush=True)
+
+    def already(self, row: AudioFile) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class ProgressBars(PlainLines):
+    """Rich progress bars on stderr: one per running file, finished files printed above them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self.console = Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("{task.description}", style="bold", markup=False),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+        )
+        self.progress.start()
+        self.tasks: dict[int, Any] = {}
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, EntryStarted):
+            self.names[event.entry_id] = event.name
+            label = event.name if len(event.name) <= 40 else event.name[:39] + "…"
+            self.tasks[event.entry_id] = self.progress.add_task(label, total=event.file_size)
+        elif isinstance(event, EntryProgress) and event.entry_id in self.tasks:
+            self.progress.update(self.tasks[event.entry_id], completed=event.downloaded_bytes)
+        elif isinstance(event, EntryResumed) and event.entry_id in self.tasks:
+            self.progress.update(self.tasks[event.entry_id], completed=event.downloaded_bytes)
+            self.console.print(f"resuming {self.names.get(event.entry_id)} at {format_size(event.resume_offset)}",
+                               markup=False, highlight=False)
+        elif isinstance(event, EntryWaiting) and event.entry_id in self.tasks:
+            name = self.names.get(event.entry_id, "")
+            self.progress.update(self.tasks[event.entry_id], description=f"{name[:30]} ({event.reason})" if event.reason else name[:40])
+        elif isinstance(event, EntryFinished):
+            task = self.tasks.pop(event.entry_id, None)
+            if task is not None:
+                self.progress.remove_task(task)
+            name = self.names.pop(event.entry_id, event.file_id)
+            mark = {"downloaded": "✓", "skipped": "=", "failed": "✗"}.get(event.outcome, "·")
+            detail = event.local_path if event.outcome != "failed" else event.error_message
+            self.console.print(f"{mark} {name}: {detail}", markup=False, highlight=False)
+
+    def note(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def _reporter(as_json: bool) -> JsonLines | PlainLines:
+    if as_json:
+        return JsonLines()
+    return ProgressBars() if sys.stderr.isatty() else PlainLines()
+
+
+async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.runtime import open_engine
+
+    reporter = _reporter(args.json)
+    already = 0
+    try:
+        async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
+            engine.events.subscribe(reporter.handle)
+            info = await engine.resolve_group(args.group)
+            reporter.note(f"Scanning {info.title}…")
+            scanned = await scan_group(engine.source, info)
+            selection = await engine.select_for_download(info, limit=args.limit)
+            chosen = selection.to_fetch
+            if args.interactive:
+                chosen = await asyncio.to_thread(pick_files, chosen)
+            for row in selection.already_downloaded:
+                reporter.already(row)
+            already = len(selection.already_downloaded)
+            reporter.note(
+                f"{info.title}: {scanned.total} audio files, {len(chosen)} to download, {already} already here"
+            )
+            scheduler = await engine.start_downloads()
+            await scheduler.enqueue(
+                [row.pk for row in chosen],
+                priority=Priority[args.priority.upper()],
+                batch_name=info.title,
+                output_dir=Path(args.output).resolve() if args.output else None,
+                filename_template=args.filename_template,
+            )
+            outcomes = await scheduler.run(until_idle=True)
+    finally:
+        reporter.close()
+    downloaded, failed = outcomes["downloaded"], outcomes["failed"]
+    skipped = already + outcomes["skipped"]
+    if args.json:
+        JsonLines.emit({"downloaded": downloaded, "skipped": skipped, "failed": failed})
+    else:
+        print(f"{downloaded} downloaded, {skipped} skipped, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def pick_files(rows: list[AudioFile]) -> list[AudioFile]:
+    """Ask on the terminal which files to download: numbers and ranges, Enter for all."""
+    if not rows:
+        return rows
+    for number, row in enumerate(rows, start=1):
+        name = " – ".join(part for part in (row.performer, row.title) if part) or row.file_name or row.file_id
+        print(f"{number:4}  {name}  ({format_size(row.file_size)})")
+    while True:
+        try:
+            answer = input("Files to download (e.g. 1-3,7; Enter for all, q to quit): ").strip()
+        except EOFError:
+            answer = "q"
+        if answer.lower() == "q":
+            return []
+        if not answer:
+            return rows
+        try:
+            return [rows[i - 1] for i in parse_selection(answer, len(rows))]
+        except ValueError as error:
+            print(error)
+
+
+def parse_selection(text: str, count: int) -> list[int]:
+    """'1-3, 7' → [1, 2, 3, 7] (1-based, in order, no repeats); ValueError in words otherwise."""
+    chosen: dict[int, None] = {}
+    for piece in text.replace(" ", "").split(","):
+        if not piece:
+            continue
+        low, _, high = piece.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise ValueError(f"{piece!r} is not a number or a range such as 2-5")
+        start, end = int(low), int(high or low)
+        if not 1 <= start <= end <= count:
+            raise ValueError(f"{piece!r} is outside 1-{count}")
+        chosen.update(dict.fromkeys(range(start, end + 1)))
+    return list(chosen)

@@ -1,0 +1,80 @@
+"""What the download engine tells its drivers (the TUI, the CLI): plain, immutable events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EntryStarted:
+    entry_id: int
+    file_id: str
+    file_size: int
+    name: str
+
+
+@dataclass(frozen=True)
+class EntryResumed:
+    entry_id: int
+    file_id: str
+    resume_offset: int  # the first byte not yet on disk
+    downloaded_bytes: int  # every byte already on disk (parts may finish out of order)
+
+
+@dataclass(frozen=True)
+class EntryProgress:
+    entry_id: int
+    downloaded_bytes: int
+    file_size: int
+
+
+@dataclass(frozen=True)
+class EntryWaiting:
+    entry_id: int
+    reason: str | None  # e.g. "waiting 37 s: flood wait"; None when the wait is over
+
+
+@dataclass(frozen=True)
+class EntryFinished:
+    entry_id: int
+    file_id: str
+    outcome: str  # "downloaded", "skipped", "failed", "cancelled", "paused"
+    local_path: str | None = None
+    file_size: int = 0
+    checksum_md5: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    batch_id: int
+    name: str
+    done: int  # entries finished one way or another
+    total: int
+    failed: int
+
+
+Event = EntryStarted | EntryResumed | EntryProgress | EntryWaiting | EntryFinished | BatchProgress
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    """Synchronous fan-out: listeners must be quick (they only record or post a message)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def publish(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # one broken listener must not stop a download
+                log.exception("event listener failed on %r", event)

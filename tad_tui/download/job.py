@@ -1,0 +1,279 @@
+"""One queue entry from start to finish: dedup, naming, transfer, verification, tags, atomic rename."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from tad_tui.config import Settings
+from tad_tui.download.events import EntryFinished, EntryProgress, EntryResumed, EntryStarted, EntryWaiting, EventBus
+from tad_tui.download.limits import ByteRateLimiter
+from tad_tui.download.naming import TrackFields, render_relative, unique_target
+from tad_tui.download.parts import PartMap, verify_on_disk
+from tad_tui.download.transfer import (
+    ConnectionPool,
+    Health,
+    Transfer,
+    TransferFailed,
+    TransferSettings,
+    disk_error_words,
+)
+from tad_tui.library.metadata import TagInfo, read_tags, write_missing_tags
+from tad_tui.library.scan import group_info
+from tad_tui.store.models import AudioFile, FileStatus, QueueEntry, QueueState
+from tad_tui.telegram.client import TadClient
+from tad_tui.telegram.source import FileLocation, Source
+
+log = logging.getLogger(__name__)
+PART_SUFFIX = ".part"
+_HASH_BLOCK = 4 * 1024 * 1024
+
+
+@dataclass
+class JobContext:
+    """What every job shares: settings, Telegram, limits and the places files go."""
+
+    settings: Settings
+    source: Source
+    client: TadClient
+    pool: ConnectionPool
+    bandwidth: ByteRateLimiter
+    health: Health
+    events: EventBus
+    default_output: Path
+    reserved: set[Path]  # final names claimed by jobs in flight, so two never pick the same
+
+
+class Job:
+    def __init__(self, context: JobContext, entry: QueueEntry) -> None:
+        self.context = context
+        self.entry = entry
+        self.audio: AudioFile = entry.audio
+        self._claimed: Path | None = None
+
+    async def run(self) -> str:
+        """Download the entry; returns the outcome ("downloaded", "skipped" or "failed")."""
+        audio = self.audio
+        await self._mark_started()
+        duplicate = await self._already_downloaded()
+        if duplicate is not None:
+            return await self._finish_skipped(duplicate)
+        try:
+            final = await self._claim_target()
+            part = Path(audio.partial_file_path or str(final) + PART_SUFFIX)
+            parts = await self._resume_state(part)
+            if not parts.complete() or part.exists():
+                await self._transfer(part, parts)
+            return await self._finish(part, final, parts)
+        except TransferFailed as failure:
+            return await self._finish_failed(str(failure))
+        finally:
+            if self._claimed is not None:
+                self.context.reserved.discard(self._claimed)
+
+    # ---- stages -----------------------------------------------------------------------------------
+
+    async def _mark_started(self) -> None:
+        audio, entry = self.audio, self.entry
+        audio.status = FileStatus.DOWNLOADING
+        audio.download_attempts += 1
+        audio.last_attempt_at = datetime.now(UTC)
+        audio.error_message = None
+        await audio.save(update_fields=["status", "download_attempts", "last_attempt_at", "error_message"])
+        entry.state = QueueState.RUNNING
+        entry.error_message = None
+        await entry.save(update_fields=["state", "error_message", "updated_at"])
+        name = audio.title or audio.file_name or audio.file_id
+        self.context.events.publish(EntryStarted(entry.pk, audio.file_id, audio.file_size, name))
+
+    async def _already_downloaded(self) -> AudioFile | None:
+        """The same document already downloaded (from this or another group), still on disk."""
+        twins = await AudioFile.filter(
+            file_unique_id=self.audio.file_unique_id, status=FileStatus.COMPLETED
+        ).exclude(id=self.audio.pk)
+        return next((twin for twin in twins if twin.local_path and os.path.exists(twin.local_path)), None)
+
+    async def _claim_target(self) -> Path:
+        audio = self.audio
+        if audio.partial_file_path:
+            final = Path(audio.partial_file_path.removesuffix(PART_SUFFIX))
+        else:
+            output = Path(self.entry.output_dir) if self.entry.output_dir else self.context.default_output
+            template = self.entry.filename_template or self.context.settings.downloads.filename_template
+            await self.audio.fetch_related("group")
+            fields = TrackFields(
+                title=audio.title,
+                performer=audio.performer,
+                album=audio.album,
+                track_number=audio.track_number,
+                date=audio.date,
+                genre=audio.genre,
+                group=audio.group.title,
+                message_id=audio.message_id,
+                file_name=audio.file_name,
+                mime_type=audio.mime_type,
+            )
+            final = unique_target(output, render_relative(template, fields), reserved=self.context.reserved)
+            audio.partial_file_path = str(final) + PART_SUFFIX
+            await audio.save(update_fields=["partial_file_path"])
+        self.context.reserved.add(final)
+        self._claimed = final
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TransferFailed(disk_error_words(error, final)) from None
+        return final
+
+    async def _resume_state(self, part: Path) -> PartMap:
+        audio = self.audio
+        parts = PartMap.load(
+            audio.resume_state, size=audio.file_size, part_size=self.context.settings.downloads.chunk_size
+        )
+        if parts.crc32 and part.exists():
+            dropped = await asyncio.to_thread(verify_on_disk, parts, str(part))
+            if dropped:
+                log.warning("%s: %d damaged parts will be fetched again", part, len(dropped))
+        elif not part.exists():
+            parts.crc32.clear()
+        if parts.crc32:
+            self.context.events.publish(
+                EntryResumed(self.entry.pk, audio.file_id, parts.contiguous_bytes(), parts.done_bytes())
+            )
+        return parts
+
+    async def _transfer(self, part: Path, parts: PartMap) -> None:
+        audio, context = self.audio, self.context
+        downloads = context.settings.downloads
+        location = FileLocation(audio.document_id, audio.access_hash, audio.file_reference, audio.dc_id, audio.file_size)
+        transfer = Transfer(
+            client=context.client,
+            pool=context.pool,
+            bandwidth=context.bandwidth,
+            health=context.health,
+            settings=TransferSettings(
+                part_size=downloads.chunk_size,
+                parts_per_file=downloads.parts_per_file,
+                retry_attempts=downloads.retry_attempts,
+                retry_delay=downloads.retry_delay,
+            ),
+            location=location,
+            part_path=part,
+            parts=parts,
+            refresh_location=self._refresh_location,
+            save_state=self._save_state,
+            on_progress=lambda done: context.events.publish(EntryProgress(self.entry.pk, done, audio.file_size)),
+            on_wait=lambda reason: context.events.publish(EntryWaiting(self.entry.pk, reason)),
+        )
+        await transfer.run()
+
+    async def _refresh_location(self) -> FileLocation:
+        audio = self.audio
+        await audio.fetch_related("group")
+        location = await self.context.source.refresh_location(group_info(audio.group), audio.message_id)
+        audio.file_reference = location.file_reference
+        await audio.save(update_fields=["file_reference"])
+        return location
+
+    async def _save_state(self, parts: PartMap) -> None:
+        audio = self.audio
+        audio.resume_state = parts.to_json()
+        audio.resume_checksum = parts.checksum()
+        audio.resume_offset = parts.contiguous_bytes()
+        audio.downloaded_bytes = parts.done_bytes()
+        await audio.save(update_fields=["resume_state", "resume_checksum", "resume_offset", "downloaded_bytes"])
+
+    async def _finish(self, part: Path, final: Path, parts: PartMap) -> str:
+        audio, settings = self.audio, self.context.settings
+        if part.exists():
+            verified = False
+            if settings.metadata.verify_checksums:
+                dropped = await asyncio.to_thread(verify_on_disk, parts, str(part))
+                if dropped:
+                    await self._save_state(parts)
+                    raise TransferFailed(f"{len(dropped)} parts changed on disk after download; they will be fetched again")
+                verified = True
+            if settings.metadata.update_id3_tags:
+                wanted = TagInfo(title=audio.title, performer=audio.performer)
+                await asyncio.to_thread(write_missing_tags, part, wanted)
+            final = await asyncio.to_thread(_publish, part, final, self.context.reserved)
+            audio.checksum_verified = verified
+        elif not final.exists():
+            raise TransferFailed(f"{part} disappeared before it was complete")
+        md5 = await asyncio.to_thread(file_md5, final)
+        tags = await asyncio.to_thread(read_tags, final, extended=settings.metadata.extract_extended)
+        _apply_tags(audio, tags)
+        audio.status = FileStatus.COMPLETED
+        audio.local_path = str(final)
+        audio.checksum_md5 = md5
+        audio.downloaded_at = datetime.now(UTC)
+        audio.downloaded_bytes = audio.file_size
+        audio.resume_offset = audio.file_size
+        audio.partial_file_path = None
+        audio.resume_state = None
+        await audio.save()
+        await self._set_entry(QueueState.COMPLETED, None)
+        size = final.stat().st_size
+        self.context.events.publish(EntryFinished(self.entry.pk, audio.file_id, "downloaded", str(final), size, md5))
+        return "downloaded"
+
+    async def _finish_skipped(self, twin: AudioFile) -> str:
+        audio = self.audio
+        audio.status = FileStatus.SKIPPED
+        audio.local_path = twin.local_path
+        audio.checksum_md5 = twin.checksum_md5
+        audio.error_message = f"already downloaded as {twin.local_path}"
+        await audio.save(update_fields=["status", "local_path", "checksum_md5", "error_message"])
+        await self._set_entry(QueueState.COMPLETED, None)
+        self.context.events.publish(
+            EntryFinished(self.entry.pk, audio.file_id, "skipped", twin.local_path, audio.file_size, twin.checksum_md5)
+        )
+        return "skipped"
+
+    async def _finish_failed(self, message: str) -> str:
+        audio = self.audio
+        audio.status = FileStatus.FAILED
+        audio.error_message = message
+        await audio.save(update_fields=["status", "error_message"])
+        await self._set_entry(QueueState.FAILED, message)
+        self.context.events.publish(
+            EntryFinished(self.entry.pk, audio.file_id, "failed", None, audio.file_size, None, message)
+        )
+        return "failed"
+
+    async def _set_entry(self, state: QueueState, message: str | None) -> None:
+        self.entry.state = state
+        self.entry.error_message = message
+        await self.entry.save(update_fields=["state", "error_message", "updated_at"])
+
+
+def _publish(part: Path, final: Path, reserved: set[Path]) -> Path:
+    """Move the finished ``.part`` into place atomically, never over a file that appeared meanwhile."""
+    if final.exists():
+        final = unique_target(final.parent, PurePosixPath(final.name), reserved=reserved - {final})
+    with open(part, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(part, final)
+    return final
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _apply_tags(audio: AudioFile, tags: TagInfo) -> None:
+    """Fill the row from the file's tags, keeping what Telegram said where the file is silent."""
+    for name in ("title", "performer", "album", "date", "genre", "composer", "track_number"):
+        value = getattr(tags, name)
+        if value:
+            setattr(audio, name, value)
+    if tags.duration:
+        audio.duration = tags.duration

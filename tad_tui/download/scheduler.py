@@ -1,0 +1,355 @@
+"""The download queue: priorities, order, batches, dependencies, and at most N files at once.
+
+The store is the truth (the queue survives restarts, in order); in memory a heap keyed by
+(priority, rank) picks the next entry without scanning the queue. A changed entry is pushed again
+with its new key and stale heap items are skipped when popped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tortoise.transactions import in_transaction
+
+from tad_tui.download.events import BatchProgress, EntryFinished
+from tad_tui.download.job import PART_SUFFIX, Job, JobContext
+from tad_tui.store.models import AudioFile, DownloadBatch, FileStatus, Priority, QueueEntry, QueueState
+from tad_tui.store.ranks import RANK_GAP, move_entry
+
+log = logging.getLogger(__name__)
+
+ACTIVE = (QueueState.QUEUED, QueueState.WAITING, QueueState.RUNNING, QueueState.PAUSED)
+RUNNABLE = (QueueState.QUEUED, QueueState.WAITING)
+MOVES = ("up", "down", "top", "bottom")
+
+
+class QueueError(Exception):
+    """A queue operation that cannot be done (unknown entry, bad move); the message says why."""
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    batch_id: int | None
+    entry_ids: list[int]
+    already_queued: int
+
+
+class Scheduler:
+    def __init__(self, context: JobContext, max_concurrent: int) -> None:
+        self.context = context
+        self.max_concurrent = max_concurrent
+        self.outcomes: Counter[str] = Counter()
+        self._heap: list[tuple[int, int, int]] = []
+        self._keys: dict[int, tuple[int, int]] = {}  # entry id -> its live heap key
+        self._waiting_on: dict[int, set[int]] = {}  # dependency id -> dependents parked on it
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._stop_reason: dict[int, QueueState] = {}
+        self._changed = asyncio.Event()
+        self._batch_done: dict[int, int] = {}
+
+    # ---- start-up -----------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Put back what a crash or kill left running, then queue every runnable entry."""
+        await QueueEntry.filter(state=QueueState.RUNNING).update(state=QueueState.QUEUED)
+        await AudioFile.filter(status=FileStatus.DOWNLOADING).update(status=FileStatus.PENDING)
+        rows = await QueueEntry.filter(state__in=RUNNABLE).values_list("id", "priority", "rank")
+        for entry_id, priority, rank in rows:
+            self._offer(entry_id, int(priority), rank)
+
+    def _offer(self, entry_id: int, priority: int, rank: int) -> None:
+        key = (-priority, rank)
+        self._keys[entry_id] = key
+        heapq.heappush(self._heap, (*key, entry_id))
+        self._changed.set()
+
+    # ---- running ------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> list[int]:
+        return list(self._running)
+
+    def limit(self) -> int:
+        return self.context.health.scale(self.max_concurrent)
+
+    def idle(self) -> bool:
+        return not self._running and not self._keys
+
+    async def run(self, *, until_idle: bool) -> Counter[str]:
+        """Start entries as slots free up; return when idle (``until_idle``) or when cancelled.
+
+        Returns what this run did: counts of "downloaded", "skipped", "failed"…
+        """
+        self.outcomes = Counter()
+        try:
+            while True:
+                self._changed.clear()
+                while len(self._running) < self.limit():
+                    entry = await self._next()
+                    if entry is None:
+                        break
+                    self._running[entry.pk] = asyncio.create_task(self._run_entry(entry))
+                if until_idle and self.idle():
+                    return self.outcomes
+                await self._changed.wait()
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        """Stop every transfer; their state is saved and they resume on the next start."""
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _next(self) -> QueueEntry | None:
+        while self._heap:
+            priority, rank, entry_id = heapq.heappop(self._heap)
+            if self._keys.get(entry_id) != (priority, rank):
+                continue  # stale: the entry moved, changed priority or left the queue
+            del self._keys[entry_id]
+            entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
+            if entry is None or entry.state not in RUNNABLE:
+                continue
+            if await self._ready(entry):
+                return entry
+        return None
+
+    async def _ready(self, entry: QueueEntry) -> bool:
+        """True if the entry can start now; parks it or fails it because of its dependency."""
+        dependency = entry.depends_on
+        if dependency is None or dependency.state == QueueState.COMPLETED:
+            return True
+        if dependency.state in (QueueState.FAILED, QueueState.CANCELLED):
+            await self._fail_unstarted(entry, f"depends on queue entry {dependency.pk}, which {dependency.state.value}")
+            return False
+        if entry.state != QueueState.WAITING:
+            entry.state = QueueState.WAITING
+            await entry.save(update_fields=["state", "updated_at"])
+        self._waiting_on.setdefault(dependency.pk, set()).add(entry.pk)
+        return False
+
+    async def _run_entry(self, entry: QueueEntry) -> None:
+        try:
+            try:
+                outcome = await Job(self.context, entry).run()
+            except asyncio.CancelledError:
+                outcome = await self._stopped(entry)
+                if outcome == "shutdown":
+                    raise
+            except Exception as error:  # a bug must fail one entry, not the whole queue
+                log.exception("download of queue entry %s failed unexpectedly", entry.pk)
+                await self._fail_unstarted(entry, f"unexpected error: {error!r}")
+                return
+            self.outcomes[outcome] += 1
+            await self._release_dependents(entry.pk)
+            if entry.batch_id is not None:
+                await self._publish_batch(entry.batch_id)
+        finally:
+            # Only now: the run loop may return as soon as nothing is running.
+            self._running.pop(entry.pk, None)
+            self._changed.set()
+
+    async def _stopped(self, entry: QueueEntry) -> str:
+        """A running entry was cancelled: by pause/cancel (state given) or by shutdown (resumable)."""
+        state = self._stop_reason.pop(entry.pk, None)
+        if state is None:
+            return "shutdown"
+        entry.state = state
+        await entry.save(update_fields=["state", "updated_at"])
+        audio = entry.audio
+        audio.status = FileStatus.PENDING
+        await audio.save(update_fields=["status"])
+        if state == QueueState.CANCELLED:
+            await _discard_partial(audio)
+        outcome = "cancelled" if state == QueueState.CANCELLED else "paused"
+        self.context.events.publish(EntryFinished(entry.pk, audio.file_id, outcome, file_size=audio.file_size))
+        return outcome
+
+    async def _fail_unstarted(self, entry: QueueEntry, message: str) -> None:
+        entry.state = QueueState.FAILED
+        entry.error_message = message
+        await entry.save(update_fields=["state", "error_message", "updated_at"])
+        await AudioFile.filter(id=entry.audio_id).update(status=FileStatus.FAILED, error_message=message)
+        self.outcomes["failed"] += 1
+        self.context.events.publish(
+            EntryFinished(entry.pk, entry.audio.file_id, "failed", error_message=message, file_size=entry.audio.file_size)
+        )
+        await self._release_dependents(entry.pk)
+        if entry.batch_id is not None:
+            await self._publish_batch(entry.batch_id)
+
+    async def _release_dependents(self, entry_id: int) -> None:
+        for dependent in self._waiting_on.pop(entry_id, set()):
+            row = await QueueEntry.get_or_none(id=dependent)
+            if row is not None and row.state in RUNNABLE:
+                self._offer(row.pk, int(row.priority), row.rank)
+
+    async def _publish_batch(self, batch_id: int) -> None:
+        batch = await DownloadBatch.get_or_none(id=batch_id)
+        if batch is None:
+            return
+        states = Counter(await QueueEntry.filter(batch_id=batch_id).values_list("state", flat=True))
+        finished = sum(states[s] for s in (QueueState.COMPLETED, QueueState.FAILED, QueueState.CANCELLED))
+        total = sum(states.values())
+        if finished < self._batch_done.get(batch_id, 0):
+            return  # a newer count (from an entry finishing meanwhile) was already published
+        self._batch_done[batch_id] = finished
+        self.context.events.publish(BatchProgress(batch_id, batch.name, finished, total, states[QueueState.FAILED]))
+
+    # ---- what users do to the queue ---------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        audio_ids: Sequence[int],
+        *,
+        priority: Priority = Priority.NORMAL,
+        batch_name: str | None = None,
+        depends_on: int | None = None,
+        output_dir: Path | None = None,
+        filename_template: str | None = None,
+    ) -> Enqueued:
+        """Queue files (several at once form a batch); files already queued are left where they are."""
+        existing = set(await QueueEntry.filter(audio_id__in=list(audio_ids)).values_list("audio_id", flat=True))
+        fresh = [audio_id for audio_id in dict.fromkeys(audio_ids) if audio_id not in existing]
+        if depends_on is not None and not await QueueEntry.exists(id=depends_on):
+            raise QueueError(f"there is no queue entry {depends_on} to depend on")
+        batch_id = None
+        entries: list[QueueEntry] = []
+        async with in_transaction():
+            if len(fresh) > 1 or batch_name:
+                batch = await DownloadBatch.create(name=(batch_name or f"{len(fresh)} files")[:255])
+                batch_id = batch.pk
+            last = await QueueEntry.filter(priority=priority).order_by("-rank").first()
+            rank = (last.rank if last else 0) + RANK_GAP
+            for audio_id in fresh:
+                entries.append(
+                    await QueueEntry.create(
+                        audio_id=audio_id,
+                        priority=priority,
+                        rank=rank,
+                        batch_id=batch_id,
+                        depends_on_id=depends_on,
+                        output_dir=str(output_dir) if output_dir else None,
+                        filename_template=filename_template,
+                    )
+                )
+                rank += RANK_GAP
+        for entry in entries:
+            self._offer(entry.pk, int(priority), entry.rank)
+        return Enqueued(batch_id, [entry.pk for entry in entries], len(existing))
+
+    async def move(self, entry_id: int, where: str) -> None:
+        """Move an entry up, down, to the top or the bottom of its priority: one row written."""
+        if where not in MOVES:
+            raise QueueError(f"unknown move {where!r}: use one of {', '.join(MOVES)}")
+        entry = await self._entry(entry_id)
+        same = QueueEntry.filter(priority=entry.priority, state__in=ACTIVE).exclude(id=entry.pk)
+        if where == "up":
+            before = await same.filter(rank__lt=entry.rank).order_by("-rank").limit(2)
+            if not before:
+                return
+            above, below = (before[1] if len(before) > 1 else None), before[0]
+        elif where == "down":
+            after = await same.filter(rank__gt=entry.rank).order_by("rank").limit(2)
+            if not after:
+                return
+            above, below = after[0], (after[1] if len(after) > 1 else None)
+        elif where == "top":
+            above, below = None, await same.order_by("rank").first()
+            if below is None or below.rank > entry.rank:
+                return
+        else:
+            above, below = await same.order_by("-rank").first(), None
+            if above is None or above.rank < entry.rank:
+                return
+        await move_entry(entry, entry.priority, above, below)
+        self._requeue(entry)
+
+    async def set_priority(self, entry_id: int, priority: Priority) -> None:
+        entry = await self._entry(entry_id)
+        if entry.priority == priority:
+            return
+        last = await QueueEntry.filter(priority=priority).order_by("-rank").first()
+        await move_entry(entry, priority, last, None)
+        self._requeue(entry)
+
+    async def pause(self, entry_id: int) -> None:
+        await self._halt(await self._entry(entry_id), QueueState.PAUSED)
+
+    async def cancel(self, entry_id: int) -> None:
+        await self._halt(await self._entry(entry_id), QueueState.CANCELLED)
+
+    async def resume(self, entry_id: int) -> None:
+        entry = await self._entry(entry_id)
+        if entry.state == QueueState.PAUSED:
+            await self._requeue_as_new(entry)
+
+    async def retry(self, entry_id: int) -> None:
+        entry = await self._entry(entry_id)
+        if entry.state in (QueueState.FAILED, QueueState.CANCELLED):
+            await AudioFile.filter(id=entry.audio_id).update(status=FileStatus.PENDING, error_message=None)
+            await self._requeue_as_new(entry)
+
+    async def batch_entries(self, batch_id: int) -> list[int]:
+        ids = await QueueEntry.filter(batch_id=batch_id).values_list("id", flat=True)
+        if not ids:
+            raise QueueError(f"there is no batch {batch_id}")
+        return list(ids)
+
+    async def _halt(self, entry: QueueEntry, state: QueueState) -> None:
+        task = self._running.get(entry.pk)
+        if task is not None:
+            self._stop_reason[entry.pk] = state
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return
+        if entry.state in (QueueState.COMPLETED,) or entry.state == state:
+            return
+        self._keys.pop(entry.pk, None)
+        entry.state = state
+        await entry.save(update_fields=["state", "updated_at"])
+        if state == QueueState.CANCELLED:
+            await entry.fetch_related("audio")
+            await _discard_partial(entry.audio)
+        self._changed.set()
+
+    async def _requeue_as_new(self, entry: QueueEntry) -> None:
+        entry.state = QueueState.QUEUED
+        entry.error_message = None
+        await entry.save(update_fields=["state", "error_message", "updated_at"])
+        self._offer(entry.pk, int(entry.priority), entry.rank)
+
+    def _requeue(self, entry: QueueEntry) -> None:
+        if entry.pk in self._keys:
+            self._offer(entry.pk, int(entry.priority), entry.rank)
+
+    async def _entry(self, entry_id: int) -> QueueEntry:
+        entry = await QueueEntry.get_or_none(id=entry_id)
+        if entry is None:
+            raise QueueError(f"there is no queue entry {entry_id}")
+        return entry
+
+
+async def _discard_partial(audio: AudioFile) -> None:
+    """A cancelled download leaves nothing behind: its .part file and resume state go."""
+    # Only ever a .part file: a finished download is never removed by a cancel.
+    if audio.partial_file_path and audio.partial_file_path.endswith(PART_SUFFIX):
+        try:
+            os.unlink(audio.partial_file_path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            log.warning("could not remove %s", audio.partial_file_path, exc_info=True)
+    audio.partial_file_path = None
+    audio.resume_state = None
+    audio.downloaded_bytes = 0
+    audio.resume_offset = 0
+    await audio.save(update_fields=["partial_file_path", "resume_state", "downloaded_bytes", "resume_offset"])

@@ -1,0 +1,266 @@
+"""One file's transfer: several getFile parts in flight over several connections, resumable.
+
+Parts are written at their offsets into ``<final name>.part``; which parts are complete (with the
+CRC-32 of their bytes) is persisted through ``save_state`` at most once a second and once more when
+the transfer stops for any reason, so a killed download loses at most a second of work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import random
+import time
+import zlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from telethon import errors
+from telethon.tl import functions
+
+from tad_tui.download.limits import ByteRateLimiter
+from tad_tui.download.parts import PartMap, connections_for
+from tad_tui.telegram.client import TadClient
+from tad_tui.telegram.source import FileLocation
+
+log = logging.getLogger(__name__)
+
+IN_FLIGHT_PER_CONNECTION = 2  # hides the round trip: one answer streams while the next is asked
+SAVE_INTERVAL = 1.0
+MAX_BACKOFF = 60.0
+MAX_REFERENCE_REFRESHES = 5
+
+
+class TransferFailed(Exception):
+    """The file cannot be fetched now; the message says why in words."""
+
+
+@dataclass
+class Health:
+    """Adaptive concurrency: flood waits and errors shrink the share of slots used, calm grows it."""
+
+    factor: float = 1.0
+    last_trouble: float = 0.0
+
+    def trouble(self, weight: float = 0.5) -> None:
+        self.factor = max(0.25, self.factor * weight)
+        self.last_trouble = time.monotonic()
+
+    def calm(self) -> None:
+        if self.factor < 1.0 and time.monotonic() - self.last_trouble > 10.0:
+            self.factor = min(1.0, self.factor * 1.25)
+            self.last_trouble = time.monotonic()
+
+    def scale(self, wanted: int) -> int:
+        return max(1, round(wanted * self.factor))
+
+
+class ConnectionPool:
+    """Extra connections per DC, shared by every transfer; index ``i`` always maps to one slot."""
+
+    def __init__(self, client: TadClient, size: int) -> None:
+        self.client = client
+        self.size = max(1, size)
+        self._senders: dict[tuple[int, int], Any] = {}
+        self._lock = asyncio.Lock()
+
+    def in_use(self) -> int:
+        return sum(1 for sender in self._senders.values() if sender.is_connected())
+
+    async def get(self, dc_id: int, index: int) -> Any:
+        key = (dc_id, index % self.size)
+        async with self._lock:
+            sender = self._senders.get(key)
+            if sender is None or not sender.is_connected():
+                sender = await self.client.open_extra_sender(dc_id)
+                self._senders[key] = sender
+            return sender
+
+    async def discard(self, dc_id: int, index: int, sender: Any) -> None:
+        """Drop a broken connection; the next ``get`` opens a fresh one."""
+        key = (dc_id, index % self.size)
+        async with self._lock:
+            if self._senders.get(key) is sender:
+                del self._senders[key]
+        await _quietly(sender.disconnect())
+
+    async def close(self) -> None:
+        senders, self._senders = list(self._senders.values()), {}
+        for sender in senders:
+            await _quietly(sender.disconnect())
+
+
+async def _quietly(awaitable: Awaitable[Any]) -> None:
+    try:
+        await awaitable
+    except Exception:  # a connection that is already gone has nothing left to close
+        log.debug("closing a connection failed", exc_info=True)
+
+
+@dataclass
+class TransferSettings:
+    part_size: int
+    parts_per_file: int
+    retry_attempts: int
+    retry_delay: float
+
+
+@dataclass
+class Transfer:
+    """Fetch the missing parts of one file into ``part_path``."""
+
+    client: TadClient
+    pool: ConnectionPool
+    bandwidth: ByteRateLimiter
+    health: Health
+    settings: TransferSettings
+    location: FileLocation
+    part_path: Path
+    parts: PartMap
+    refresh_location: Callable[[], Awaitable[FileLocation]]
+    save_state: Callable[[PartMap], Awaitable[None]]
+    on_progress: Callable[[int], None] = lambda done: None
+    on_wait: Callable[[str | None], None] = lambda text: None
+    _fd: int = -1
+    _dirty: bool = False
+    _queue: deque[int] = field(default_factory=deque)
+    _refreshes: int = 0
+    _refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def run(self) -> None:
+        self._queue = deque(self.parts.missing())
+        if not self._queue:
+            return
+        try:
+            self._fd = os.open(self.part_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise TransferFailed(disk_error_words(error, self.part_path)) from None
+        connections = self.health.scale(connections_for(self.location.size, self.settings.parts_per_file))
+        workers = min(len(self._queue), connections * IN_FLIGHT_PER_CONNECTION)
+        saver = asyncio.create_task(self._save_every_second())
+        try:
+            async with asyncio.TaskGroup() as group:
+                for slot in range(workers):
+                    group.create_task(self._worker(slot % connections))
+        except* TransferFailed as failures:
+            raise failures.exceptions[0] from None
+        finally:
+            saver.cancel()
+            await asyncio.gather(saver, return_exceptions=True)
+            os.close(self._fd)
+            await asyncio.shield(self.save_state(self.parts))
+
+    async def _save_every_second(self) -> None:
+        while True:
+            await asyncio.sleep(SAVE_INTERVAL)
+            if self._dirty:
+                self._dirty = False
+                await self.save_state(self.parts)
+
+    async def _worker(self, slot: int) -> None:
+        while self._queue:
+            index = self._queue.popleft()
+            data = await self._fetch(index, slot)
+            offset, _ = self.parts.span(index)
+            try:
+                await asyncio.to_thread(os.pwrite, self._fd, data, offset)
+            except OSError as error:
+                raise TransferFailed(disk_error_words(error, self.part_path)) from None
+            self.parts.crc32[index] = zlib.crc32(data)
+            self._dirty = True
+            self.health.calm()
+            self.on_progress(self.parts.done_bytes())
+
+    async def _fetch(self, index: int, slot: int) -> bytes:
+        offset, length = self.parts.span(index)
+        attempt = 0
+        while True:
+            location = self.location
+            await self.bandwidth.acquire(length)
+            sender = await self._sender(location.dc_id, slot)
+            request = functions.upload.GetFileRequest(
+                location=location.input_location(), offset=offset, limit=self.settings.part_size
+            )
+            try:
+                result = await self.client._call(sender, request)
+            except errors.FloodWaitError as error:
+                self.bandwidth.refund(length)
+                await self._flood_wait(error.seconds)
+                continue
+            except (errors.FileReferenceExpiredError, errors.FileReferenceInvalidError):
+                self.bandwidth.refund(length)
+                await self._refresh(location)
+                continue
+            except errors.FileMigrateError as error:
+                self.bandwidth.refund(length)
+                self.location = _on_dc(self.location, error.new_dc)
+                continue
+            except (ConnectionError, OSError, asyncio.TimeoutError) as error:
+                self.bandwidth.refund(length)
+                self.health.trouble(0.75)
+                await self.pool.discard(location.dc_id, slot, sender)
+                attempt = await self._backoff(attempt, f"connection lost ({error or type(error).__name__})")
+                continue
+            except errors.RPCError as error:
+                self.bandwidth.refund(length)
+                attempt = await self._backoff(attempt, f"Telegram refused part {index} ({error.message})")
+                continue
+            data = bytes(result.bytes)
+            if len(data) != length:  # a short or oversized answer is never written as good data
+                self.bandwidth.refund(max(0, length - len(data)))
+                attempt = await self._backoff(attempt, f"part {index} came back with {len(data)} of {length} bytes")
+                continue
+            return data
+
+    async def _sender(self, dc_id: int, slot: int) -> Any:
+        try:
+            return await self.pool.get(dc_id, slot)
+        except (ConnectionError, OSError) as error:
+            raise TransferFailed(f"cannot connect to Telegram's DC {dc_id}: {error}") from None
+
+    async def _flood_wait(self, seconds: int) -> None:
+        self.health.trouble()
+        self.on_wait(f"waiting {seconds} s: flood wait")
+        await asyncio.sleep(seconds)
+        self.on_wait(None)
+
+    async def _refresh(self, stale: FileLocation) -> None:
+        """Refetch the message for a new file reference, once for all workers that saw it expire."""
+        async with self._refresh_lock:
+            if self.location.file_reference != stale.file_reference:
+                return  # another worker already refreshed it
+            self._refreshes += 1
+            if self._refreshes > MAX_REFERENCE_REFRESHES:
+                raise TransferFailed("Telegram keeps refusing the file reference: the message may have been deleted")
+            self.location = await self.refresh_location()
+
+    async def _backoff(self, attempt: int, reason: str) -> int:
+        attempt += 1
+        if attempt > self.settings.retry_attempts:
+            raise TransferFailed(f"{reason}; gave up after {attempt} attempts")
+        delay = min(MAX_BACKOFF, self.settings.retry_delay * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+        log.info("%s; retrying in %.1f s", reason, delay)
+        await asyncio.sleep(delay)
+        return attempt
+
+
+def _on_dc(location: FileLocation, dc_id: int) -> FileLocation:
+    return FileLocation(location.document_id, location.access_hash, location.file_reference, dc_id, location.size)
+
+
+def disk_error_words(error: OSError, path: Path) -> str:
+    """A file-system error as a sentence naming the place."""
+    if error.errno == errno.ENOSPC:
+        return f"disk full: no space left to write {path}"
+    if error.errno == errno.EDQUOT:
+        return f"disk quota exceeded writing {path}"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied: cannot write to {path.parent}"
+    if error.errno == errno.EROFS:
+        return f"read-only file system: cannot write to {path.parent}"
+    return f"cannot write {path}: {error.strerror or error}"
