@@ -211,8 +211,8 @@ def parse_selection(text: str, count: int) -> list[int]:
     for piece in text.replace(" ", "").split(","):
         if not piece:
             continue
-        low, _, high = piece.partition("-")
-        if not low.isdigit() or (high and not high.isdigit()):
+        low, dash, high = piece.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
             raise ValueError(f"{piece!r} is not a number or a range such as 2-5")
         start, end = int(low), int(high or low)
         if not 1 <= start <= end <= count:

@@ -197,7 +197,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("downloads", "filename_template", "str", "{performer} - {title}.{ext}", "File name for a downloaded track, as a Python format string.", check=check_filename_template, rule=_TEMPLATE_RULE),
     Key("downloads", "output_dir", "path", "", 'Folder downloads are saved to; "" = <data_dir>/downloads.', env="DEFAULT_DOWNLOAD_DIR", check=_check_path),
     Key("performance", "max_memory_mb", "int", 1024, "Memory budget in MiB.", low=64, high=1048576),
-    Key("performance", "rate_limit_requests_per_second", "float", 20.0, "Steady rate of Telegram API requests.", low=0.0, high=1000.0, check=_check_positive, rule="a number greater than 0 and at most 1000"),
+    Key("performance", "rate_limit_requests_per_second", "float", 20.0, "Steady rate of Telegram API requests other than file parts (bandwidth_limit governs those).", low=0.0, high=1000.0, check=_check_positive, rule="a number greater than 0 and at most 1000"),
     Key("performance", "rate_limit_burst_size", "int", 40, "Requests allowed in a burst above the steady rate.", low=1, high=10000),
     Key("performance", "bandwidth_limit", "size", 0, "Total download bandwidth in bytes per second; 0 = unlimited.", low=0, check=_check_bandwidth, rule='0 (unlimited) or a size of at least 16 KiB per second (bytes, or with a unit such as "2MB")'),
     Key("metadata", "extract_extended", "bool", True, "Read extended tags (album, genre, track number) from downloaded files."),

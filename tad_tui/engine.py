@@ -130,7 +130,7 @@ class Engine:
         from tad_tui.download.transfer import ConnectionPool, Health
 
         source = self.source
-        client = source.client  # type: ignore[attr-defined]
+        client = source.client
         downloads = self.settings.downloads
         context = JobContext(
             settings=self.settings,

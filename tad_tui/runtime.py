@@ -17,7 +17,9 @@ from tad_tui.engine import Engine
 from tad_tui.lock import WriterLock
 from tad_tui.paths import Paths
 from tad_tui.store.db import close_store, open_store
-from tad_tui.telegram.source import Source, TelethonSource
+from tad_tui.download.limits import RequestRateLimiter
+from tad_tui.telegram.client import TadClient
+from tad_tui.telegram.source import TelethonSource
 
 log = logging.getLogger("tad_tui")
 LOG_FILE = "tad-tui.log"
@@ -37,11 +39,20 @@ def setup_logging(settings: Settings, paths: Paths) -> None:
     logging.getLogger("telethon").setLevel(max(logging.WARNING, root.level))
 
 
-def build_source(settings: Settings, paths: Paths, *, demo: bool) -> Source:
+def build_source(settings: Settings, paths: Paths, *, demo: bool) -> TelethonSource:
+    source = TelethonSource(_client(settings, paths, demo=demo))
+    performance = settings.performance
+    source.client.request_limiter = RequestRateLimiter(
+        performance.rate_limit_requests_per_second, performance.rate_limit_burst_size
+    )
+    return source
+
+
+def _client(settings: Settings, paths: Paths, *, demo: bool) -> TadClient:
     if demo:
         from tad_tui.telegram.sim.demo import demo_client
 
-        return TelethonSource(demo_client(settings, paths))
+        return demo_client(settings, paths)
     telegram = settings.telegram
     if not telegram.has_credentials:
         raise ConfigError(
@@ -49,8 +60,6 @@ def build_source(settings: Settings, paths: Paths, *, demo: bool) -> Source:
             "(API development tools), then set API_ID and API_HASH or [telegram] api_id / api_hash "
             "in config.toml; or try the built-in demo with --demo"
         )
-    from tad_tui.telegram.client import TadClient
-
     session = paths.session(telegram.session_name)
     client = TadClient(
         str(session.with_suffix("")),
@@ -61,7 +70,7 @@ def build_source(settings: Settings, paths: Paths, *, demo: bool) -> Source:
     )
     if session.exists():
         os.chmod(session, 0o600)
-    return TelethonSource(client)
+    return client
 
 
 @asynccontextmanager

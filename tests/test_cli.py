@@ -13,26 +13,9 @@ import pytest
 from tad_tui.lock import WriterLock
 from tad_tui.paths import Paths
 
+from helpers import assert_one_clean_line, run
+
 DEMO_USERNAMES = {"tad_demo_classical", "tad_demo_archive", "tad_demo_mixes", "tad_demo_hostile"}
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in {"API_ID", "API_HASH", "TAD_DATA_DIR"}}
-    base["HOME"] = base.get("HOME", "/tmp")
-    return subprocess.run(
-        [sys.executable, "-m", "tad_tui", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**base, **(env or {})},
-    )
-
-
-def assert_one_clean_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.fixture

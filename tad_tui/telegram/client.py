@@ -11,6 +11,8 @@ from telethon import TelegramClient, errors, functions, utils
 from telethon.crypto import AuthKey
 from telethon.tl.tlobject import TLRequest
 
+from tad_tui.download.limits import RequestRateLimiter
+
 
 class TadClient(TelegramClient):
     """Telethon's client, with a flood-wait gate that actually holds back the request type.
@@ -27,6 +29,8 @@ class TadClient(TelegramClient):
         self.tad_flood_sleep = flood_sleep_threshold
         self.flood_until: dict[type, float] = {}
         self._tad_exported_keys: dict[int, AuthKey] = {}
+        # API requests other than file parts (performance.rate_limit_*); file parts obey bandwidth_limit.
+        self.request_limiter: RequestRateLimiter | None = None
 
     def flood_wait_remaining(self) -> float:
         """Seconds until the longest flood wait in force has passed (0 when none)."""
@@ -35,6 +39,8 @@ class TadClient(TelegramClient):
 
     async def _call(self, sender: Any, request: Any, ordered: bool = False, flood_sleep_threshold: Any = None) -> Any:
         kinds = [type(r) for r in (request if utils.is_list_like(request) else [request])]
+        if self.request_limiter is not None and functions.upload.GetFileRequest not in kinds:
+            await self.request_limiter.acquire()
         while True:
             await self._wait_for_gate(kinds, request)
             try:
