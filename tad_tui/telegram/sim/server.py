@@ -504,6 +504,15 @@ class SimulatedTelegram:
     def _on_SearchRequest(self, request: Any, **_: Any) -> Any:
         group = self._group_for(request.peer)
         matching = [m for m in self._ordered[group.id] if _matches(request.filter, request.q, m)]
+        return self._page(group, matching, request)
+
+    def _on_GetHistoryRequest(self, request: Any, **_: Any) -> Any:
+        group = self._group_for(request.peer)
+        return self._page(group, self._ordered[group.id], request)
+
+    def _page(self, group: DemoGroup, newest_first: list[DemoMessage], request: Any) -> Any:
+        """One page of messages as messages.search / getHistory cut it (offset_id, add_offset, limit)."""
+        matching = newest_first
         if request.min_id:
             matching = [m for m in matching if m.id > request.min_id]
         if request.max_id:
