@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(_dispatch(args))
     except KeyboardInterrupt:
-        print("tad-tui: interrupted", file=sys.stderr)
+        print("tad-tui: interrupted; run the same command again to go on where it stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -400,3 +400,49 @@ async def test_queue_survives_a_restart_in_order(engine: Engine, source: Teletho
     reopened.scheduler.max_concurrent = 1
     await reopened.scheduler.run(until_idle=True)
     assert started == order
+
+
+async def test_batch_actions_apply_to_every_entry(engine: Engine) -> None:
+    entries = await _queue_group(engine, "@tad_demo_mixes")
+    batch_id = (await QueueEntry.get(id=entries[0])).batch_id
+    assert await engine.scheduler.on_batch(batch_id, "pause") == len(entries)
+    assert {e.state for e in await QueueEntry.filter(batch_id=batch_id)} == {QueueState.PAUSED}
+    assert (await _run(engine))["downloaded"] == 0
+    await engine.scheduler.on_batch(batch_id, "resume")
+    assert (await _run(engine))["downloaded"] == len(entries)
+
+
+async def test_unwritable_folder_fails_that_file_with_words_and_others_go_on(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, demo_catalogue: Catalogue
+) -> None:
+    real_open = os.open
+
+    def refusing_open(path, flags, *args):
+        if str(path).endswith(".part") and "Sunrise" in str(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    entries = await _queue_group(engine, "@tad_demo_mixes")
+    outcomes = await _run(engine)
+    assert outcomes["failed"] == 1 and outcomes["downloaded"] == len(entries) - 1
+    failed = await AudioFile.get(status=FileStatus.FAILED)
+    assert failed.error_message.startswith("permission denied: cannot write to ")
+
+
+def test_adaptive_concurrency_shrinks_on_trouble_and_grows_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tad_tui.download import transfer
+
+    now = [1000.0]
+    monkeypatch.setattr(transfer.time, "monotonic", lambda: now[0])
+    health = transfer.Health()
+    assert health.scale(8) == 8
+    health.trouble()
+    health.trouble()
+    assert health.scale(8) == 2 and health.scale(3) == 1
+    health.calm()
+    assert health.scale(8) == 2  # not yet: trouble was just now
+    for _ in range(8):
+        now[0] += 11
+        health.calm()
+    assert health.scale(8) == 8

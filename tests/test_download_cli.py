@@ -147,3 +147,29 @@ def test_sigkill_at_ten_random_points_resumes_with_the_same_md5(tmp_path: Path, 
         finished = [e for e in events if e.get("event") == "downloaded"]
         assert len(finished) == 1 and _md5(finished[0]["local_path"]) == first.file.md5
         assert not list(data.rglob("*.part"))
+
+
+def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path, demo_catalogue: Catalogue) -> None:
+    slow = tmp_path / "slow.toml"
+    slow.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 20\nbandwidth_per_connection = "1MB"\n')
+    data = tmp_path / "data"
+    command = [sys.executable, "-m", "tad_tui", "--config", str(slow), "--demo", "--data-dir", str(data),
+               "download", "@tad_demo_mixes", "-l", "1", "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mixes = demo_catalogue.group("tad_demo_mixes")
+    file_id = f"-100{mixes.id}_{min(m.id for m in mixes.messages)}"
+    deadline = time.monotonic() + 60
+    while _progress(data / "library.sqlite3", file_id) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr and "run the same command again" in stderr
+    saved = _progress(data / "library.sqlite3", file_id)
+    assert saved > 0
+    fast = tmp_path / "fast.toml"
+    fast.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\n')
+    again = subprocess.run([*command[:3], "--config", str(fast), *command[5:]], capture_output=True, text=True,
+                           timeout=120)
+    resumed = [e for e in _lines(again.stdout) if e.get("event") == "resumed"]
+    assert again.returncode == 0 and resumed and resumed[0]["downloaded_bytes"] >= saved

@@ -298,11 +298,17 @@ class Scheduler:
             await AudioFile.filter(id=entry.audio_id).update(status=FileStatus.PENDING, error_message=None)
             await self._requeue_as_new(entry)
 
-    async def batch_entries(self, batch_id: int) -> list[int]:
-        ids = await QueueEntry.filter(batch_id=batch_id).values_list("id", flat=True)
+    async def on_batch(self, batch_id: int, action: str) -> int:
+        """Pause, resume, cancel or retry every entry of a batch; returns how many it holds."""
+        operations = {"pause": self.pause, "resume": self.resume, "cancel": self.cancel, "retry": self.retry}
+        if action not in operations:
+            raise QueueError(f"unknown batch action {action!r}: use one of {', '.join(operations)}")
+        ids = await QueueEntry.filter(batch_id=batch_id).order_by("-priority", "rank").values_list("id", flat=True)
         if not ids:
             raise QueueError(f"there is no batch {batch_id}")
-        return list(ids)
+        for entry_id in ids:
+            await operations[action](entry_id)
+        return len(ids)
 
     async def _halt(self, entry: QueueEntry, state: QueueState) -> None:
         task = self._running.get(entry.pk)
