@@ -446,3 +446,27 @@ def test_adaptive_concurrency_shrinks_on_trouble_and_grows_back(monkeypatch: pyt
         now[0] += 11
         health.calm()
     assert health.scale(8) == 8
+
+
+async def test_crash_between_rename_and_database_write_is_finished_on_restart(
+    engine: Engine, server: SimulatedTelegram, tmp_path: Path
+) -> None:
+    entries = await _queue_group(engine, "@tad_demo_mixes")
+    await _run(engine)
+    row = await AudioFile.get(queue_entry__id=entries[0])
+    final, md5 = row.local_path, row.checksum_md5
+    # As if killed right after os.replace: the file is in place, the row still says "downloading".
+    from tad_tui.download.parts import PartMap
+
+    parts = PartMap(row.file_size, 1024 * 1024, {i: 0 for i in range(-(-row.file_size // (1024 * 1024)))})
+    row.status, row.partial_file_path, row.resume_state = FileStatus.DOWNLOADING, final + ".part", parts.to_json()
+    row.local_path = row.checksum_md5 = None
+    await row.save()
+    await QueueEntry.filter(id=entries[0]).update(state=QueueState.RUNNING)
+    fetched = len(server.requests("GetFileRequest"))
+    await engine.scheduler.load()
+    assert (await _run(engine))["downloaded"] == 1
+    row = await AudioFile.get(pk=row.pk)
+    assert (row.local_path, row.checksum_md5, row.status) == (final, md5, FileStatus.COMPLETED)
+    assert len(server.requests("GetFileRequest")) == fetched
+    assert not [p for p in (tmp_path / "out").rglob("*") if "(2)" in p.name]

@@ -66,7 +66,7 @@ class Job:
         try:
             final = await self._claim_target()
             part = Path(audio.partial_file_path or str(final) + PART_SUFFIX)
-            parts = await self._resume_state(part)
+            parts = await self._resume_state(part, final)
             if not parts.complete() or part.exists():
                 await self._transfer(part, parts)
             return await self._finish(part, final, parts)
@@ -129,17 +129,19 @@ class Job:
             raise TransferFailed(disk_error_words(error, final)) from None
         return final
 
-    async def _resume_state(self, part: Path) -> PartMap:
+    async def _resume_state(self, part: Path, final: Path) -> PartMap:
         audio = self.audio
         parts = PartMap.load(
             audio.resume_state, size=audio.file_size, part_size=self.context.settings.downloads.chunk_size
         )
-        if parts.crc32 and part.exists():
+        if not part.exists():
+            if parts.complete() and final.exists():
+                return parts  # renamed into place just before a crash: only the bookkeeping is left
+            parts.crc32.clear()
+        elif parts.crc32:
             dropped = await asyncio.to_thread(verify_on_disk, parts, str(part))
             if dropped:
                 log.warning("%s: %d damaged parts will be fetched again", part, len(dropped))
-        elif not part.exists():
-            parts.crc32.clear()
         if parts.crc32:
             self.context.events.publish(
                 EntryResumed(self.entry.pk, audio.file_id, parts.contiguous_bytes(), parts.done_bytes())
