@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.add_argument("--json", action="store_true", help="print one JSON object per line: events, then a summary")
 
+    performance = commands.add_parser(
+        "performance", help="live figures of a running tad-tui, or the machine and the download history"
+    )
+    _common_options(performance, suppress=True)
+    performance.add_argument("--watch", action="store_true", help="redraw every second until Ctrl+C")
+    performance.add_argument("--json", action="store_true", help="print one JSON object (a line per second with --watch)")
+
     queue = commands.add_parser("queue", help="list the download queue in order (works beside a running download)")
     _common_options(queue, suppress=True)
     queue.add_argument("--json", action="store_true", help="print a JSON array")
@@ -233,7 +240,14 @@ async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     return EXIT_OK
 
 
+async def _performance(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli_performance import run_performance
+
+    return await run_performance(args, settings, paths)
+
+
 _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
+    "performance": _performance,
     "groups": _groups,
     "scan": _scan,
     "download": _download,

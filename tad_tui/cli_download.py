@@ -11,6 +11,7 @@ from typing import Any
 
 from tad_tui.download.events import (
     EntryFinished,
+    Notice,
     EntryProgress,
     EntryResumed,
     EntryStarted,
@@ -26,7 +27,9 @@ class JsonLines:
     """One JSON object per line on stdout: resumes and finished files, then the summary."""
 
     def handle(self, event: Event) -> None:
-        if isinstance(event, EntryResumed):
+        if isinstance(event, Notice):
+            self.note(event.text)
+        elif isinstance(event, EntryResumed):
             self.emit({"event": "resumed", "file_id": event.file_id, "resume_offset": event.resume_offset,
                        "downloaded_bytes": event.downloaded_bytes})
         elif isinstance(event, EntryFinished) and event.outcome in ("downloaded", "skipped", "failed"):
@@ -64,6 +67,8 @@ class PlainLines:
                   f"({format_size(event.downloaded_bytes)} already on disk)", flush=True)
         elif isinstance(event, EntryWaiting) and event.reason:
             print(f"{self.names.get(event.entry_id, event.entry_id)}: {event.reason}", flush=True)
+        elif isinstance(event, Notice):
+            print(event.text, flush=True)
         elif isinstance(event, EntryFinished):
             name = self.names.pop(event.entry_id, event.file_id)
             detail = event.local_path if event.outcome != "failed" else event.error_message
@@ -120,6 +125,8 @@ class ProgressBars(PlainLines):
         elif isinstance(event, EntryWaiting) and event.entry_id in self.tasks:
             name = self.names.get(event.entry_id, "")
             self.progress.update(self.tasks[event.entry_id], description=f"{name[:30]} ({event.reason})" if event.reason else name[:40])
+        elif isinstance(event, Notice):
+            self.console.print(event.text, markup=False, highlight=False)
         elif isinstance(event, EntryFinished):
             task = self.tasks.pop(event.entry_id, None)
             if task is not None:
@@ -164,6 +171,7 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
                 f"{info.title}: {scanned.total} audio files, {len(chosen)} to download, {already} already here"
             )
             scheduler = await engine.start_downloads()
+            engine.start_monitor()
             await scheduler.enqueue(
                 [row.pk for row in chosen],
                 priority=Priority[args.priority.upper()],

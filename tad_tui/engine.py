@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
+from tortoise.functions import Count
 
 from tad_tui.config import Settings
 from tad_tui.download.events import EventBus
@@ -22,6 +23,7 @@ from tad_tui.telegram.source import GroupInfo, Source, SourceError
 
 if TYPE_CHECKING:
     from tad_tui.download.scheduler import Scheduler
+    from tad_tui.monitor import Monitor
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Engine:
         self._source = source
         self.events = EventBus()
         self._scheduler: Scheduler | None = None
+        self.monitor: Monitor | None = None
 
     @property
     def source(self) -> Source:
@@ -155,6 +158,36 @@ class Engine:
             await self._scheduler.stop()
             await self._scheduler.context.pool.close()
 
+    async def close(self) -> None:
+        """Stop the monitor and the downloads (their state is saved; they resume next time)."""
+        if self.monitor is not None:
+            await self.monitor.stop()
+        await self.stop_downloads()
+
+    def start_monitor(self, *, share: bool = True) -> Monitor:
+        """Sample once a second; ``share`` writes each sample for ``tad-tui performance`` to read."""
+        from tad_tui.monitor import Monitor
+
+        if self.monitor is None:
+            self.monitor = Monitor(
+                self.events,
+                lambda: _LiveFigures(self),
+                output_dir=self.paths.downloads_dir,
+                shared_file=self.paths.monitor_file if share else None,
+                max_memory_mb=self.settings.performance.max_memory_mb,
+            )
+            if self._source is not None:
+                scheduler = self.scheduler
+                scheduler.admission = self.monitor.memory_hold
+                scheduler.context.health.squeeze = self.monitor.under_pressure
+                self.monitor.on_memory_change = scheduler.nudge
+        self.monitor.start()
+        return self.monitor
+
+    async def queue_counts(self) -> dict[str, int]:
+        rows = await QueueEntry.annotate(n=Count("id")).group_by("state").values_list("state", "n")
+        return {str(getattr(state, "value", state)): n for state, n in rows}
+
     def set_bandwidth_limit(self, bytes_per_second: int) -> None:
         self.scheduler.context.bandwidth.set_rate(bytes_per_second)
 
@@ -182,6 +215,30 @@ class Engine:
         active = {QueueState.QUEUED, QueueState.WAITING, QueueState.RUNNING, QueueState.PAUSED}
         ordered = [e for e in entries if e.state in active] + [e for e in entries if e.state not in active]
         return [_queue_row(entry) for entry in ordered]
+
+
+class _LiveFigures:
+    """What the monitor reads from the engine at each sample."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._scheduler = engine._scheduler
+
+    async def queue_counts(self) -> dict[str, int]:
+        return await self._engine.queue_counts()
+
+    def active_downloads(self) -> int:
+        return len(self._scheduler.running) if self._scheduler else 0
+
+    def connections(self) -> int:
+        return self._scheduler.context.pool.in_use() if self._scheduler else 0
+
+    def parts_in_flight(self) -> int:
+        return self._scheduler.context.pool.requests_in_flight if self._scheduler else 0
+
+    def flood_wait_seconds(self) -> float:
+        source = self._engine._source
+        return source.client.flood_wait_remaining() if source is not None else 0.0
 
 
 def _queue_row(entry: QueueEntry) -> QueueRow:

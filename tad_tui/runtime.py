@@ -91,4 +91,6 @@ async def open_engine(settings: Settings, paths: Paths, *, demo: bool, writer: b
         if source is not None:
             await source.start()
             stack.push_async_callback(source.stop)
-        yield Engine(settings, paths, source)
+        engine = Engine(settings, paths, source)
+        stack.push_async_callback(engine.close)
+        yield engine

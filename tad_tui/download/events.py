@@ -58,7 +58,14 @@ class BatchProgress:
     failed: int
 
 
-Event = EntryStarted | EntryResumed | EntryProgress | EntryWaiting | EntryFinished | BatchProgress
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should be told that is not about one entry (e.g. the memory limit)."""
+
+    text: str
+
+
+Event = EntryStarted | EntryResumed | EntryProgress | EntryWaiting | EntryFinished | BatchProgress | Notice
 Listener = Callable[[Event], None]
 
 

@@ -12,7 +12,7 @@ import heapq
 import logging
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +53,8 @@ class Scheduler:
         self._stop_reason: dict[int, QueueState] = {}
         self._changed = asyncio.Event()
         self._batch_done: dict[int, int] = {}
+        # Why no new entry may start now (the memory limit), or None; see monitor.py.
+        self.admission: Callable[[], str | None] = lambda: None
 
     # ---- start-up -----------------------------------------------------------------------------
 
@@ -82,6 +84,10 @@ class Scheduler:
     def idle(self) -> bool:
         return not self._running and not self._keys
 
+    def nudge(self) -> None:
+        """Look again at what may start (after the memory limit lifts, say)."""
+        self._changed.set()
+
     async def run(self, *, until_idle: bool) -> Counter[str]:
         """Start entries as slots free up; return when idle (``until_idle``) or when cancelled.
 
@@ -91,7 +97,7 @@ class Scheduler:
         try:
             while True:
                 self._changed.clear()
-                while len(self._running) < self.limit():
+                while len(self._running) < self.limit() and self.admission() is None:
                     entry = await self._next()
                     if entry is None:
                         break

@@ -46,6 +46,7 @@ class Health:
 
     factor: float = 1.0
     last_trouble: float = 0.0
+    squeeze: Callable[[], bool] = lambda: False  # memory pressure: halve what is kept in flight
 
     def trouble(self, weight: float = 0.5) -> None:
         self.factor = max(0.25, self.factor * weight)
@@ -57,7 +58,7 @@ class Health:
             self.last_trouble = time.monotonic()
 
     def scale(self, wanted: int) -> int:
-        return max(1, round(wanted * self.factor))
+        return max(1, round(wanted * self.factor * (0.5 if self.squeeze() else 1.0)))
 
 
 class ConnectionPool:
@@ -68,6 +69,7 @@ class ConnectionPool:
         self.size = max(1, size)
         self._senders: dict[tuple[int, int], Any] = {}
         self._lock = asyncio.Lock()
+        self.requests_in_flight = 0
 
     def in_use(self) -> int:
         return sum(1 for sender in self._senders.values() if sender.is_connected())
@@ -186,6 +188,7 @@ class Transfer:
             request = functions.upload.GetFileRequest(
                 location=location.input_location(), offset=offset, limit=self.settings.part_size
             )
+            self.pool.requests_in_flight += 1
             try:
                 result = await self.client._call(sender, request)
             except errors.FloodWaitError as error:
@@ -210,6 +213,8 @@ class Transfer:
                 self.bandwidth.refund(length)
                 attempt = await self._backoff(attempt, f"Telegram refused part {index} ({error.message})")
                 continue
+            finally:
+                self.pool.requests_in_flight -= 1
             data = bytes(result.bytes)
             if len(data) != length:  # a short or oversized answer is never written as good data
                 self.bandwidth.refund(max(0, length - len(data)))

@@ -1,0 +1,111 @@
+"""Run every benchmark in bench/ and write bench/RESULTS.md: each figure, its target, met or not.
+
+    python bench/run_all.py [--only NAME ...]
+
+Each script is run as ``python bench/NAME.py --json`` and must print one JSON object last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "RESULTS.md"
+
+# figure -> (target as written, check)
+TARGETS: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "ratio": ("≥ 8× Telethon's download_media", lambda v: v >= 8),
+    "limit_error": ("within ±10 % of the limit", lambda v: abs(v) <= 0.10),
+    "p95_ms": ("≤ 16 ms per keystroke at 100k tracks", lambda v: v <= 16),
+    "start_s": ("≤ 0.8 s to the first frame", lambda v: v <= 0.8),
+    "rss_mib": ("≤ 150 MiB at start", lambda v: v <= 150),
+    "queue_open_ms": ("≤ 300 ms for 10,000 entries", lambda v: v <= 300),
+    "reorder_ms": ("≤ 16 ms from keystroke to repaint", lambda v: v <= 16),
+}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = psutil.virtual_memory().total / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def run_script(path: Path) -> tuple[dict[str, object] | None, str, float]:
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, str(path), "--json"], capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    lines = [line for line in result.stdout.splitlines() if line.strip().startswith("{")]
+    if result.returncode != 0 or not lines:
+        tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"failed (exit {result.returncode}): {tail}", elapsed
+    return json.loads(lines[-1]), "", elapsed
+
+
+def table(results: dict[str, tuple[dict[str, object] | None, str, float]]) -> list[str]:
+    rows = ["| benchmark | figure | value | target | met |", "| --- | --- | --- | --- | --- |"]
+    for name, (figures, error, _) in results.items():
+        if figures is None:
+            rows.append(f"| {name} | — | {error} | — | no |")
+            continue
+        for figure, value in figures.items():
+            target, check = TARGETS.get(figure, ("", None))
+            met = ""
+            if check is not None and isinstance(value, (int, float)):
+                met = "yes" if check(float(value)) else "**no**"
+            rows.append(f"| {name} | {figure} | {value} | {target} | {met} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="run only these scripts (names without .py)")
+    args = parser.parse_args()
+    scripts = sorted(p for p in BENCH.glob("*.py") if p.name != Path(__file__).name)
+    if args.only:
+        scripts = [p for p in scripts if p.stem in args.only]
+    results = {}
+    for script in scripts:
+        print(f"running {script.name} …", file=sys.stderr, flush=True)
+        results[script.stem] = run_script(script)
+        figures, error, elapsed = results[script.stem]
+        print(f"  {elapsed:.0f} s: {json.dumps(figures) if figures else error}", file=sys.stderr, flush=True)
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `python bench/run_all.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        *table(results),
+        "",
+        "Each script prints its figures as one JSON object with `--json`; see its docstring for what",
+        "it measures and how. Tests never assert times: these figures are checked here.",
+        "",
+    ]
+    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    print(RESULTS.read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()

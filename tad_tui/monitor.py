@@ -1,0 +1,288 @@
+"""The performance monitor: one sample a second of the process, the machine and the downloads.
+
+Runs on the engine's event loop (psutil calls take microseconds). Keeps 15 minutes of samples for
+the TUI's graphs, writes the latest one atomically to ``monitor.json`` in the data dir so
+``tad-tui performance`` in another terminal can read it, and enforces ``max_memory_mb``: close to
+the limit fewer parts are kept in flight; past it no new download starts until memory falls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from tad_tui.download.events import EntryFinished, EntryProgress, EntryResumed, Event, EventBus, Notice
+
+log = logging.getLogger(__name__)
+
+HISTORY_SECONDS = 15 * 60
+PRESSURE_SHARE = 0.85  # above this share of max_memory_mb, transfers use fewer parts
+FRESH_SECONDS = 5.0  # a shared sample older than this means no instance is running
+
+
+class SpeedMeter:
+    """Bytes per second over the last 1, 10 and 60 seconds, from per-second buckets."""
+
+    def __init__(self) -> None:
+        self._buckets: deque[list[float]] = deque()  # [second, bytes]
+
+    def add(self, nbytes: int, now: float) -> None:
+        second = float(int(now))
+        if self._buckets and self._buckets[-1][0] == second:
+            self._buckets[-1][1] += nbytes
+        else:
+            self._buckets.append([second, float(nbytes)])
+        while self._buckets and self._buckets[0][0] < second - 60:
+            self._buckets.popleft()
+
+    def rate(self, window: int, now: float) -> float:
+        """Average over the last ``window`` whole seconds before ``now``."""
+        current = int(now)
+        total = sum(b for s, b in self._buckets if current - window <= s < current)
+        return total / window
+
+
+@dataclass
+class Sample:
+    sampled_at: float
+    pid: int
+    cpu_percent: float
+    rss_bytes: int
+    memory_limit_bytes: int
+    system_memory_percent: float
+    net_recv_bps: float
+    net_sent_bps: float
+    disk_read_bps: float
+    disk_write_bps: float
+    disk_free_bytes: int
+    download_bps: float
+    download_bps_10s: float
+    download_bps_60s: float
+    per_download_bps: dict[str, float]
+    active_downloads: int
+    connections: int
+    parts_in_flight: int
+    queued: int
+    waiting: int
+    paused: int
+    completed: int
+    failed: int
+    flood_wait_seconds: float
+    memory_pressure: str | None
+    search_ms_p50: float | None
+    db_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Timings:
+    """Recent durations of one kind of work (searches), for the p50 shown in samples."""
+
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=200))
+
+    def record(self, milliseconds: float) -> None:
+        self.recent.append(milliseconds)
+
+    def p50(self) -> float | None:
+        return round(statistics.median(self.recent), 2) if self.recent else None
+
+
+class Monitor:
+    """Samples once a second while started; ``probe`` supplies the engine's live figures."""
+
+    def __init__(
+        self,
+        events: EventBus,
+        probe: Callable[[], Any],
+        *,
+        output_dir: Path,
+        shared_file: Path | None,
+        max_memory_mb: int,
+        interval: float = 1.0,
+    ) -> None:
+        self.events = events
+        self.probe = probe
+        self.output_dir = output_dir
+        self.shared_file = shared_file
+        self.memory_limit = max_memory_mb * 1024 * 1024
+        self.interval = interval
+        self.samples: deque[Sample] = deque(maxlen=int(HISTORY_SECONDS / interval))
+        self.search_timings = Timings()
+        self.total = SpeedMeter()
+        self._per_entry: dict[int, SpeedMeter] = {}
+        self._seen: dict[int, int] = {}
+        self._process = psutil.Process()
+        self._process.cpu_percent(None)  # the first call only sets the baseline
+        self._last_io: tuple[float, Any, Any] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._held = False
+        self.on_memory_change: Callable[[], None] = lambda: None
+        events.subscribe(self._on_event)
+
+    # ---- download speed from progress events --------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, EntryResumed):
+            self._seen[event.entry_id] = event.downloaded_bytes
+        elif isinstance(event, EntryProgress):
+            delta = event.downloaded_bytes - self._seen.get(event.entry_id, 0)
+            self._seen[event.entry_id] = event.downloaded_bytes
+            if delta > 0:
+                now = time.time()
+                self.total.add(delta, now)
+                self._per_entry.setdefault(event.entry_id, SpeedMeter()).add(delta, now)
+        elif isinstance(event, EntryFinished):
+            self._seen.pop(event.entry_id, None)
+            self._per_entry.pop(event.entry_id, None)
+
+    # ---- memory ---------------------------------------------------------------------------------
+
+    def memory_hold(self) -> str | None:
+        """Why new downloads must wait (RSS past ``max_memory_mb``), or None."""
+        latest = self.samples[-1] if self.samples else None
+        if latest is None or latest.rss_bytes <= self.memory_limit:
+            return None
+        return (
+            f"memory limit: tad-tui uses {latest.rss_bytes // 2**20} MiB of max_memory_mb "
+            f"{self.memory_limit // 2**20} MiB; new downloads wait until it falls back"
+        )
+
+    def under_pressure(self) -> bool:
+        latest = self.samples[-1] if self.samples else None
+        return latest is not None and latest.rss_bytes > PRESSURE_SHARE * self.memory_limit
+
+    def _check_memory(self, sample: Sample) -> None:
+        held = sample.memory_pressure is not None and sample.rss_bytes > self.memory_limit
+        if held != self._held:
+            self._held = held
+            self.events.publish(Notice(sample.memory_pressure or "memory back under max_memory_mb: downloads go on"))
+            self.on_memory_change()
+
+    # ---- sampling ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="tad-monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sample()
+            except Exception:  # a failed sample must not stop the monitor (or the app)
+                log.exception("performance sample failed")
+            await asyncio.sleep(self.interval)
+
+    async def sample(self) -> Sample:
+        now = time.time()
+        live = self.probe()
+        started = time.perf_counter()
+        counts = await live.queue_counts()
+        db_ms = (time.perf_counter() - started) * 1000
+        net_recv, net_sent, disk_read, disk_write = self._io_rates(now)
+        rss = self._process.memory_info().rss
+        sample = Sample(
+            sampled_at=now,
+            pid=os.getpid(),
+            cpu_percent=self._process.cpu_percent(None),
+            rss_bytes=rss,
+            memory_limit_bytes=self.memory_limit,
+            system_memory_percent=psutil.virtual_memory().percent,
+            net_recv_bps=net_recv,
+            net_sent_bps=net_sent,
+            disk_read_bps=disk_read,
+            disk_write_bps=disk_write,
+            disk_free_bytes=disk_free(self.output_dir),
+            download_bps=self.total.rate(1, now),
+            download_bps_10s=self.total.rate(10, now),
+            download_bps_60s=self.total.rate(60, now),
+            per_download_bps={str(k): m.rate(10, now) for k, m in self._per_entry.items()},
+            active_downloads=live.active_downloads(),
+            connections=live.connections(),
+            parts_in_flight=live.parts_in_flight(),
+            queued=counts.get("queued", 0),
+            waiting=counts.get("waiting", 0),
+            paused=counts.get("paused", 0),
+            completed=counts.get("completed", 0),
+            failed=counts.get("failed", 0),
+            flood_wait_seconds=round(live.flood_wait_seconds(), 1),
+            memory_pressure=None,
+            search_ms_p50=self.search_timings.p50(),
+            db_ms=round(db_ms, 3),
+        )
+        if rss > PRESSURE_SHARE * self.memory_limit:
+            sample.memory_pressure = (
+                f"memory limit: tad-tui uses {rss // 2**20} MiB of max_memory_mb {self.memory_limit // 2**20} MiB"
+                + ("; new downloads wait until it falls back" if rss > self.memory_limit else "; fewer parts in flight")
+            )
+        self.samples.append(sample)
+        self._check_memory(sample)
+        if self.shared_file is not None:
+            write_shared(self.shared_file, sample)
+        return sample
+
+    def _io_rates(self, now: float) -> tuple[float, float, float, float]:
+        net, disk = psutil.net_io_counters(), psutil.disk_io_counters()
+        previous, self._last_io = self._last_io, (now, net, disk)
+        if previous is None or net is None:
+            return 0.0, 0.0, 0.0, 0.0
+        elapsed = max(now - previous[0], 1e-6)
+        old_net, old_disk = previous[1], previous[2]
+        disk_read = (disk.read_bytes - old_disk.read_bytes) / elapsed if disk and old_disk else 0.0
+        disk_write = (disk.write_bytes - old_disk.write_bytes) / elapsed if disk and old_disk else 0.0
+        return (
+            (net.bytes_recv - old_net.bytes_recv) / elapsed,
+            (net.bytes_sent - old_net.bytes_sent) / elapsed,
+            disk_read,
+            disk_write,
+        )
+
+
+def disk_free(folder: Path) -> int:
+    """Free bytes on the file system that holds ``folder`` (or its nearest existing parent)."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            try:
+                return shutil.disk_usage(candidate).free
+            except OSError:
+                return 0
+    return 0
+
+
+def write_shared(path: Path, sample: Sample) -> None:
+    """Replace the shared sample atomically: a reader never sees half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(sample.to_json()), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def read_shared(path: Path) -> dict[str, Any] | None:
+    """The latest sample of a running instance, or None if there is none (or it is stale)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or time.time() - float(data.get("sampled_at", 0)) > FRESH_SECONDS:
+        return None
+    if not psutil.pid_exists(int(data.get("pid", -1))):
+        return None
+    return data

@@ -1,0 +1,170 @@
+"""The performance monitor: speed windows, its own cost, the shared sample, the memory limit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tad_tui.config import default_settings
+from tad_tui.download.events import EntryProgress, EntryResumed, EntryStarted, EventBus, Notice
+from tad_tui.engine import Engine
+from tad_tui.library.scan import scan_group
+from tad_tui.monitor import Monitor, SpeedMeter, read_shared
+from tad_tui.paths import Paths
+from tad_tui.store import opened_store
+from tad_tui.telegram.sim.catalogue import Catalogue
+from tad_tui.telegram.source import TelethonSource
+
+from helpers import run
+
+
+class QuietProbe:
+    async def queue_counts(self) -> dict[str, int]:
+        return {"queued": 2}
+
+    def active_downloads(self) -> int:
+        return 1
+
+    def connections(self) -> int:
+        return 4
+
+    def parts_in_flight(self) -> int:
+        return 8
+
+    def flood_wait_seconds(self) -> float:
+        return 0.0
+
+
+def test_speed_meter_windows() -> None:
+    meter = SpeedMeter()
+    for second in range(100, 160):
+        meter.add(1000, second + 0.5)
+    meter.add(5000, 160.2)
+    assert meter.rate(1, 160.9) == 1000
+    assert meter.rate(10, 160.9) == 1000
+    assert meter.rate(60, 160.9) == 1000
+    assert meter.rate(1, 161.1) == 5000
+
+
+async def test_progress_events_become_speeds_and_resumes_do_not_count(tmp_path: Path) -> None:
+    bus = EventBus()
+    monitor = Monitor(bus, QuietProbe, output_dir=tmp_path, shared_file=None, max_memory_mb=1024)
+    bus.publish(EntryResumed(1, "f", 0, 50_000_000))
+    bus.publish(EntryProgress(1, 50_000_000 + 2_000_000, 60_000_000))
+    assert monitor.total.rate(1, time.time() + 1) == 2_000_000
+
+
+async def test_sampler_costs_under_one_percent_of_a_core(tmp_path: Path) -> None:
+    monitor = Monitor(EventBus(), QuietProbe, output_dir=tmp_path, shared_file=tmp_path / "monitor.json",
+                      max_memory_mb=1024)
+    await monitor.sample()  # warm up imports and psutil's first readings
+    spent = 0.0
+    for _ in range(30):
+        before = time.process_time()
+        await monitor.sample()
+        spent += time.process_time() - before
+    # Sampling happens once a second: 30 samples must cost under 1 % of 30 s of one core.
+    assert spent < 0.01 * 30 * monitor.interval, spent
+    assert len(monitor.samples) == 31
+
+
+async def test_shared_sample_is_written_whole_and_read_while_fresh(tmp_path: Path) -> None:
+    shared = tmp_path / "monitor.json"
+    monitor = Monitor(EventBus(), QuietProbe, output_dir=tmp_path, shared_file=shared, max_memory_mb=1024)
+    sample = await monitor.sample()
+    data = read_shared(shared)
+    assert data is not None and data["pid"] == os.getpid() and data["queued"] == 2
+    assert data["active_downloads"] == 1 and data["rss_bytes"] == sample.rss_bytes > 0
+    stale = dict(data, sampled_at=time.time() - 60)
+    shared.write_text(json.dumps(stale))
+    assert read_shared(shared) is None
+    shared.write_text("{not json")
+    assert read_shared(shared) is None
+
+
+@pytest.fixture
+async def engine(tmp_path: Path, source: TelethonSource) -> AsyncIterator[Engine]:
+    paths = Paths(tmp_path / "data", output_override=tmp_path / "out")
+    paths.ensure()
+    async with opened_store(paths.db):
+        engine = Engine(default_settings(), paths, source)
+        yield engine
+        await engine.close()
+
+
+async def test_memory_limit_holds_new_downloads_until_memory_falls_back(engine: Engine) -> None:
+    info = await engine.resolve_group("@tad_demo_mixes")
+    await scan_group(engine.source, info)
+    selection = await engine.select_for_download(info)
+    scheduler = await engine.start_downloads()
+    await scheduler.enqueue([row.pk for row in selection.to_fetch])
+    seen: list[object] = []
+    engine.events.subscribe(seen.append)
+    monitor = engine.start_monitor(share=False)
+    await monitor.stop()  # sample by hand below
+    monitor.memory_limit = 1024 * 1024  # far below any real RSS
+    await monitor.sample()
+    runner = asyncio.create_task(scheduler.run(until_idle=True))
+    await asyncio.sleep(0.5)
+    assert not [e for e in seen if isinstance(e, EntryStarted)]
+    notices = [e.text for e in seen if isinstance(e, Notice)]
+    assert notices and notices[0].startswith("memory limit: ") and "new downloads wait" in notices[0]
+    assert engine.scheduler.context.health.scale(8) == 4  # under pressure, fewer parts in flight
+    monitor.memory_limit = 1024**4
+    await monitor.sample()
+    outcomes = await asyncio.wait_for(runner, timeout=60)
+    assert outcomes["downloaded"] == len(selection.to_fetch)
+    assert any(isinstance(e, Notice) and "back under" in e.text for e in seen)
+
+
+def test_performance_json_with_no_running_instance_shows_history(tmp_path: Path, demo_config: Path) -> None:
+    data = str(tmp_path / "data")
+    assert run("--config", str(demo_config), "--demo", "--data-dir", data, "download", "@tad_demo_mixes",
+               "-l", "2").returncode == 0
+    result = run("--config", str(demo_config), "--demo", "--data-dir", data, "performance", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    keys = {"cpu_percent", "rss_bytes", "download_bps", "active_downloads", "queued", "completed", "failed",
+            "flood_wait_seconds", "disk_free_bytes", "sampled_at"}
+    assert keys <= set(report) and report["source"] == "no running instance"
+    assert report["completed"] == 2 and report["history"]["files_downloaded"] == 2
+    assert report["history"]["bytes_downloaded"] > 0
+
+
+def test_performance_beside_a_running_download_shows_it(tmp_path: Path, demo_catalogue: Catalogue) -> None:
+    slow = tmp_path / "slow.toml"
+    slow.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 20\nbandwidth_per_connection = "1MB"\n')
+    data = str(tmp_path / "data")
+    base = [sys.executable, "-m", "tad_tui", "--config", str(slow), "--demo", "--data-dir", data]
+    download = subprocess.Popen([*base, "download", "@tad_demo_mixes"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    try:
+        report: dict = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            result = subprocess.run([*base, "performance", "--json"], capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0, result.stderr
+            report = json.loads(result.stdout)
+            if report["source"] == "running instance" and report["download_bps"] > 0:
+                break
+            time.sleep(0.5)
+        assert report["active_downloads"] >= 1 and report["download_bps"] > 0
+        watch = subprocess.Popen([*base, "performance", "--watch"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        time.sleep(2.5)
+        watch.send_signal(signal.SIGINT)
+        out, err = watch.communicate(timeout=30)
+        assert watch.returncode == 0 and "Traceback" not in err
+        assert len(out.strip().splitlines()) >= 2 and "active " in out
+    finally:
+        download.kill()
+        download.wait()
