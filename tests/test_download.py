@@ -470,3 +470,26 @@ async def test_crash_between_rename_and_database_write_is_finished_on_restart(
     assert (row.local_path, row.checksum_md5, row.status) == (final, md5, FileStatus.COMPLETED)
     assert len(server.requests("GetFileRequest")) == fetched
     assert not [p for p in (tmp_path / "out").rglob("*") if "(2)" in p.name]
+
+
+async def test_part_corrupted_on_disk_before_the_final_check_is_fetched_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, demo_catalogue: Catalogue
+) -> None:
+    from tad_tui.download import job
+
+    real_verify = job.verify_on_disk
+    corrupted: list[str] = []
+
+    def corrupt_then_verify(parts, path: str):
+        if not corrupted and parts.complete():
+            corrupted.append(path)
+            with open(path, "r+b") as handle:
+                handle.write(b"\0" * 512)  # as if the disk lost part 0 after it was written
+        return real_verify(parts, path)
+
+    monkeypatch.setattr(job, "verify_on_disk", corrupt_then_verify)
+    await _queue_group(engine, "@tad_demo_mixes")
+    assert (await _run(engine))["failed"] == 0 and corrupted
+    for message in demo_catalogue.group("tad_demo_mixes").messages:
+        row = await AudioFile.get(document_id=message.file.document_id)
+        assert row.checksum_md5 == message.file.md5 and row.checksum_verified

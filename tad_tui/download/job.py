@@ -31,6 +31,7 @@ from tad_tui.telegram.source import FileLocation, Source
 
 log = logging.getLogger(__name__)
 PART_SUFFIX = ".part"
+VERIFY_ROUNDS = 2
 _HASH_BLOCK = 4 * 1024 * 1024
 
 
@@ -67,9 +68,11 @@ class Job:
             final = await self._claim_target()
             part = Path(audio.partial_file_path or str(final) + PART_SUFFIX)
             parts = await self._resume_state(part, final)
+            verified = False
             if not parts.complete() or part.exists():
                 await self._transfer(part, parts)
-            return await self._finish(part, final, parts)
+                verified = await self._verify(part, parts)
+            return await self._finish(part, final, verified)
         except TransferFailed as failure:
             return await self._finish_failed(str(failure))
         finally:
@@ -189,16 +192,22 @@ class Job:
         audio.downloaded_bytes = parts.done_bytes()
         await audio.save(update_fields=["resume_state", "resume_checksum", "resume_offset", "downloaded_bytes"])
 
-    async def _finish(self, part: Path, final: Path, parts: PartMap) -> str:
+    async def _verify(self, part: Path, parts: PartMap) -> bool:
+        """Read the finished ``.part`` back and re-fetch any part whose bytes are not what arrived."""
+        if not self.context.settings.metadata.verify_checksums:
+            return False
+        for _ in range(VERIFY_ROUNDS):
+            dropped = await asyncio.to_thread(verify_on_disk, parts, str(part))
+            if not dropped:
+                return True
+            log.warning("%s: %d parts changed on disk; fetching them again", part, len(dropped))
+            await self._save_state(parts)
+            await self._transfer(part, parts)
+        raise TransferFailed(f"parts of {part} keep changing on disk: is another program writing to it?")
+
+    async def _finish(self, part: Path, final: Path, verified: bool) -> str:
         audio, settings = self.audio, self.context.settings
         if part.exists():
-            verified = False
-            if settings.metadata.verify_checksums:
-                dropped = await asyncio.to_thread(verify_on_disk, parts, str(part))
-                if dropped:
-                    await self._save_state(parts)
-                    raise TransferFailed(f"{len(dropped)} parts changed on disk after download; they will be fetched again")
-                verified = True
             if settings.metadata.update_id3_tags:
                 wanted = TagInfo(title=audio.title, performer=audio.performer)
                 await asyncio.to_thread(write_missing_tags, part, wanted)
