@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     queue = commands.add_parser("queue", help="list the download queue in order (works beside a running download)")
     _common_options(queue, suppress=True)
     queue.add_argument("--json", action="store_true", help="print a JSON array")
+
+    from tad_tui.cli_search import add_search_parser
+
+    add_search_parser(commands, lambda sub: _common_options(sub, suppress=True))
     return parser
 
 
@@ -240,6 +244,12 @@ async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     return EXIT_OK
 
 
+async def _search(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli_search import run_search
+
+    return await run_search(args, settings, paths)
+
+
 async def _performance(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.cli_performance import run_performance
 
@@ -248,6 +258,7 @@ async def _performance(args: argparse.Namespace, settings: Any, paths: Any) -> i
 
 _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "performance": _performance,
+    "search": _search,
     "groups": _groups,
     "scan": _scan,
     "download": _download,

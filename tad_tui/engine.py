@@ -23,6 +23,7 @@ from tad_tui.telegram.source import GroupInfo, Source, SourceError
 
 if TYPE_CHECKING:
     from tad_tui.download.scheduler import Scheduler
+    from tad_tui.library.search import SearchService
     from tad_tui.monitor import Monitor
 
 
@@ -84,6 +85,7 @@ class Engine:
         self.events = EventBus()
         self._scheduler: Scheduler | None = None
         self.monitor: Monitor | None = None
+        self._search_service: SearchService | None = None
 
     @property
     def source(self) -> Source:
@@ -116,6 +118,15 @@ class Engine:
     async def scan(self, key: str, *, on_progress: Callable[[ScanProgress], None] | None = None) -> ScanResult:
         info = await self.resolve_group(key)
         return await scan_group(self.source, info, on_progress=on_progress)
+
+    @property
+    def search_service(self) -> SearchService:
+        """Library search for the CLI and the TUI: one per engine, so its vocabulary loads once."""
+        if self._search_service is None:
+            from tad_tui.library.search import SearchService
+
+            self._search_service = SearchService()
+        return self._search_service
 
     # ---- downloads ------------------------------------------------------------------------------
 
@@ -176,6 +187,8 @@ class Engine:
                 shared_file=self.paths.monitor_file if share else None,
                 max_memory_mb=self.settings.performance.max_memory_mb,
             )
+            self.search_service.on_timing = self.monitor.search_timings.record
+            self.monitor.on_pressure = self.search_service.shrink
             if self._source is not None:
                 scheduler = self.scheduler
                 scheduler.admission = self.monitor.memory_hold

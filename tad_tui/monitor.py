@@ -131,6 +131,7 @@ class Monitor:
         self._task: asyncio.Task[None] | None = None
         self._held = False
         self.on_memory_change: Callable[[], None] = lambda: None
+        self.on_pressure: Callable[[], None] = lambda: None  # shrink caches as RSS nears the limit
         events.subscribe(self._on_event)
 
     # ---- download speed from progress events --------------------------------------------------------
@@ -235,6 +236,8 @@ class Monitor:
                 + ("; new downloads wait until it falls back" if rss > self.memory_limit else "; fewer parts in flight")
             )
         self.samples.append(sample)
+        if sample.memory_pressure is not None:
+            self.on_pressure()
         self._check_memory(sample)
         if self.shared_file is not None:
             write_shared(self.shared_file, sample)

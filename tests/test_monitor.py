@@ -111,8 +111,11 @@ async def test_memory_limit_holds_new_downloads_until_memory_falls_back(engine: 
     engine.events.subscribe(seen.append)
     monitor = engine.start_monitor(share=False)
     await monitor.stop()  # sample by hand below
+    await engine.search_service.search("night drive")
+    assert monitor.search_timings.p50() is not None and engine.search_service._tokens
     monitor.memory_limit = 1024 * 1024  # far below any real RSS
     await monitor.sample()
+    assert not engine.search_service._tokens  # caches shrink under memory pressure
     runner = asyncio.create_task(scheduler.run(until_idle=True))
     await asyncio.sleep(0.5)
     assert not [e for e in seen if isinstance(e, EntryStarted)]

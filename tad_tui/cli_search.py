@@ -1,0 +1,206 @@
+"""``tad-tui search``: the library's tracks that match a line of words and filters.
+
+Read-only: it opens the library beside a running download or TUI, never takes the writer lock and
+never talks to Telegram. It searches every known track: downloaded, queued, or only scanned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import unicodedata
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tad_tui.library.search import SearchFilters, SearchResult
+
+# The same as tad_tui.library.search.FORMATS / STATUSES (a test keeps them equal): importing that
+# module here would load Tortoise for every `tad-tui --help`.
+FORMAT_CHOICES = ("mp3", "m4a", "flac", "ogg", "wav")
+STATUS_CHOICES = ("downloaded", "pending", "failed", "queued")
+MAX_LIMIT = 10_000
+
+QUERY_HELP = """\
+query language (one line; accents and case never matter):
+  words             tracks with every word (as the start of a word; typos forgiven: "bethoven"
+                    finds Beethoven); if none has them all, tracks with some of them
+  format:flac       also format:mp3|flac; formats: mp3 m4a flac ogg wav (opus counts as ogg)
+  size>10MB         also size<1GB, size>=…, size<=…; units as in config (10MB, 512KiB)
+  duration>5m       also duration<3:30, duration>=90s
+  group:jazz        part of the group's title, its @username or its id
+  performer:"Bill Evans"  these words of the performer, in this order
+  year:1959         also year:1950-1959, year>1950 (the year tag of downloaded files)
+  status:queued     downloaded, pending, failed or queued; also status:failed|queued
+Unknown or malformed filters are reported as hints and ignored ("AC:DC" is searched as text).
+Quotes, *, -, parentheses, AND/OR/NOT/NEAR are ordinary text, never search syntax.
+
+examples:
+  tad-tui search bethoven
+  tad-tui search 'moonlight format:flac size>10MB'
+  tad-tui search --group @tad_demo_classical --status downloaded --json
+"""
+
+
+def add_search_parser(
+    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    common: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """Register ``search`` on the CLI's subcommands; ``common`` adds --config/--data-dir/--demo."""
+    parser = commands.add_parser(
+        "search",
+        help="search the library: words and filters, typo-tolerant (works beside a running download)",
+        description="Search every known track — downloaded, queued or only scanned — by words and filters.",
+        epilog=QUERY_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common(parser)
+    parser.add_argument(
+        "query", nargs="*", metavar="QUERY", help="words and filters (see below); none: the newest tracks"
+    )
+    parser.add_argument(
+        "--fuzzy",
+        action="store_true",
+        help="more tolerant: looser typo matching, more spellings tried per word, tracks that have only "
+        "some of the words, and more candidates ranked (slower)",
+    )
+    parser.add_argument("--format", choices=FORMAT_CHOICES, help="only this format")
+    parser.add_argument("--min-size", metavar="S", help="only files of at least S (e.g. 1MB, 512KiB)")
+    parser.add_argument("--max-size", metavar="S", help="only files of at most S")
+    parser.add_argument("--group", metavar="G", help="only this group: part of its title, @username or id")
+    parser.add_argument("--status", choices=STATUS_CHOICES, help="only tracks in this state")
+    parser.add_argument("--limit", metavar="N", default="50", help=f"show at most N tracks (1-{MAX_LIMIT}, default 50)")
+    parser.add_argument("--json", action="store_true", help="print a JSON array")
+
+
+async def run_search(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    """Run ``tad-tui search``; bad options raise tad_tui.cli.UsageError (exit status 2)."""
+    from tad_tui.runtime import open_engine
+
+    filters = _filters(args)
+    limit = _limit(args.limit)
+    text = " ".join(args.query)
+    async with open_engine(settings, paths, demo=args.demo, writer=False) as engine:
+        result = await engine.search_service.search(text, limit=limit, fuzzy=args.fuzzy, filters=filters)
+    if args.json:
+        print(json.dumps([hit.to_json() for hit in result.hits], ensure_ascii=False, indent=2))
+        for hint in result.hints:
+            print(f"tad-tui: hint: {hint}", file=sys.stderr)
+    else:
+        _print_human(result)
+    return 0
+
+
+def _filters(args: argparse.Namespace) -> SearchFilters:
+    from tad_tui.library.search import SearchFilters
+
+    return SearchFilters(
+        formats=frozenset({args.format}) if args.format else None,
+        min_size=_size("--min-size", args.min_size),
+        max_size=_size("--max-size", args.max_size),
+        groups=(args.group,) if args.group else (),
+        statuses=frozenset({args.status}) if args.status else None,
+    )
+
+
+def _size(option: str, text: str | None) -> int | None:
+    from tad_tui.cli import UsageError
+    from tad_tui.sizes import parse_size
+
+    if text is None:
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise UsageError(f"{option}: {error}") from None
+
+
+def _limit(text: str) -> int:
+    from tad_tui.cli import UsageError
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"--limit: {text!r} is not a whole number (1-{MAX_LIMIT})") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise UsageError(f"--limit: {value} is outside 1-{MAX_LIMIT}")
+    return value
+
+
+def _print_human(result: SearchResult) -> None:
+    from tad_tui.sizes import format_size
+
+    headers = ["Score", "Track", "Album", "Group", "Format", "Size", "Time", "Status"]
+    rows = [
+        [str(hit.score), hit.name, hit.album or "", hit.group, hit.format or "?", format_size(hit.file_size),
+         _clock(hit.duration), hit.status]
+        for hit in result.hits
+    ]
+    if not any(row[2] for row in rows):  # scanned tracks have no album until they are downloaded
+        del headers[2]
+        for row in rows:
+            del row[2]
+    print_table(headers, rows, numeric={0, len(headers) - 3, len(headers) - 2})
+    if result.relaxed:
+        print("No track has every word; these have some of them.")
+    if result.more or result.matched > len(result.hits):
+        print(f"{len(result.hits)} of {result.matched}{'+' if result.more else ''} matching tracks; "
+              "narrow the search or raise --limit")
+    for hint in result.hints:
+        print(f"hint: {hint}")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: Collection[int] = ()) -> None:
+    """Like cli_output.print_table, measured in terminal cells: CJK characters take two."""
+    width = shutil.get_terminal_size((100, 24)).columns
+    widths = [max([_cells(h)] + [_cells(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    gap = 2
+    while sum(widths) + gap * (len(widths) - 1) > width and max(widths) > 8:
+        widths[widths.index(max(widths))] -= 1
+
+    def line(cells: Sequence[str]) -> str:
+        parts = []
+        for i, cell in enumerate(cells):
+            text = _cut(cell, widths[i])
+            fill = " " * (widths[i] - _cells(text))
+            parts.append(fill + text if i in numeric else text + fill)
+        return (" " * gap).join(parts).rstrip()
+
+    print(line(headers))
+    print(line(["─" * w for w in widths]))
+    for row in rows:
+        print(line(row))
+    if not rows:
+        print("(no matching tracks)")
+
+
+def _cells(text: str) -> int:
+    return sum(_char_cells(ch) for ch in text)
+
+
+def _char_cells(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, ending in … when cut."""
+    if _cells(text) <= width:
+        return text
+    kept, used = [], 0
+    for ch in text:
+        used += _char_cells(ch)
+        if used > width - 1:
+            break
+        kept.append(ch)
+    return "".join(kept) + "…"
+
+
+def _clock(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02}:{rest % 60:02}" if hours else f"{rest // 60}:{rest % 60:02}"
