@@ -115,8 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+        args.command = "tui"  # no command: the full-screen app
     try:
         return asyncio.run(_dispatch(args))
     except KeyboardInterrupt:
@@ -244,6 +243,15 @@ async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     return EXIT_OK
 
 
+async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.runtime import open_engine
+    from tad_tui.ui.app import run_tui
+
+    async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
+        await run_tui(engine)
+    return EXIT_OK
+
+
 async def _search(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.cli_search import run_search
 
@@ -259,6 +267,7 @@ async def _performance(args: argparse.Namespace, settings: Any, paths: Any) -> i
 _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "performance": _performance,
     "search": _search,
+    "tui": _tui,
     "groups": _groups,
     "scan": _scan,
     "download": _download,

@@ -29,10 +29,11 @@ def demo(tmp_path: Path, demo_config: Path):
     return demo_run
 
 
-def test_no_command_prints_help() -> None:
-    result = run()
+def test_help_lists_every_command() -> None:
+    result = run("--help")
     assert result.returncode == 0
-    assert "groups" in result.stdout and "scan" in result.stdout
+    for command in ("groups", "scan", "download", "queue", "search", "performance"):
+        assert command in result.stdout
 
 
 def test_groups_json_lists_the_demo_groups(demo) -> None:

@@ -1,0 +1,1 @@
+"""The full-screen terminal interface: the only package that imports Textual."""

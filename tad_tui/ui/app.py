@@ -1,0 +1,197 @@
+"""The full-screen app: panes in tabs over one already-open Engine.
+
+The entry point opens the engine (lock, store, Telegram) and closes it after ``run_tui`` returns:
+Tortoise keeps its context per asyncio task, so it must be set up by the task that runs the app.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.theme import Theme
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.worker import Worker, WorkerCancelled, WorkerState
+
+from tad_tui.download.events import Notice
+from tad_tui.engine import Engine
+from tad_tui.paths import default_config_file, user_themes_dir
+from tad_tui.ui.bridge import EngineBridge
+from tad_tui.ui.commands import TadCommands
+from tad_tui.ui.groups import GroupsPane
+from tad_tui.ui.help import HelpScreen, sections_for
+from tad_tui.ui.messages import EngineEvent, QueueChanged
+from tad_tui.ui.performance import PerformancePane
+from tad_tui.ui.queue import QueuePane
+from tad_tui.ui.themes import ThemeFileError, load_themes, save_theme_choice, shipped_themes_dir
+
+log = logging.getLogger(__name__)
+
+PANES = ("groups", "queue", "performance")
+UI_DIR = Path(__file__).parent
+PROGRESS_HZ = 4
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TadApp(App[None]):
+    TITLE = "tad-tui"
+    # Absolute: Textual resolves relative paths against the module of the (sub)class in use.
+    CSS_PATH: ClassVar[list[str | Path]] = [
+        UI_DIR / f"{pane}.tcss" for pane in ("app", "groups", "queue", "performance", "dialogs", "help")
+    ]
+    COMMANDS = App.COMMANDS | {TadCommands}
+    # Textual 8.2.8 reads ESC+digit (Alt+digit in most terminals, and over SSH) as the character
+    # macOS types for Option+digit (¡ ™ ¢), so those names are bound beside alt+digit.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1,alt+1,inverted_exclamation_mark", "show_pane('groups')", "Groups", tooltip="Show the groups pane", id="app.groups"),
+        Binding("f2,alt+2,trade_mark_sign", "show_pane('queue')", "Queue", tooltip="Show the download queue", id="app.queue"),
+        Binding(
+            "f4,alt+4,cent_sign", "show_pane('performance')", "Perf", tooltip="Show the performance figures", id="app.performance"
+        ),
+        Binding("question_mark", "help", "Keys", tooltip="This list of keys", id="app.help"),
+        Binding("ctrl+t", "change_theme", "Theme", show=False, tooltip="Choose a colour theme (saved)", id="app.theme"),
+        Binding(
+            "ctrl+q", "quit", "Quit", priority=True, tooltip="Quit; downloads resume next time", id="app.quit"
+        ),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        theme_dirs: Sequence[Path] | None = None,
+        config_file: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.clock = clock
+        self.config_file = config_file or engine.settings.config_file or default_config_file()
+        self.bridge = EngineBridge(engine.events)
+        self._theme_problems = self._register_themes(
+            [shipped_themes_dir(), user_themes_dir()] if theme_dirs is None else theme_dirs
+        )
+        self._downloads: Worker[None] | None = None
+        self._saved_theme = self._initial_theme(engine.settings.ui.theme)
+
+    # ---- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="♫")
+        with TabbedContent(initial="groups"):
+            with TabPane("Groups F1", id="groups"):
+                yield GroupsPane(self.engine, self.clock, id="groups-pane")
+            with TabPane("Queue F2", id="queue"):
+                yield QueuePane(self.engine, id="queue-pane")
+            # F3 is kept for the search pane (next slice): a TabPane("Search F3", id="search") goes here.
+            with TabPane("Performance F4", id="performance"):
+                yield PerformancePane(self.engine, self.bridge.names, id="performance-pane")
+        yield Footer(compact=True)
+
+    async def on_mount(self) -> None:
+        self.theme = self._saved_theme
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        for problem in self._theme_problems:
+            self.notify(problem, title="Theme skipped", severity="warning", timeout=10)
+        self.bridge.targets = [self, self.query_one(QueuePane)]
+        self.bridge.start()
+        self.set_interval(1 / PROGRESS_HZ, self.bridge.flush)
+        self._downloads = self.run_downloads()
+        self.query_one(GroupsPane).focus_list()
+
+    def pane(self, name: str) -> GroupsPane | QueuePane | PerformancePane:
+        kinds = {"groups": GroupsPane, "queue": QueuePane, "performance": PerformancePane}
+        return self.query_one(f"#{name}-pane", kinds[name])
+
+    # ---- engine -------------------------------------------------------------------------------
+
+    def run_downloads(self) -> Worker[None]:
+        return self.run_worker(self._downloads_forever, group="downloads", exit_on_error=False, name="downloads")
+
+    async def _downloads_forever(self) -> None:
+        await self.engine.start_downloads()
+        self.engine.start_monitor()
+        await self.engine.scheduler.run(until_idle=False)
+
+    async def stop_downloads(self) -> None:
+        """Cancel the scheduler's worker and wait: transfers save their state and resume next time."""
+        worker, self._downloads = self._downloads, None
+        if worker is not None and not worker.is_finished:
+            worker.cancel()
+            try:
+                await worker.wait()
+            except WorkerCancelled:
+                pass  # what we asked for: the scheduler saved its transfers on the way out
+        self.bridge.stop()
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        if isinstance(message.event, Notice):
+            self.notify(message.event.text, timeout=8)
+
+    def on_queue_changed(self, message: QueueChanged) -> None:
+        self.query_one(QueuePane).reload()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Any background work that fails is told in words; the app keeps running."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            log.error("%s failed", event.worker.name, exc_info=error)
+            self.notify(f"{event.worker.name or 'background work'} failed: {error}", severity="error", timeout=10)
+
+    # ---- actions ------------------------------------------------------------------------------
+
+    def action_show_pane(self, name: str) -> None:
+        self.query_one(TabbedContent).active = name
+        self.pane(name).focus_list()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id in PANES:
+            self.pane(str(event.pane.id)).focus_list()
+
+    async def run_pane_action(self, name: str, action: str) -> None:
+        self.action_show_pane(name)
+        await self.run_action(action, self.pane(name))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(sections_for(self.focused, self)))
+
+    async def action_quit(self) -> None:
+        await self.stop_downloads()
+        self.exit()
+
+    # ---- themes -------------------------------------------------------------------------------
+
+    def _register_themes(self, folders: Sequence[Path]) -> list[str]:
+        loaded = load_themes(folders)
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        return loaded.problems
+
+    def _initial_theme(self, wanted: str) -> str:
+        if wanted in self.available_themes:
+            return wanted
+        self._theme_problems.append(f"theme {wanted!r} (config [ui] theme) is not installed; using textual-dark")
+        return "textual-dark"
+
+    def _remember_theme(self, theme: Theme) -> None:
+        if theme.name == self._saved_theme:
+            return
+        try:
+            save_theme_choice(self.config_file, theme.name)
+        except ThemeFileError as error:
+            self.notify(str(error), severity="error", timeout=10)
+            return
+        self._saved_theme = theme.name
+
+
+async def run_tui(engine: Engine) -> None:
+    """Run the app until the user quits; the caller closes the engine afterwards."""
+    await TadApp(engine).run_async()

@@ -1,0 +1,91 @@
+"""Small modal questions: a priority, a bandwidth limit. Escape always cancels."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from tad_tui.config import MIN_BANDWIDTH
+from tad_tui.sizes import format_size, parse_size
+from tad_tui.store.models import Priority
+
+CANCEL = Binding("escape", "cancel", "Cancel", id="dialog.cancel")
+
+
+class PriorityDialog(ModalScreen[Priority | None]):
+    """Pick a queue priority; starts on ``current``."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [CANCEL]
+
+    def __init__(self, title: str, current: Priority = Priority.NORMAL) -> None:
+        super().__init__()
+        self._title = title
+        self._current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._title, classes="dialog-title")
+            options = [Option(p.name.lower(), id=p.name) for p in sorted(Priority, reverse=True)]
+            yield OptionList(*options, id="priorities")
+            yield Label("Enter to choose, Escape to cancel", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        choices = self.query_one(OptionList)
+        choices.highlighted = sorted(Priority, reverse=True).index(self._current)
+        choices.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(Priority[str(event.option.id)])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def parse_bandwidth(text: str) -> int:
+    """Bytes per second from "8MB", "512KiB" or "0" (no limit); ValueError says what is wrong."""
+    if not text.strip():
+        raise ValueError("type a limit such as 8MB or 512KiB, or 0 for no limit")
+    value = parse_size(text)
+    if 0 < value < MIN_BANDWIDTH:
+        raise ValueError(f"{format_size(value)}/s is too low: use 0 (no limit) or at least {format_size(MIN_BANDWIDTH)}/s")
+    return value
+
+
+class BandwidthDialog(ModalScreen[int | None]):
+    """Ask for the total download limit; errors are shown under the field in words."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [CANCEL]
+
+    def __init__(self, current: int) -> None:
+        super().__init__()
+        self._current = current
+
+    def compose(self) -> ComposeResult:
+        now = f"now {format_size(self._current)}/s" if self._current else "now no limit"
+        with Vertical(classes="dialog"):
+            yield Label(f"Total download limit ({now})", classes="dialog-title")
+            yield Input(placeholder="e.g. 8MB, 512KiB; 0 = no limit", id="bandwidth")
+            yield Label("", id="bandwidth-error", classes="dialog-error")
+            yield Label("Enter to set, Escape to cancel", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            value = parse_bandwidth(event.value)
+        except ValueError as error:
+            self.query_one("#bandwidth-error", Label).update(str(error))
+            return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,324 @@
+"""The Groups pane: the account's groups, a group's tracks, scanning, and queueing a selection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import ContentSwitcher, Label
+
+from tad_tui.engine import Engine, GroupSummary
+from tad_tui.store.models import FileStatus, Priority, QueueEntry, QueueState
+from tad_tui.telegram.source import SourceError
+from tad_tui.ui import figures
+from tad_tui.ui.dialogs import PriorityDialog
+from tad_tui.ui.messages import QueueChanged, ScanFinished, ScanProgressed
+from tad_tui.ui.table import Cell, Column, RowTable
+
+GROUP_COLUMNS = (
+    Column("Group", 0),
+    Column("Username", 20),
+    Column("Kind", 9),
+    Column("Audio", 6, "right"),
+    Column("Last scan", 11),
+)
+TRACK_COLUMNS = (
+    Column("✓", 1),
+    Column("Title", 0),
+    Column("Performer", 0),
+    Column("Length", 7, "right"),
+    Column("Size", 9, "right"),
+    Column("Type", 4),
+    Column("Status", 10),
+)
+STATUS_STYLE = {
+    "downloaded": "green",
+    "queued": "cyan",
+    "running": "bold cyan",
+    "paused": "yellow",
+    "failed": "red",
+    "cancelled": "dim",
+}
+
+
+@dataclass(frozen=True)
+class TrackRow:
+    id: int  # AudioFile primary key: what the scheduler queues
+    title: str
+    performer: str
+    duration: int | None
+    size: int
+    format: str
+    status: str  # "new", "downloaded", or the queue state
+
+
+def group_cells(clock: Callable[[], datetime]) -> Callable[[GroupSummary], Sequence[Cell]]:
+    def cells(group: GroupSummary) -> Sequence[Cell]:
+        return (
+            figures.clean(group.title),
+            f"@{group.username}" if group.username else "",
+            group.kind,
+            str(group.audio_count),
+            figures.age(group.last_checked, clock()),
+        )
+
+    return cells
+
+
+def track_cells(track: TrackRow) -> Sequence[Cell]:
+    return (
+        "✓" if track.status == "downloaded" else "",
+        track.title,
+        track.performer,
+        figures.duration(track.duration),
+        figures.format_size(track.size),
+        track.format,
+        Text(track.status, style=STATUS_STYLE.get(track.status, "")),
+    )
+
+
+class GroupsPane(Vertical):
+    """Groups first; Enter opens a group's tracks, Escape goes back."""
+
+    HELP_TITLE = "Groups pane"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "scan", "Scan", tooltip="Scan the group for new audio (live progress)", id="groups.scan"),
+        Binding("space", "toggle_mark", "Select", tooltip="Select or unselect the track", id="groups.select"),
+        Binding("a", "mark_new", "Select new", show=False, tooltip="Select every track not downloaded or queued", id="groups.select_new"),
+        Binding("e", "enqueue", "Queue", tooltip="Queue the selected tracks (or this one) at normal priority", id="groups.enqueue"),
+        Binding("E", "enqueue_with_priority", "Queue as…", tooltip="Queue the selected tracks with a priority you choose", id="groups.enqueue_priority"),
+        Binding("escape,backspace", "back", "Groups", tooltip="Back to the list of groups", id="groups.back"),
+        Binding("ctrl+r", "reload", "Refresh", show=False, tooltip="Ask Telegram for the groups again", id="groups.refresh"),
+    ]
+    TRACK_ACTIONS: ClassVar[set[str]] = {"toggle_mark", "mark_new", "enqueue", "enqueue_with_priority", "back"}
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.engine = engine
+        self.group: GroupSummary | None = None  # the group whose tracks are open
+        self._scanning: set[int] = set()
+        self._groups = RowTable[GroupSummary](
+            GROUP_COLUMNS, group_cells(clock), lambda g: g.id, empty_text="Loading groups…", id="group-list"
+        )
+        self._tracks = RowTable[TrackRow](
+            TRACK_COLUMNS, track_cells, lambda t: t.id, empty_text="No audio yet: press s to scan",
+            markable=True,
+            id="track-list",
+        )
+
+    def compose(self) -> ComposeResult:
+        status = Label("", id="groups-status")
+        status.display = False
+        yield status
+        with ContentSwitcher(initial="group-list", id="groups-switcher"):
+            yield self._groups
+            with Vertical(id="tracks-view"):
+                yield Label("", id="tracks-title")
+                yield self._tracks
+
+    def on_mount(self) -> None:
+        self.load_groups(refresh=True)
+
+    def focus_list(self) -> None:
+        (self._tracks if self.group else self._groups).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.TRACK_ACTIONS:
+            return self.group is not None
+        return True
+
+    def _status(self, text: str) -> None:
+        status = self.query_one("#groups-status", Label)
+        status.update(text)
+        status.display = bool(text)
+
+    # ---- groups -------------------------------------------------------------------------------
+
+    @work(group="groups", exclusive=True, exit_on_error=False)
+    async def load_groups(self, *, refresh: bool) -> None:
+        self._groups.set_rows(_by_title(await self.engine.list_groups(refresh=False)))
+        if not refresh:
+            return
+        try:
+            self._groups.set_rows(_by_title(await self.engine.list_groups(refresh=True)))
+        except SourceError as error:
+            self._status(f"Could not ask Telegram for groups: {error}")
+        if not self._groups.rows:
+            self._groups.empty_text = "No groups or channels in this account"
+            self._groups.refresh()
+
+    def on_row_table_chosen(self, event: RowTable.Chosen) -> None:
+        if event.table is self._groups:
+            event.stop()
+            self.open_group(event.row)
+
+    def open_group(self, group: GroupSummary) -> None:
+        self.group = group
+        self._tracks.set_rows([], keep_cursor=False)
+        self._tracks.marked.clear()
+        self._show_tracks_title()
+        self.query_one(ContentSwitcher).current = "tracks-view"
+        self._tracks.focus()
+        self.refresh_bindings()
+        self.load_tracks(group)
+
+    def action_back(self) -> None:
+        if self.group is None:
+            return
+        self._groups.go_to_key(self.group.id)
+        self.group = None
+        self.query_one(ContentSwitcher).current = "group-list"
+        self._groups.focus()
+        self.refresh_bindings()
+
+    def action_reload(self) -> None:
+        self.load_groups(refresh=True)
+        if self.group is not None:
+            self.load_tracks(self.group)
+
+    # ---- tracks -------------------------------------------------------------------------------
+
+    def _show_tracks_title(self) -> None:
+        if self.group is None:
+            return
+        marked = len(self._tracks.marked)
+        downloaded = sum(1 for t in self._tracks.rows if t.status == "downloaded")
+        text = f"{figures.clean(self.group.title)} · {len(self._tracks.rows)} tracks, {downloaded} downloaded"
+        self.query_one("#tracks-title", Label).update(text + (f" · {marked} selected" if marked else ""))
+
+    @work(group="tracks", exclusive=True, exit_on_error=False)
+    async def load_tracks(self, group: GroupSummary) -> None:
+        info = await self.engine.resolve_group(str(group.id))
+        selection = await self.engine.select_for_download(info)
+        queued = dict(
+            await QueueEntry.filter(audio__group_id=group.id).values_list("audio_id", "state")
+        )
+        done = {row.pk for row in selection.already_downloaded}
+        rows = sorted(selection.to_fetch + selection.already_downloaded, key=lambda row: row.message_id)
+        tracks = [
+            TrackRow(
+                id=row.pk,
+                title=figures.clean(row.title or row.file_name) or "(untitled)",
+                performer=figures.clean(row.performer),
+                duration=row.duration,
+                size=row.file_size,
+                format=figures.audio_format(row.mime_type, row.file_name),
+                status=_track_status(row.pk in done, row.status, queued.get(row.pk)),
+            )
+            for row in rows
+        ]
+        if self.group is not None and self.group.id == group.id:
+            self._tracks.set_rows(tracks)
+            self._show_tracks_title()
+
+    def action_toggle_mark(self) -> None:
+        self._tracks.toggle_mark()
+        self._tracks.action_move_cursor(1)
+        self._show_tracks_title()
+
+    def action_mark_new(self) -> None:
+        """Select every track not downloaded nor queued (or clear the selection if all are)."""
+        fresh = {t.id for t in self._tracks.rows if t.status in ("new", "failed", "cancelled")}
+        self._tracks.marked = set() if fresh <= self._tracks.marked else fresh
+        self._tracks.refresh()
+        self._show_tracks_title()
+
+    def action_enqueue(self) -> None:
+        self.enqueue(Priority.NORMAL)
+
+    def action_enqueue_with_priority(self) -> None:
+        def chosen(priority: Priority | None) -> None:
+            if priority is not None:
+                self.enqueue(priority)
+
+        self.app.push_screen(PriorityDialog("Queue the selected tracks with priority"), chosen)
+
+    def _chosen_tracks(self) -> list[TrackRow]:
+        marked = self._tracks.marked_rows()
+        current = self._tracks.current
+        return marked or ([current] if current is not None else [])
+
+    @work(group="enqueue", exit_on_error=False)
+    async def enqueue(self, priority: Priority) -> None:
+        group = self.group
+        chosen = self._chosen_tracks()
+        wanted = [t for t in chosen if t.status != "downloaded"]
+        if group is None or not chosen:
+            return
+        if not wanted:
+            self.notify("Those tracks are already downloaded", severity="warning")
+            return
+        result = await self.engine.scheduler.enqueue(
+            [t.id for t in wanted], priority=priority, batch_name=group.title
+        )
+        queued = set(await QueueEntry.filter(id__in=result.entry_ids).values_list("audio_id", flat=True))
+        for track in wanted:
+            if track.id in queued:
+                self._tracks.update_row(replace(track, status="queued"))
+        self._tracks.marked.clear()
+        self._tracks.refresh()
+        self._show_tracks_title()
+        parts = [f"Queued {len(result.entry_ids)} tracks ({priority.name.lower()})"]
+        if result.already_queued:
+            parts.append(f"{result.already_queued} were already queued")
+        if len(wanted) < len(chosen):
+            parts.append(f"{len(chosen) - len(wanted)} already downloaded")
+        self.notify("; ".join(parts))
+        self.post_message(QueueChanged())
+
+    # ---- scanning -----------------------------------------------------------------------------
+
+    def action_scan(self) -> None:
+        group = self.group or self._groups.current
+        if group is None:
+            return
+        if group.id in self._scanning:
+            self.notify(f"{figures.clean(group.title)} is being scanned already")
+            return
+        self.scan(group)
+
+    @work(group="scan", exit_on_error=False)
+    async def scan(self, group: GroupSummary) -> None:
+        self._scanning.add(group.id)
+        title = figures.clean(group.title)
+        self._status(f"Scanning {title}…")
+        try:
+            result = await self.engine.scan(
+                str(group.id), on_progress=lambda p: self.post_message(ScanProgressed(group.id, title, p.new))
+            )
+        except SourceError as error:
+            self._status(f"Scanning {title} failed: {error}")
+            return
+        finally:
+            self._scanning.discard(group.id)
+        self.post_message(ScanFinished(group.id, title, result.new, result.total))
+
+    def on_scan_progressed(self, message: ScanProgressed) -> None:
+        if message.group_id in self._scanning:
+            self._status(f"Scanning {message.title}… {message.new} new audio messages")
+
+    def on_scan_finished(self, message: ScanFinished) -> None:
+        self._status(f"{message.title}: {message.new} new, {message.total} in the library")
+        self.load_groups(refresh=False)
+        if self.group is not None and self.group.id == message.group_id:
+            self.load_tracks(self.group)
+
+
+def _track_status(downloaded: bool, status: FileStatus, queue_state: QueueState | None) -> str:
+    if downloaded:
+        return "downloaded"
+    if queue_state is not None:
+        return str(queue_state.value if isinstance(queue_state, QueueState) else queue_state)
+    return "failed" if status == FileStatus.FAILED else "new"
+
+
+def _by_title(groups: list[GroupSummary]) -> list[GroupSummary]:
+    # Telegram lists dialogs by recent activity; a stable order keeps the cursor where the eye is.
+    return sorted(groups, key=lambda g: (g.title.casefold(), g.id))

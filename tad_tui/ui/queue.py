@@ -1,0 +1,426 @@
+"""The Queue pane: every entry in order, live progress, and the keys that reorder and control it.
+
+Rows are loaded once (engine.queue_rows) and then kept in step in place: each action goes through
+the scheduler and the same change is applied to the one row it touched, mirroring the engine's
+ordering rule (priority first, then position; only unfinished entries move).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Label
+
+from tad_tui.download.events import (
+    BatchProgress,
+    EntryFinished,
+    EntryResumed,
+    EntryStarted,
+    EntryWaiting,
+)
+from tad_tui.download.scheduler import QueueError
+from tad_tui.engine import Engine, QueueRow
+from tad_tui.store.models import Priority
+from tad_tui.ui import figures
+from tad_tui.ui.dialogs import BandwidthDialog
+from tad_tui.ui.messages import EngineEvent, ProgressTick
+from tad_tui.ui.table import Cell, Column, RowTable
+
+ACTIVE = ("queued", "waiting", "running", "paused")
+FINISHED_STATE = {
+    "downloaded": "completed",
+    "skipped": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "paused": "paused",
+}
+STATE_STYLE = {
+    "running": "bold cyan",
+    "waiting": "yellow",
+    "paused": "yellow",
+    "completed": "green",
+    "failed": "bold red",
+    "cancelled": "dim",
+}
+SHORT_STATE = {"completed": "done"}
+BAR_WIDTH = 10
+COLUMNS = (
+    Column("State", 9),
+    Column("File", 0),
+    Column("Progress", BAR_WIDTH + 5),
+    Column("Speed", 11, "right"),
+    Column("ETA", 7, "right"),
+    Column("Priority", 8),
+)
+
+
+@dataclass(frozen=True)
+class QueueLine:
+    """A queue row as shown: the engine's row plus what only events tell (wait reason, speed)."""
+
+    entry: QueueRow
+    waiting: str | None = None
+    bps: float = 0.0
+
+    @property
+    def id(self) -> int:
+        return self.entry.id
+
+    @property
+    def active(self) -> bool:
+        return self.entry.state in ACTIVE
+
+
+def line_cells(line: QueueLine) -> Sequence[Cell]:
+    entry = line.entry
+    name = Text(figures.clean(entry.file))
+    note = line.waiting or entry.error_message
+    if note:  # first: the reason matters more than the end of a long name
+        name = Text.assemble((figures.clean(note), "red" if entry.state == "failed" else "yellow"), " · ", name)
+    done, size = entry.downloaded_bytes, entry.file_size
+    progress = f"{figures.bar(done, size, BAR_WIDTH)} {figures.percent(done, size):>4}"
+    running = entry.state == "running"
+    return (
+        Text(entry.state, style=STATE_STYLE.get(entry.state, "")),
+        name,
+        progress,
+        figures.speed(line.bps) if running else "",
+        figures.eta(size - done, line.bps) if running else "",
+        entry.priority,
+    )
+
+
+class QueuePane(Vertical):
+    HELP_TITLE = "Queue pane"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("shift+up,K", "move('up')", "Move up", tooltip="Move the entry up within its priority", id="queue.move_up"),
+        Binding("shift+down,J", "move('down')", "Move down", tooltip="Move the entry down within its priority", id="queue.move_down"),
+        Binding("t", "move('top')", "Top", show=False, tooltip="Move the entry to the top of its priority", id="queue.move_top"),
+        Binding("b", "move('bottom')", "Bottom", show=False, tooltip="Move the entry to the bottom of its priority", id="queue.move_bottom"),
+        Binding("plus,equals_sign", "priority(1)", "Priority +", tooltip="Raise the entry's priority", id="queue.priority_up"),
+        Binding("minus", "priority(-1)", "Priority -", show=False, tooltip="Lower the entry's priority", id="queue.priority_down"),
+        Binding("space", "toggle_pause", "Pause/resume", tooltip="Pause or resume the entry", id="queue.toggle_pause"),
+        Binding("x", "cancel", "Cancel", tooltip="Cancel the entry (its partial file is removed)", id="queue.cancel"),
+        Binding("r", "retry", "Retry", tooltip="Retry a failed or cancelled entry", id="queue.retry"),
+        Binding("p", "pause_all", "Pause all", show=False, tooltip="Pause every unfinished entry", id="queue.pause_all"),
+        Binding("P", "resume_all", "Resume all", show=False, tooltip="Resume every paused entry", id="queue.resume_all"),
+        Binding("l", "bandwidth", "Limit", tooltip="Set the total download limit (8MB, 512KiB, 0 = none)", id="queue.bandwidth"),
+        Binding("ctrl+r", "reload", "Refresh", show=False, tooltip="Read the queue again", id="queue.refresh"),
+    ]
+
+    def __init__(self, engine: Engine, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.engine = engine
+        self.table = RowTable[QueueLine](
+            COLUMNS, line_cells, lambda line: line.id, empty_text="Loading the queue…", id="queue-list"
+        )
+        self._batches: dict[int, BatchProgress] = {}
+        self._running: set[int] = set()
+        self._lock = asyncio.Lock()  # one queue operation at a time: each reads what the last wrote
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="queue-summary")
+        yield self.table
+        yield Label("", id="queue-detail")
+
+    def on_mount(self) -> None:
+        self.reload()
+        self.set_interval(1.0, self.refresh_speeds)
+
+    def focus_list(self) -> None:
+        self.table.focus()
+
+    # ---- loading ------------------------------------------------------------------------------
+
+    @work(group="queue-load", exclusive=True, exit_on_error=False)
+    async def reload(self) -> None:
+        self.show_rows(await self.engine.queue_rows())
+
+    def show_rows(self, rows: Sequence[QueueRow]) -> None:
+        old = {line.id: line for line in self.table.rows}
+        lines = []
+        for row in rows:
+            before = old.get(row.id)
+            keep = before is not None and row.state == before.entry.state
+            lines.append(QueueLine(row, before.waiting, before.bps) if keep and before else QueueLine(row))
+        self._running = {line.id for line in lines if line.entry.state == "running"}
+        self._batches = _batches_from(rows) | {k: v for k, v in self._batches.items() if k in _batch_ids(rows)}
+        self.table.empty_text = "The queue is empty: open a group (F1), select tracks and press e"
+        self.table.set_rows(lines)
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        states = Counter(line.entry.state for line in self.table.rows)
+        order = ("running", "queued", "waiting", "paused", "completed", "failed", "cancelled")
+        counts = ", ".join(f"{states[s]} {SHORT_STATE.get(s, s)}" for s in order if states[s])
+        limit = self.engine.scheduler.context.bandwidth.rate
+        text = f"{len(self.table.rows)} entries" + (f": {counts}" if counts else "")
+        text += f" · limit {figures.format_size(limit)}/s" if limit else " · no limit"
+        batches = [b for b in self._batches.values() if b.done < b.total][-2:] or list(self._batches.values())[-1:]
+        for batch in batches:
+            failed = f", {batch.failed} failed" if batch.failed else ""
+            text += f"\nBatch {figures.clean(batch.name)}: {batch.done}/{batch.total} done{failed}"
+        self.query_one("#queue-summary", Label).update(text)
+
+    def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
+        self._show_detail(event.row)
+
+    def _show_detail(self, line: QueueLine | None) -> None:
+        text = ""
+        if line is not None:
+            e = line.entry
+            size = f"{figures.format_size(e.downloaded_bytes)} of {figures.format_size(e.file_size)}"
+            text = f"#{e.id} {figures.clean(e.file)} · {figures.clean(e.group)} · {size}"
+            if line.waiting or e.error_message:
+                text += f" · {figures.clean(line.waiting or e.error_message)}"
+        self.query_one("#queue-detail", Label).update(text)
+
+    # ---- live updates -------------------------------------------------------------------------
+
+    def _line(self, entry_id: int) -> QueueLine | None:
+        index = self.table.index_of(entry_id)
+        return self.table.rows[index] if index is not None else None
+
+    def _put(self, line: QueueLine) -> None:
+        self.table.update_row(line)
+        if self.table.current is not None and self.table.current.id == line.id:
+            self._show_detail(line)
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if isinstance(event, BatchProgress):
+            self._batches[event.batch_id] = event
+            self._show_summary()
+            return
+        line = self._line(getattr(event, "entry_id", -1))
+        if line is None:
+            if isinstance(event, EntryStarted):
+                self.reload()  # queued elsewhere (another pane, a previous session): read it in
+            return
+        entry = line.entry
+        if isinstance(event, EntryStarted):
+            self._running.add(entry.id)
+            self._put(replace(line, entry=replace(entry, state="running", error_message=None)))
+        elif isinstance(event, EntryResumed):
+            self._put(replace(line, entry=replace(entry, downloaded_bytes=event.downloaded_bytes)))
+        elif isinstance(event, EntryWaiting):
+            self._put(replace(line, waiting=event.reason))
+        elif isinstance(event, EntryFinished):
+            self._running.discard(entry.id)
+            state = FINISHED_STATE.get(event.outcome, entry.state)
+            done = entry.file_size if state == "completed" else entry.downloaded_bytes
+            done = 0 if state == "cancelled" else done
+            updated = replace(entry, state=state, downloaded_bytes=done, error_message=event.error_message)
+            self._put(QueueLine(updated))
+        self._show_summary()
+
+    def on_progress_tick(self, message: ProgressTick) -> None:
+        speeds = self._speeds()
+        for entry_id, progress in message.latest.items():
+            line = self._line(entry_id)
+            if line is not None:
+                entry = replace(line.entry, downloaded_bytes=progress.downloaded_bytes, file_size=progress.file_size)
+                self._put(replace(line, entry=entry, bps=speeds.get(entry_id, line.bps)))
+
+    def _speeds(self) -> dict[int, float]:
+        monitor = self.engine.monitor
+        if monitor is None or not monitor.samples:
+            return {}
+        return {int(k): v for k, v in monitor.samples[-1].per_download_bps.items()}
+
+    def refresh_speeds(self) -> None:
+        """Called once a second: speeds come from the monitor's latest sample."""
+        speeds = self._speeds()
+        for entry_id in self._running:
+            line = self._line(entry_id)
+            if line is not None and line.bps != speeds.get(entry_id, 0.0):
+                self._put(replace(line, bps=speeds.get(entry_id, 0.0)))
+
+    # ---- actions ------------------------------------------------------------------------------
+
+    @work(group="queue-action", exit_on_error=False)
+    async def _apply(self, operation: Callable[[], Awaitable[None]]) -> None:
+        async with self._lock:
+            try:
+                await operation()
+            except QueueError as error:
+                self.notify(str(error), severity="error")
+            self._show_summary()
+
+    def action_move(self, where: str) -> None:
+        line = self.table.current
+        if line is None:
+            return
+        if not line.active:
+            self.notify(f"Entry {line.id} is {line.entry.state}: only unfinished entries move", severity="warning")
+            return
+
+        async def move() -> None:
+            await self.engine.scheduler.move(line.id, where)
+            target = self._move_target(line, where)
+            if target is not None:
+                self.table.move_row(line.id, target)
+
+        self._apply(move)
+
+    def _move_target(self, line: QueueLine, where: str) -> int | None:
+        """Where the engine's move puts the row, as an index into the list without it."""
+        rows = self.table.rows
+        here = self.table.index_of(line.id)
+        if here is None:
+            return None
+        peers = [i for i, other in enumerate(rows) if other.active and other.entry.priority == line.entry.priority]
+        before = [i for i in peers if i < here]
+        after = [i for i in peers if i > here]
+        if where == "up":
+            return before[-1] if before else None
+        if where == "down":
+            return after[0] if after else None
+        if where == "top":
+            return before[0] if before else None
+        return after[-1] if after else None
+
+    def action_priority(self, step: int) -> None:
+        line = self.table.current
+        if line is None:
+            return
+        current = Priority[line.entry.priority.upper()]
+        if not Priority.LOW <= current + step <= Priority.CRITICAL:
+            return
+        wanted = Priority(current + step)
+
+        async def change() -> None:
+            await self.engine.scheduler.set_priority(line.id, wanted)
+            fresh = self._line(line.id) or line
+            updated = replace(fresh, entry=replace(fresh.entry, priority=wanted.name.lower()))
+            self.table.update_row(updated)
+            if updated.active:
+                self.table.move_row(line.id, self._priority_target(updated))
+
+        self._apply(change)
+
+    def _priority_target(self, line: QueueLine) -> int:
+        """After the last unfinished entry of its priority; else before the first of a lower one."""
+        rank = Priority[line.entry.priority.upper()]
+        last_higher_or_same = -1
+        for i, other in enumerate(self.table.rows):
+            if other.id == line.id or not other.active:
+                continue
+            if Priority[other.entry.priority.upper()] >= rank:
+                last_higher_or_same = i
+        here = self.table.index_of(line.id) or 0
+        return last_higher_or_same + (0 if last_higher_or_same >= here else 1)
+
+    def _set_state(self, entry_id: int, state: str, **changes: object) -> None:
+        line = self._line(entry_id)
+        if line is not None and line.entry.state != state:
+            self._put(QueueLine(replace(line.entry, state=state, **changes)))  # type: ignore[arg-type]
+
+    def action_toggle_pause(self) -> None:
+        line = self.table.current
+        if line is None:
+            return
+        scheduler = self.engine.scheduler
+
+        async def toggle() -> None:
+            if line.entry.state == "paused":
+                await scheduler.resume(line.id)
+                self._set_state(line.id, "queued")
+            elif line.active:
+                await scheduler.pause(line.id)
+                self._set_state(line.id, "paused")
+            else:
+                self.notify(f"Entry {line.id} is {line.entry.state}: nothing to pause", severity="warning")
+
+        self._apply(toggle)
+
+    def action_cancel(self) -> None:
+        line = self.table.current
+        if line is None or not line.active:
+            return
+
+        async def cancel() -> None:
+            await self.engine.scheduler.cancel(line.id)
+            self._set_state(line.id, "cancelled", downloaded_bytes=0)
+
+        self._apply(cancel)
+
+    def action_retry(self) -> None:
+        line = self.table.current
+        if line is None:
+            return
+        if line.entry.state not in ("failed", "cancelled"):
+            self.notify(f"Entry {line.id} is {line.entry.state}: only failed or cancelled entries retry")
+            return
+
+        async def retry() -> None:
+            await self.engine.scheduler.retry(line.id)
+            self._set_state(line.id, "queued", error_message=None)
+
+        self._apply(retry)
+
+    def action_pause_all(self) -> None:
+        ids = [line.id for line in self.table.rows if line.entry.state in ("queued", "waiting", "running")]
+
+        async def pause_all() -> None:
+            for entry_id in ids:
+                await self.engine.scheduler.pause(entry_id)
+                self._set_state(entry_id, "paused")
+            self.notify(f"Paused {len(ids)} entries")
+
+        self._apply(pause_all)
+
+    def action_resume_all(self) -> None:
+        ids = [line.id for line in self.table.rows if line.entry.state == "paused"]
+
+        async def resume_all() -> None:
+            for entry_id in ids:
+                await self.engine.scheduler.resume(entry_id)
+                self._set_state(entry_id, "queued")
+            self.notify(f"Resumed {len(ids)} entries")
+
+        self._apply(resume_all)
+
+    def action_bandwidth(self) -> None:
+        def chosen(limit: int | None) -> None:
+            if limit is None:
+                return
+            self.engine.set_bandwidth_limit(limit)
+            self.notify(f"Download limit: {figures.format_size(limit)}/s" if limit else "Download limit: none")
+            self._show_summary()
+
+        self.app.push_screen(BandwidthDialog(self.engine.scheduler.context.bandwidth.rate), chosen)
+
+    def action_reload(self) -> None:
+        self.reload()
+
+
+def _batch_ids(rows: Sequence[QueueRow]) -> set[int]:
+    return {row.batch_id for row in rows if row.batch_id is not None}
+
+
+def _batches_from(rows: Sequence[QueueRow]) -> dict[int, BatchProgress]:
+    """Each batch's progress as the loaded rows tell it (events refine it later)."""
+    totals: Counter[int] = Counter()
+    done: Counter[int] = Counter()
+    failed: Counter[int] = Counter()
+    names: dict[int, str] = {}
+    for row in rows:
+        if row.batch_id is None:
+            continue
+        totals[row.batch_id] += 1
+        names.setdefault(row.batch_id, row.group)
+        if row.state in ("completed", "failed", "cancelled"):
+            done[row.batch_id] += 1
+        if row.state == "failed":
+            failed[row.batch_id] += 1
+    return {b: BatchProgress(b, names[b], done[b], totals[b], failed[b]) for b in sorted(totals)}

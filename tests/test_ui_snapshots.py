@@ -1,0 +1,162 @@
+"""Snapshots of each pane and the help screen at 100×30 and 80×24, with real demo data.
+
+``snap_compare`` runs the app in its own event loop, from sync tests only, so the store is opened,
+the demo group scanned and queued inside ``run_async`` of the app itself: as the entry point does.
+Times, speeds and machine figures are frozen so the pictures do not change between runs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tortoise.expressions import F
+from textual.pilot import Pilot
+
+from tad_tui.download.events import BatchProgress, EntryProgress, EntryStarted, EntryWaiting
+from tad_tui.engine import Engine
+from tad_tui.paths import Paths
+from tad_tui.store import opened_store
+from tad_tui.store.models import AudioFile, FileStatus, QueueEntry, QueueState, TelegramGroup
+from tad_tui.telegram.sim.catalogue import Catalogue
+from tad_tui.telegram.sim.client import SimulatedClient
+from tad_tui.telegram.sim.server import SimulatedTelegram
+from tad_tui.telegram.source import TelethonSource
+from tad_tui.ui.app import TadApp
+from tad_tui.ui.groups import GroupsPane
+from tad_tui.ui.queue import QueuePane
+from tad_tui.ui.themes import shipped_themes_dir
+from test_ui_support import FROZEN_NOW, FrozenMonitor, Gate, frozen_samples, queue_group, ui_settings
+
+SIZES = [(100, 30), (80, 24)]
+
+
+class DemoApp(TadApp):
+    """TadApp over a fresh library: classical scanned and queued in a mix of states."""
+
+    def __init__(self, tmp_path: Path, catalogue: Catalogue) -> None:
+        paths = Paths(tmp_path / "data", output_override=tmp_path / "out")
+        paths.ensure()
+        self._source = TelethonSource(SimulatedClient(SimulatedTelegram(catalogue)))
+        engine = Engine(ui_settings(tmp_path / "config.toml"), paths, self._source)
+        super().__init__(engine, clock=lambda: FROZEN_NOW, theme_dirs=[shipped_themes_dir()])
+        self.entry_ids: list[int] = []
+
+    async def run_async(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        async with opened_store(self.engine.paths.db):
+            await self._source.start()
+            try:
+                await self._prepare()
+                return await super().run_async(**kwargs)
+            finally:
+                await self.engine.close()
+                await self._source.stop()
+
+    async def _prepare(self) -> None:
+        engine = self.engine
+        engine.monitor = FrozenMonitor(frozen_samples(per_download={}))  # type: ignore[assignment]
+        engine.scheduler.admission = Gate(engine)  # nothing starts: the states below stay put
+        await engine.list_groups(refresh=True)
+        self.entry_ids = await queue_group(engine, "@tad_demo_classical")
+        await TelegramGroup.all().update(last_checked=FROZEN_NOW - timedelta(hours=3))
+        first, second, third, fourth = (await QueueEntry.filter(id__in=self.entry_ids[:4]).order_by("id"))
+        for entry in (first, second):  # downloaded earlier
+            await AudioFile.filter(id=entry.audio_id).update(status=FileStatus.COMPLETED, downloaded_bytes=F("file_size"))
+            await QueueEntry.filter(id=entry.pk).update(state=QueueState.COMPLETED)
+        await QueueEntry.filter(id=third.pk).update(
+            state=QueueState.FAILED, error_message="disk full: 0 B free in /music"
+        )
+        await QueueEntry.filter(id=fourth.pk).update(state=QueueState.PAUSED)
+
+
+def live_events(app: DemoApp) -> None:
+    """Two downloads under way as the engine would report them (one held by a flood wait)."""
+    events = app.engine.events
+    running = app.entry_ids[4:6]
+    for n, entry_id in enumerate(running):
+        events.publish(EntryStarted(entry_id, f"f{entry_id}", 1_000_000, "x"))
+        events.publish(EntryProgress(entry_id, 420_000 + n * 300_000, 1_000_000))
+    events.publish(EntryWaiting(running[1], "waiting 37 s: flood wait"))
+    events.publish(BatchProgress(1, "TAD Demo · Classical", 3, len(app.entry_ids), 1))
+    app.engine.monitor.samples[-1].per_download_bps.update(  # type: ignore[union-attr]
+        {str(running[0]): 1.5 * 2**20, str(running[1]): 0.0}
+    )
+    app.bridge.names.update({running[0]: "Symphony No. 9 in D minor", running[1]: "Cello Suite No. 1"})
+    app.bridge.flush()
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    for _ in range(200):
+        if not any(w.group != "downloads" and not w.is_finished for w in app.workers):
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+@pytest.fixture
+def demo_app(tmp_path: Path, demo_catalogue: Catalogue) -> DemoApp:
+    return DemoApp(tmp_path, demo_catalogue)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_groups_pane(snap_compare: Any, demo_app: DemoApp, size: tuple[int, int]) -> None:
+    async def ready(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        assert len(pilot.app.query_one(GroupsPane)._groups.rows) == 4
+
+    assert snap_compare(demo_app, terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_group_tracks(snap_compare: Any, demo_app: DemoApp, size: tuple[int, int]) -> None:
+    async def open_classical(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        groups = pilot.app.query_one(GroupsPane)
+        groups._groups.go_to(next(i for i, g in enumerate(groups._groups.rows) if g.username == "tad_demo_classical"))
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("down", "down", "down", "down", "space", "space", "up")
+        assert len(groups._tracks.marked) == 2
+
+    assert snap_compare(demo_app, terminal_size=size, run_before=open_classical)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_queue_pane(snap_compare: Any, demo_app: DemoApp, size: tuple[int, int]) -> None:
+    async def queue_with_live_entries(pilot: Pilot[Any]) -> None:
+        await pilot.press("f2")
+        await settle(pilot)
+        live_events(demo_app)
+        await pilot.pause()
+        queue = pilot.app.query_one(QueuePane)
+        queue.refresh_speeds()
+        queue.table.go_to_key(demo_app.entry_ids[5])
+        await pilot.pause()
+        assert len(queue.table.rows) == len(demo_app.entry_ids)
+
+    assert snap_compare(demo_app, terminal_size=size, run_before=queue_with_live_entries)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_performance_pane(snap_compare: Any, demo_app: DemoApp, size: tuple[int, int]) -> None:
+    async def performance(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        live_events(demo_app)
+        await pilot.press("f4")
+        await pilot.pause()
+
+    assert snap_compare(demo_app, terminal_size=size, run_before=performance)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_help_screen_on_the_queue(snap_compare: Any, demo_app: DemoApp, size: tuple[int, int]) -> None:
+    async def help_on_queue(pilot: Pilot[Any]) -> None:
+        await pilot.press("f2")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(demo_app, terminal_size=size, run_before=help_on_queue)
