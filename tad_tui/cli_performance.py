@@ -90,8 +90,9 @@ def render(report: dict[str, Any]) -> list[str]:
         f"  downloads     {report['active_downloads']} running, {report['queued']} queued, "
         f"{report['completed']} completed, {report['failed']} failed",
         f"  cpu           {report['cpu_percent']:.1f} %" + ("" if report["rss_bytes"] else " (whole machine)"),
-        f"  memory        " + (f"{format_size(report['rss_bytes'])} RSS" if report["rss_bytes"] else "")
-        + f"  machine {report.get('system_memory_percent', 0):.0f} % used",
+        "  memory        "
+        + (f"{format_size(report['rss_bytes'])} RSS, " if report["rss_bytes"] else "")
+        + f"machine {report.get('system_memory_percent', 0):.0f} % used",
         f"  disk free     {format_size(report['disk_free_bytes'])} in the output folder",
     ]
     if "connections" in report:
