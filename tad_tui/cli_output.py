@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import shutil
 import sys
+import unicodedata
 from collections.abc import Collection, Sequence
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: Collection[int] = ()) -> None:
-    """Columns sized to their content; the widest ones shrink (with …) until the table fits."""
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: Collection[int] = (), empty: str = "(none)"
+) -> None:
+    """Columns sized to their content in terminal cells (CJK takes two); the widest shrink (with …)."""
     width = shutil.get_terminal_size((100, 24)).columns
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    widths = [max([cells(h)] + [cells(r[i]) for r in rows]) for i, h in enumerate(headers)]
     gap = 2
     while sum(widths) + gap * (len(widths) - 1) > width and max(widths) > 8:
         widths[widths.index(max(widths))] -= 1
 
-    def line(cells: Sequence[str]) -> str:
+    def line(row: Sequence[str]) -> str:
         parts = []
-        for i, cell in enumerate(cells):
-            text = cell if len(cell) <= widths[i] else cell[: widths[i] - 1] + "…"
-            parts.append(text.rjust(widths[i]) if i in numeric else text.ljust(widths[i]))
+        for i, cell in enumerate(row):
+            text = cut(cell, widths[i])
+            fill = " " * (widths[i] - cells(text))
+            parts.append(fill + text if i in numeric else text + fill)
         return (" " * gap).join(parts).rstrip()
 
     print(line(headers))
@@ -27,7 +31,31 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeri
     for row in rows:
         print(line(row))
     if not rows:
-        print("(none)")
+        print(empty)
+
+
+def cells(text: str) -> int:
+    """Terminal cells ``text`` takes: wide East Asian characters two, combining marks none."""
+    return sum(_char_cells(ch) for ch in text)
+
+
+def _char_cells(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, ending in … when cut."""
+    if cells(text) <= width:
+        return text
+    kept, used = [], 0
+    for ch in text:
+        used += _char_cells(ch)
+        if used > width - 1:
+            break
+        kept.append(ch)
+    return "".join(kept) + "…"
 
 
 class StatusLine:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import unicodedata
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -130,6 +128,7 @@ def _limit(text: str) -> int:
 
 
 def _print_human(result: SearchResult) -> None:
+    from tad_tui.cli_output import print_table
     from tad_tui.sizes import format_size
 
     headers = ["Score", "Track", "Album", "Group", "Format", "Size", "Time", "Status"]
@@ -142,7 +141,7 @@ def _print_human(result: SearchResult) -> None:
         del headers[2]
         for row in rows:
             del row[2]
-    print_table(headers, rows, numeric={0, len(headers) - 3, len(headers) - 2})
+    print_table(headers, rows, numeric={0, len(headers) - 3, len(headers) - 2}, empty="(no matching tracks)")
     if result.relaxed:
         print("No track has every word; these have some of them.")
     if result.more or result.matched > len(result.hits):
@@ -150,53 +149,6 @@ def _print_human(result: SearchResult) -> None:
               "narrow the search or raise --limit")
     for hint in result.hints:
         print(f"hint: {hint}")
-
-
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: Collection[int] = ()) -> None:
-    """Like cli_output.print_table, measured in terminal cells: CJK characters take two."""
-    width = shutil.get_terminal_size((100, 24)).columns
-    widths = [max([_cells(h)] + [_cells(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    gap = 2
-    while sum(widths) + gap * (len(widths) - 1) > width and max(widths) > 8:
-        widths[widths.index(max(widths))] -= 1
-
-    def line(cells: Sequence[str]) -> str:
-        parts = []
-        for i, cell in enumerate(cells):
-            text = _cut(cell, widths[i])
-            fill = " " * (widths[i] - _cells(text))
-            parts.append(fill + text if i in numeric else text + fill)
-        return (" " * gap).join(parts).rstrip()
-
-    print(line(headers))
-    print(line(["─" * w for w in widths]))
-    for row in rows:
-        print(line(row))
-    if not rows:
-        print("(no matching tracks)")
-
-
-def _cells(text: str) -> int:
-    return sum(_char_cells(ch) for ch in text)
-
-
-def _char_cells(ch: str) -> int:
-    if unicodedata.combining(ch):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-
-
-def _cut(text: str, width: int) -> str:
-    """``text`` in at most ``width`` cells, ending in … when cut."""
-    if _cells(text) <= width:
-        return text
-    kept, used = [], 0
-    for ch in text:
-        used += _char_cells(ch)
-        if used > width - 1:
-            break
-        kept.append(ch)
-    return "".join(kept) + "…"
 
 
 def _clock(seconds: int | None) -> str:
