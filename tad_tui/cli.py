@@ -244,10 +244,20 @@ async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
 
 
 async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.config import build_paths
+    from tad_tui.paths import default_config_file
     from tad_tui.runtime import open_engine
     from tad_tui.ui.app import run_tui
 
-    async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
+    demo = args.demo
+    if not demo and not settings.telegram.has_credentials:
+        from tad_tui.ui.welcome import WelcomeApp
+
+        chosen = await WelcomeApp(str(settings.config_file or default_config_file())).run_async()
+        if not chosen:
+            return EXIT_OK
+        demo, paths = True, build_paths(settings, demo=True)
+    async with open_engine(settings, paths, demo=demo, writer=True) as engine:
         await run_tui(engine)
     return EXIT_OK
 
