@@ -258,6 +258,11 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
             return EXIT_OK
         demo, paths = True, build_paths(settings, demo=True)
     async with open_engine(settings, paths, demo=demo, writer=True) as engine:
+        if not await engine.source.is_authorized():
+            from tad_tui.ui.login import LoginApp
+
+            if not await LoginApp(engine.source.login_flow()).run_async():
+                return EXIT_OK
         await run_tui(engine)
     return EXIT_OK
 
