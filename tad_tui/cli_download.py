@@ -19,6 +19,7 @@ from tad_tui.download.events import (
     Event,
 )
 from tad_tui.library.scan import scan_group
+from tad_tui.notify import Notifier, terminal_fallback
 from tad_tui.sizes import format_size
 from tad_tui.store.models import AudioFile, Priority
 
@@ -172,6 +173,7 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
             )
             scheduler = await engine.start_downloads()
             engine.start_monitor()
+            Notifier(settings.notifications, engine.events, terminal_fallback)
             await scheduler.enqueue(
                 [row.pk for row in chosen],
                 priority=Priority[args.priority.upper()],

@@ -22,6 +22,7 @@ from tad_tui.download.events import (
     EntryStarted,
     EntryWaiting,
     Event,
+    QueueIdle,
 )
 from tad_tui.engine import Engine
 from tad_tui.library.scan import scan_group
@@ -112,6 +113,7 @@ async def test_classical_downloads_completely_with_checksums_and_tags(
     assert sorted(p.name for p in (tmp_path / "out").rglob("*.part")) == []
     batch = events.of(BatchProgress)[-1]
     assert (batch.done, batch.total, batch.failed) == (len(entries), len(entries), 0)
+    assert events.of(QueueIdle) == [QueueIdle(len(entries), 0)]
 
 
 async def test_missing_tags_are_written_from_telegram(engine: Engine, demo_catalogue: Catalogue) -> None:

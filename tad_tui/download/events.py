@@ -59,13 +59,23 @@ class BatchProgress:
 
 
 @dataclass(frozen=True)
+class QueueIdle:
+    """Nothing left to run after a busy spell: what that spell did."""
+
+    downloaded: int
+    failed: int
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the user should be told that is not about one entry (e.g. the memory limit)."""
 
     text: str
 
 
-Event = EntryStarted | EntryResumed | EntryProgress | EntryWaiting | EntryFinished | BatchProgress | Notice
+Event = (
+    EntryStarted | EntryResumed | EntryProgress | EntryWaiting | EntryFinished | BatchProgress | QueueIdle | Notice
+)
 Listener = Callable[[Event], None]
 
 

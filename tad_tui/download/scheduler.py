@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tortoise.transactions import in_transaction
 
-from tad_tui.download.events import BatchProgress, EntryFinished
+from tad_tui.download.events import BatchProgress, EntryFinished, QueueIdle
 from tad_tui.download.job import PART_SUFFIX, Job, JobContext
 from tad_tui.store.models import AudioFile, DownloadBatch, FileStatus, Priority, QueueEntry, QueueState
 from tad_tui.store.ranks import RANK_GAP, move_entry
@@ -53,6 +53,7 @@ class Scheduler:
         self._stop_reason: dict[int, QueueState] = {}
         self._changed = asyncio.Event()
         self._batch_done: dict[int, int] = {}
+        self._busy = False  # something ran since the queue was last idle
         # Why no new entry may start now (the memory limit), or None; see monitor.py.
         self.admission: Callable[[], str | None] = lambda: None
 
@@ -101,7 +102,11 @@ class Scheduler:
                     entry = await self._next()
                     if entry is None:
                         break
+                    self._busy = True
                     self._running[entry.pk] = asyncio.create_task(self._run_entry(entry))
+                if self._busy and self.idle():
+                    self._busy = False
+                    self.context.events.publish(QueueIdle(self.outcomes["downloaded"], self.outcomes["failed"]))
                 if until_idle and self.idle():
                     return self.outcomes
                 await self._changed.wait()

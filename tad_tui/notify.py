@@ -1,0 +1,96 @@
+"""Notifications: a batch finished, a file failed for good, the queue ran empty.
+
+Desktop notifications go through plyer where a desktop can show them (a D-Bus session, not over
+SSH); elsewhere plyer would raise NotImplementedError after printing warnings, or run notify-send
+that writes into the terminal, so it is not tried at all and the driver's own fallback is used:
+the TUI's toast and bell, or a bell plus an OSC 777/9 terminal notification on the CLI's stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tad_tui.config import NotificationSettings
+from tad_tui.download.events import BatchProgress, EntryFinished, Event, EventBus, QueueIdle
+
+log = logging.getLogger(__name__)
+Fallback = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Notification:
+    title: str
+    message: str
+
+
+def choose(event: Event, settings: NotificationSettings) -> Notification | None:
+    """The notification an event deserves under the user's settings, if any."""
+    if not settings.enabled:
+        return None
+    if isinstance(event, BatchProgress) and settings.on_batch_complete and event.done == event.total:
+        failed = f", {event.failed} failed" if event.failed else ""
+        return Notification("Batch complete", f"{event.name}: {event.total} files{failed}")
+    if isinstance(event, EntryFinished) and settings.on_file_failed and event.outcome == "failed":
+        return Notification("Download failed", f"{event.file_id}: {event.error_message}")
+    if isinstance(event, QueueIdle) and settings.on_queue_empty:
+        return Notification("Queue empty", f"{event.downloaded} downloaded, {event.failed} failed")
+    return None
+
+
+def desktop_available(env: dict[str, str] | None = None) -> bool:
+    env = dict(os.environ) if env is None else env
+    if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
+        return False
+    if sys.platform.startswith("linux"):
+        return bool(env.get("DBUS_SESSION_BUS_ADDRESS"))
+    return sys.platform in ("darwin", "win32")
+
+
+def terminal_fallback(title: str, message: str) -> None:
+    """Bell plus OSC 777 and OSC 9 on stderr, only when it is a terminal (never into a pipe)."""
+    if not sys.stderr.isatty():
+        return
+    safe = f"{title}: {message}".replace("\x1b", "").replace("\x07", "").replace(";", ",")
+    sys.stderr.write(f"\a\x1b]777;notify;tad-tui;{safe}\x07\x1b]9;{safe}\x07")
+    sys.stderr.flush()
+
+
+class Notifier:
+    """Subscribes to the engine's events and delivers what ``choose`` picks."""
+
+    def __init__(self, settings: NotificationSettings, events: EventBus, fallback: Fallback) -> None:
+        self.settings = settings
+        self.fallback = fallback
+        self.desktop = desktop_available()
+        self.sent: list[Notification] = []
+        events.subscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        note = choose(event, self.settings)
+        if note is None:
+            return
+        self.sent.append(note)
+        if self.desktop:
+            loop = asyncio.get_running_loop()
+            loop.run_in_executor(None, self._desktop, note, loop)
+        else:
+            self.fallback(note.title, note.message)
+
+    def _desktop(self, note: Notification, loop: asyncio.AbstractEventLoop) -> None:
+        """In a worker thread: plyer may block on D-Bus or a subprocess."""
+        try:
+            from plyer import notification
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                notification.notify(title=note.title, message=note.message, app_name="tad-tui", timeout=8)
+        except Exception:  # NotImplementedError and friends: the desktop cannot show it after all
+            log.info("desktop notification unavailable; using the terminal", exc_info=True)
+            self.desktop = False
+            loop.call_soon_threadsafe(self.fallback, note.title, note.message)
