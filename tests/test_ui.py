@@ -305,3 +305,99 @@ async def test_queue_rows_order_priority_position_and_finished_last(held: tuple[
     order = [row.id for row in await engine.queue_rows()]
     assert order[:2] == [ids[5], ids[9]] and order[-1] == ids[2]
     assert order.index(ids[0]) < order.index(ids[1]) < order.index(ids[3])
+
+
+# ---- search pane ------------------------------------------------------------------------------
+
+
+async def _scanned(engine: Engine, username: str = CLASSICAL) -> None:
+    from tad_tui.library.scan import scan_group
+
+    await scan_group(engine.source, await engine.resolve_group(username))
+
+
+def _search_pane(app: TadApp):
+    from tad_tui.ui.search import SearchPane
+
+    return app.query_one(SearchPane)
+
+
+async def test_search_updates_per_keystroke_beethoven_first(held: tuple[Engine, Gate]) -> None:
+    engine, _ = held
+    await _scanned(engine)
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = _search_pane(app)
+        await pilot.press("f3")
+        assert app.query_one(TabbedContent).active == "search"
+        assert pane.input.has_focus
+        seen: list[tuple[str, ...]] = []
+        typed = ""
+        for key in "bethov":
+            typed += key
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert pane.shown_text == typed  # the latest keystroke's results, not an earlier one's
+            seen.append(tuple(hit.name for hit in pane.table.rows))
+        assert seen[-1] and "Beethoven" in seen[-1][0]
+        assert len(set(seen)) > 1  # the results changed as the word grew
+        summary = str(app.query_one("#search-summary", Label).content)
+        assert " ms" in summary and "match" in summary
+        await pilot.press("escape")
+        assert pane.table.has_focus
+        await pilot.press("slash")
+        assert pane.input.has_focus and pane.input.value == "bethov"  # "/" focuses, it is not typed
+        await pilot.press("down")
+        assert pane.table.has_focus
+
+
+async def test_search_malformed_filter_shows_a_hint(held: tuple[Engine, Gate]) -> None:
+    engine, _ = held
+    await _scanned(engine)
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = _search_pane(app)
+        await pilot.press("f3", *"size>lots")
+        await settle(app, pilot)
+        hints = app.query_one("#search-hints", Label)
+        assert hints.display and "size" in str(hints.content)
+        await pilot.press(*" format:flac")
+        await settle(app, pilot)
+        assert pane.table.rows and all(hit.format == "flac" for hit in pane.table.rows)
+
+
+async def test_search_enter_queues_a_pending_track(held: tuple[Engine, Gate]) -> None:
+    engine, _ = held
+    await _scanned(engine)
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = _search_pane(app)
+        await pilot.press("f3", *"bethov")
+        await settle(app, pilot)
+        first = pane.table.rows[0]
+        assert first.status == "pending"
+        await pilot.press("enter")  # from the box: to the results
+        assert pane.table.has_focus
+        await pilot.press("enter")
+        await settle(app, pilot)
+        rows = await engine.queue_rows()
+        assert [row.file for row in rows] and len(rows) == 1
+        assert rows[0].priority == "normal"
+        assert pane.table.rows[0].status == "queued"
+        await until(lambda: len(queue_ids(app)) == 1, pilot.pause)  # the queue pane heard of it
+
+
+async def test_slash_focuses_the_search_box_from_another_pane(held: tuple[Engine, Gate]) -> None:
+    engine, _ = held
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f2")
+        assert app.query_one(TabbedContent).active == "queue"
+        await pilot.press("slash")
+        assert app.query_one(TabbedContent).active == "search"
+        assert _search_pane(app).input.has_focus
+        await pilot.press("alt+2", "alt+3")
+        assert app.query_one(TabbedContent).active == "search"
+        await pilot.press("a", "slash", "c", "question_mark")
+        assert _search_pane(app).input.value == "a/c?"  # in the box they are text, not keys
+        assert not isinstance(app.screen, HelpScreen)

@@ -160,3 +160,20 @@ def test_help_screen_on_the_queue(snap_compare: Any, demo_app: DemoApp, size: tu
         await pilot.pause()
 
     assert snap_compare(demo_app, terminal_size=size, run_before=help_on_queue)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_search_pane(snap_compare: Any, demo_app: DemoApp, size: tuple[int, int]) -> None:
+    from tad_tui.ui.search import SearchPane
+
+    async def search_bethov(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        pane = pilot.app.query_one(SearchPane)
+        pane.elapsed = lambda result: 2.0  # the machine's speed varies; the picture must not
+        await pilot.press("slash", *"bethov")
+        await settle(pilot)
+        assert pane.shown_text == "bethov" and "Beethoven" in pane.table.rows[0].name
+        await pilot.press("down", "down")
+        await pilot.pause()
+
+    assert snap_compare(demo_app, terminal_size=size, run_before=search_bethov)

@@ -28,11 +28,12 @@ from tad_tui.ui.help import HelpScreen, sections_for
 from tad_tui.ui.messages import EngineEvent, QueueChanged
 from tad_tui.ui.performance import PerformancePane
 from tad_tui.ui.queue import QueuePane
+from tad_tui.ui.search import SearchPane
 from tad_tui.ui.themes import ThemeFileError, load_themes, save_theme_choice, shipped_themes_dir
 
 log = logging.getLogger(__name__)
 
-PANES = ("groups", "queue", "performance")
+PANES = ("groups", "queue", "search", "performance")
 UI_DIR = Path(__file__).parent
 PROGRESS_HZ = 4
 
@@ -45,14 +46,16 @@ class TadApp(App[None]):
     TITLE = "tad-tui"
     # Absolute: Textual resolves relative paths against the module of the (sub)class in use.
     CSS_PATH: ClassVar[list[str | Path]] = [
-        UI_DIR / f"{pane}.tcss" for pane in ("app", "groups", "queue", "performance", "dialogs", "help")
+        UI_DIR / f"{pane}.tcss" for pane in ("app", "groups", "queue", "search", "performance", "dialogs", "help")
     ]
     COMMANDS = App.COMMANDS | {TadCommands}
     # Textual 8.2.8 reads ESC+digit (Alt+digit in most terminals, and over SSH) as the character
-    # macOS types for Option+digit (¡ ™ ¢), so those names are bound beside alt+digit.
+    # macOS types for Option+digit (¡ ™ £ ¢), so those names are bound beside alt+digit.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1,alt+1,inverted_exclamation_mark", "show_pane('groups')", "Groups", tooltip="Show the groups pane", id="app.groups"),
         Binding("f2,alt+2,trade_mark_sign", "show_pane('queue')", "Queue", tooltip="Show the download queue", id="app.queue"),
+        Binding("f3,alt+3,pound_sign", "show_pane('search')", "Search", tooltip="Show the search pane", id="app.search"),
+        Binding("slash", "focus_search", "Search", show=False, tooltip="Type a search (from any pane)", id="app.focus_search"),
         Binding(
             "f4,alt+4,cent_sign", "show_pane('performance')", "Perf", tooltip="Show the performance figures", id="app.performance"
         ),
@@ -91,7 +94,8 @@ class TadApp(App[None]):
                 yield GroupsPane(self.engine, self.clock, id="groups-pane")
             with TabPane("Queue F2", id="queue"):
                 yield QueuePane(self.engine, id="queue-pane")
-            # F3 is kept for the search pane (next slice): a TabPane("Search F3", id="search") goes here.
+            with TabPane("Search F3", id="search"):
+                yield SearchPane(self.engine, id="search-pane")
             with TabPane("Performance F4", id="performance"):
                 yield PerformancePane(self.engine, self.bridge.names, id="performance-pane")
         yield Footer(compact=True)
@@ -107,8 +111,8 @@ class TadApp(App[None]):
         self._downloads = self.run_downloads()
         self.query_one(GroupsPane).focus_list()
 
-    def pane(self, name: str) -> GroupsPane | QueuePane | PerformancePane:
-        kinds = {"groups": GroupsPane, "queue": QueuePane, "performance": PerformancePane}
+    def pane(self, name: str) -> GroupsPane | QueuePane | SearchPane | PerformancePane:
+        kinds = {"groups": GroupsPane, "queue": QueuePane, "search": SearchPane, "performance": PerformancePane}
         return self.query_one(f"#{name}-pane", kinds[name])
 
     # ---- engine -------------------------------------------------------------------------------
@@ -151,6 +155,9 @@ class TadApp(App[None]):
     def action_show_pane(self, name: str) -> None:
         self.query_one(TabbedContent).active = name
         self.pane(name).focus_list()
+
+    def action_focus_search(self) -> None:
+        self.action_show_pane("search")
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id in PANES:

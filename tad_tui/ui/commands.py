@@ -19,6 +19,7 @@ class TadCommands(Provider):
         return [
             ("Groups", "Show the groups and their tracks (F1)", partial(app.action_show_pane, "groups")),
             ("Queue", "Show the download queue (F2)", partial(app.action_show_pane, "queue")),
+            ("Search", "Search every known track by words and filters (F3, /)", app.action_focus_search),
             ("Performance", "Show CPU, memory and download speed (F4)", partial(app.action_show_pane, "performance")),
             ("Scan group", "Scan the highlighted group for new audio (s)", partial(on, "groups", "scan")),
             ("Refresh groups", "Ask Telegram for the groups again (ctrl+r)", partial(on, "groups", "reload")),

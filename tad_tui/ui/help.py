@@ -15,8 +15,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
 
-# What Textual reads for Alt+1/2/4 (see app.py): bound, but not worth a line of help.
-OPTION_DIGIT_KEYS = {"inverted_exclamation_mark", "trade_mark_sign", "cent_sign"}
+# What Textual reads for Alt+1/2/3/4 (see app.py): bound, but not worth a line of help.
+OPTION_DIGIT_KEYS = {"inverted_exclamation_mark", "trade_mark_sign", "pound_sign", "cent_sign"}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,164 @@
+"""The Search pane: words and filters in one box, ranked tracks under it, updated per keystroke.
+
+Each keystroke starts a search in an exclusive worker, so a slower earlier search is cancelled and
+never paints over the results of the latest one. Enter on a result queues it, or shows where it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Input, Label
+
+from tad_tui.engine import Engine
+from tad_tui.library.search import SearchHit, SearchResult
+from tad_tui.store.models import Priority
+from tad_tui.ui import figures
+from tad_tui.ui.messages import QueueChanged
+from tad_tui.ui.table import Cell, Column, RowTable
+
+LIMIT = 200  # hits shown; the count above them says how many more match
+COLUMNS = (
+    Column("Track", 0),
+    Column("Group", 18),
+    Column("Type", 4),
+    Column("Size", 9, "right"),
+    Column("Length", 7, "right"),
+    Column("Status", 10),
+)
+STATUS_STYLE = {"downloaded": "green", "queued": "cyan", "failed": "red", "pending": ""}
+EMPTY_TEXT = "Type words and filters, e.g. bethoven format:flac size>10MB"
+
+
+def hit_cells(hit: SearchHit) -> Sequence[Cell]:
+    return (
+        figures.clean(hit.name),
+        figures.clean(hit.group),
+        hit.format or "",
+        figures.format_size(hit.file_size),
+        figures.duration(hit.duration),
+        Text(hit.status, style=STATUS_STYLE.get(hit.status, "")),
+    )
+
+
+def elapsed_of(result: SearchResult) -> float:
+    return result.elapsed_ms
+
+
+class SearchInput(Input):
+    """The query box: Escape or ↓ hands the keys to the results."""
+
+    HELP_TITLE = "Search box"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,down", "to_results", "Results", tooltip="Move to the results", id="search.to_results"),
+    ]
+
+    def action_to_results(self) -> None:
+        self.screen.query_one("#search-results", RowTable).focus()
+
+
+class SearchPane(Vertical):
+    HELP_TITLE = "Search pane"
+    BINDINGS: ClassVar[list[BindingType]] = []
+
+    def __init__(self, engine: Engine, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.engine = engine
+        # What the time shown says; snapshot tests freeze it, the machine's speed varies.
+        self.elapsed: Callable[[SearchResult], float] = elapsed_of
+        self.table = RowTable[SearchHit](COLUMNS, hit_cells, lambda hit: hit.id, empty_text=EMPTY_TEXT, id="search-results")
+        self.shown_text: str | None = None  # the query whose results are on screen
+
+    def compose(self) -> ComposeResult:
+        yield SearchInput(placeholder="Search: words and filters (format:flac size>10MB group:jazz …)", id="search-input")
+        hints = Label("", id="search-hints")
+        hints.display = False
+        yield hints
+        yield Label("", id="search-summary")
+        yield self.table
+
+    def on_mount(self) -> None:
+        self.warm_up()
+
+    @property
+    def input(self) -> SearchInput:
+        return self.query_one(SearchInput)
+
+    def focus_list(self) -> None:
+        self.input.focus()
+
+    # ---- searching ----------------------------------------------------------------------------
+
+    @work(group="search-warm-up", exit_on_error=False)
+    async def warm_up(self) -> None:
+        await self.engine.search_service.warm_up()
+
+    @on(Input.Changed, "#search-input")
+    def _typed(self, event: Input.Changed) -> None:
+        self.search(event.value)
+
+    @on(Input.Submitted, "#search-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    @work(group="search", exclusive=True, exit_on_error=False)
+    async def search(self, text: str) -> None:
+        if not text.strip():
+            self.show(text, None)
+            return
+        self.show(text, await self.engine.search_service.search(text, limit=LIMIT))
+
+    def show(self, text: str, result: SearchResult | None) -> None:
+        self.shown_text = text
+        hints = self.query_one("#search-hints", Label)
+        summary = self.query_one("#search-summary", Label)
+        if result is None:
+            hints.display = False
+            summary.update("")
+            self.table.empty_text = EMPTY_TEXT
+            self.table.set_rows([], keep_cursor=False)
+            return
+        hints.update("\n".join(figures.clean(hint) for hint in result.hints))
+        hints.display = bool(result.hints)
+        count = f"{result.matched}+" if result.more else str(result.matched)
+        line = f"{count} {'match' if result.matched == 1 else 'matches'} · {self.elapsed(result):.0f} ms"
+        if len(result.hits) < result.matched:
+            line += f" · best {len(result.hits)} shown"
+        if result.relaxed:
+            line += " · no track has every word: these have some"
+        summary.update(line)
+        self.table.empty_text = "No track matches"
+        self.table.set_rows(result.hits, keep_cursor=False)
+
+    # ---- results ------------------------------------------------------------------------------
+
+    def on_row_table_chosen(self, event: RowTable.Chosen) -> None:
+        if event.table is not self.table:
+            return
+        event.stop()
+        hit: SearchHit = event.row
+        if hit.status == "downloaded":
+            where = hit.local_path or "(the file's path is not recorded)"
+            self.notify(f"{figures.clean(hit.name)}\n{where}", title="Downloaded", timeout=10)
+        else:
+            self.enqueue(hit)
+
+    @work(group="search-enqueue", exit_on_error=False)
+    async def enqueue(self, hit: SearchHit) -> None:
+        result = await self.engine.scheduler.enqueue([hit.id], priority=Priority.NORMAL)
+        name = figures.clean(hit.name)
+        if result.entry_ids:
+            self.notify(f"Queued {name} (normal)")
+        else:
+            self.notify(f"{name} is already queued", severity="warning")
+        fresh = self.table.index_of(hit.id)
+        if fresh is not None:
+            self.table.update_row(replace(self.table.rows[fresh], status="queued"))
+        self.post_message(QueueChanged())
