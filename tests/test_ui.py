@@ -186,6 +186,7 @@ async def test_progress_is_merged_and_painted_and_downloads_finish_live(held: tu
     ids = await queue_group(engine, CLASSICAL)
     app = make_app(engine)
     async with app.run_test(size=(100, 30)) as pilot:
+        app._notifier.desktop = False  # as over SSH, whatever this machine has
         await pilot.press("f2")
         queue = app.query_one(QueuePane)
         await until(lambda: len(queue.table.rows) == len(ids), pilot.pause)
@@ -204,6 +205,10 @@ async def test_progress_is_merged_and_painted_and_downloads_finish_live(held: tu
         await until(lambda: all(line.entry.state == "completed" for line in queue.table.rows), pilot.pause, timeout=60)
         assert all(line.entry.downloaded_bytes == line.entry.file_size for line in queue.table.rows)
         assert f"{len(ids)}/{len(ids)} done" in str(app.query_one("#queue-summary", Label).content)
+        # No desktop here: the finished batch and the empty queue are told as toasts.
+        await until(lambda: len(app._notifier.sent) >= 2, pilot.pause)
+        titles = {n.title for n in app._notifications}
+        assert {"Batch complete", "Queue empty"} <= titles
 
 
 async def test_tab_keys_help_and_command_palette(held: tuple[Engine, Gate]) -> None:

@@ -18,6 +18,7 @@ from textual.theme import Theme
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerCancelled, WorkerState
 
+from tad_tui.notify import Notifier
 from tad_tui.download.events import Notice
 from tad_tui.engine import Engine
 from tad_tui.paths import default_config_file, user_themes_dir
@@ -109,7 +110,13 @@ class TadApp(App[None]):
         self.bridge.start()
         self.set_interval(1 / PROGRESS_HZ, self.bridge.flush)
         self._downloads = self.run_downloads()
+        self._notifier = Notifier(self.engine.settings.notifications, self.engine.events, self._toast)
         self.query_one(GroupsPane).focus_list()
+
+    def _toast(self, title: str, message: str) -> None:
+        """Where no desktop can notify (SSH, headless): a toast and the terminal bell."""
+        self.notify(message, title=title, timeout=8)
+        self.bell()
 
     def pane(self, name: str) -> GroupsPane | QueuePane | SearchPane | PerformancePane:
         kinds = {"groups": GroupsPane, "queue": QueuePane, "search": SearchPane, "performance": PerformancePane}
