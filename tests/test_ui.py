@@ -406,3 +406,17 @@ async def test_slash_focuses_the_search_box_from_another_pane(held: tuple[Engine
         await pilot.press("a", "slash", "c", "question_mark")
         assert _search_pane(app).input.value == "a/c?"  # in the box they are text, not keys
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_logout_from_the_palette_ends_the_session_and_quits(held: tuple[Engine, Gate]) -> None:
+    engine, _ = held
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        for key in "log out":
+            await pilot.press(key if key != " " else "space")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(lambda: not app.is_running, pilot.pause)
+    assert not await engine.source.is_authorized()

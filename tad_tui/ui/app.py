@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
+from telethon.errors import RPCError
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.theme import Theme
@@ -179,6 +180,16 @@ class TadApp(App[None]):
 
     async def action_quit(self) -> None:
         await self.stop_downloads()
+        self.exit()
+
+    async def action_logout(self) -> None:
+        """End the Telegram session (here and on Telegram's side) and quit; next start signs in again."""
+        await self.stop_downloads()
+        try:
+            await self.engine.source.log_out()
+        except (ConnectionError, OSError, RPCError) as error:
+            self.notify(f"Logging out failed: {error}", severity="error", timeout=10)
+            return
         self.exit()
 
     # ---- themes -------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ class TadCommands(Provider):
             ("Keys", "Every key of the app and this pane (?)", app.action_help),
             ("Theme", "Choose a colour theme (ctrl+t)", app.action_change_theme),
             ("Quit", "Stop downloads (they resume next time) and quit (ctrl+q)", app.action_quit),
+            ("Log out", "End the Telegram session here and on Telegram's side, then quit", app.action_logout),
         ]
 
     async def discover(self) -> Hits:
