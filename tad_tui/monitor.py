@@ -157,10 +157,7 @@ class Monitor:
         latest = self.samples[-1] if self.samples else None
         if latest is None or latest.rss_bytes <= self.memory_limit:
             return None
-        return (
-            f"memory limit: tad-tui uses {latest.rss_bytes // 2**20} MiB of max_memory_mb "
-            f"{self.memory_limit // 2**20} MiB; new downloads wait until it falls back"
-        )
+        return latest.memory_pressure
 
     def under_pressure(self) -> bool:
         latest = self.samples[-1] if self.samples else None

@@ -196,20 +196,21 @@ def _parse_filter(key: str, op: str, value: str) -> tuple[SearchFilters | None, 
         return None, str(error)
 
 
+def _choices(key: str, op: str, value: str, aliases: dict[str, str], allowed: Sequence[str], noun: str) -> frozenset[str]:
+    """``a|b,c`` for a filter that takes names from a fixed list (aliases folded in)."""
+    _require_equals(key, op)
+    names = {aliases.get(name, name) for name in re.split(r"[|,]", value.lower()) if name}
+    if unknown := sorted(names - set(allowed)):
+        raise ValueError(f"unknown {key} {', '.join(unknown)} ({noun}: {', '.join(allowed)})")
+    return frozenset(names)
+
+
 def _parse_format(op: str, value: str) -> SearchFilters:
-    _require_equals("format", op)
-    names = {_FORMAT_ALIASES.get(name, name) for name in re.split(r"[|,]", value.lower()) if name}
-    if unknown := sorted(names - set(FORMATS)):
-        raise ValueError(f"unknown format {', '.join(unknown)} (formats: {', '.join(FORMATS)})")
-    return SearchFilters(formats=frozenset(names))
+    return SearchFilters(formats=_choices("format", op, value, _FORMAT_ALIASES, FORMATS, "formats"))
 
 
 def _parse_status(op: str, value: str) -> SearchFilters:
-    _require_equals("status", op)
-    names = {_STATUS_ALIASES.get(name, name) for name in re.split(r"[|,]", value.lower()) if name}
-    if unknown := sorted(names - set(STATUSES)):
-        raise ValueError(f"unknown status {', '.join(unknown)} (statuses: {', '.join(STATUSES)})")
-    return SearchFilters(statuses=frozenset(names))
+    return SearchFilters(statuses=_choices("status", op, value, _STATUS_ALIASES, STATUSES, "statuses"))
 
 
 def _parse_size(op: str, value: str) -> SearchFilters:
