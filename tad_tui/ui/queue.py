@@ -257,37 +257,51 @@ class QueuePane(Vertical):
             self._show_summary()
 
     def action_move(self, where: str) -> None:
+        """The row moves at once (the same rule as the engine's); the engine writes it after."""
         line = self.table.current
         if line is None:
             return
         if not line.active:
             self.notify(f"Entry {line.id} is {line.entry.state}: only unfinished entries move", severity="warning")
             return
+        target = self._move_target(line, where)
+        if target is None:
+            return
+        self.table.move_row(line.id, target)
 
         async def move() -> None:
-            await self.engine.scheduler.move(line.id, where)
-            target = self._move_target(line, where)
-            if target is not None:
-                self.table.move_row(line.id, target)
+            try:
+                await self.engine.scheduler.move(line.id, where)
+            except QueueError:
+                self.reload()  # the engine said no: show what it holds
+                raise
 
         self._apply(move)
 
     def _move_target(self, line: QueueLine, where: str) -> int | None:
-        """Where the engine's move puts the row, as an index into the list without it."""
+        """Where the engine's move puts the row, as an index into the list without it.
+
+        Walks outwards from the row and stops at the first peer (unfinished, same priority), so a
+        move in a 10,000-entry queue looks at a handful of rows.
+        """
         rows = self.table.rows
         here = self.table.index_of(line.id)
         if here is None:
             return None
-        peers = [i for i, other in enumerate(rows) if other.active and other.entry.priority == line.entry.priority]
-        before = [i for i in peers if i < here]
-        after = [i for i in peers if i > here]
-        if where == "up":
-            return before[-1] if before else None
-        if where == "down":
-            return after[0] if after else None
+
+        def peer(i: int) -> bool:
+            other = rows[i]
+            return other.active and other.entry.priority == line.entry.priority
+
         if where == "top":
-            return before[0] if before else None
-        return after[-1] if after else None
+            order = range(0, here)
+        elif where == "bottom":
+            order = range(len(rows) - 1, here, -1)
+        else:
+            order = range(here - 1, -1, -1) if where == "up" else range(here + 1, len(rows))
+        # Above the row an index stays put when the row is taken out; below it, it shifts up by one,
+        # so the peer's own index is the place right after it. Either way: the peer's index.
+        return next((i for i in order if peer(i)), None)
 
     def action_priority(self, step: int) -> None:
         line = self.table.current
