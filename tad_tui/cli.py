@@ -257,12 +257,7 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         if not chosen:
             return EXIT_OK
         demo, paths = True, build_paths(settings, demo=True)
-    async with open_engine(settings, paths, demo=demo, writer=True) as engine:
-        if not await engine.source.is_authorized():
-            from tad_tui.ui.login import LoginApp
-
-            if not await LoginApp(engine.source.login_flow()).run_async():
-                return EXIT_OK
+    async with open_engine(settings, paths, demo=demo, writer=True, connect=False) as engine:
         await run_tui(engine)
     return EXIT_OK
 

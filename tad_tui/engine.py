@@ -6,6 +6,7 @@ runs Telethon, the store and everything else on one loop.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,6 +87,8 @@ class Engine:
         self._scheduler: Scheduler | None = None
         self.monitor: Monitor | None = None
         self._search_service: SearchService | None = None
+        self._online = False
+        self._connecting: asyncio.Lock | None = None
 
     @property
     def source(self) -> Source:
@@ -93,9 +96,28 @@ class Engine:
             raise SourceError("this command does not talk to Telegram")
         return self._source
 
+    async def connect(self) -> None:
+        """Reach Telegram, once: later calls return at once, concurrent ones wait for the first.
+
+        The CLI connects while opening the engine; the TUI paints its first frame and connects
+        after, so a slow or unreachable Telegram never delays the library, queue and search.
+        """
+        if self._online:
+            return
+        self._connecting = self._connecting or asyncio.Lock()
+        async with self._connecting:
+            if not self._online:
+                await self.source.start()
+                self._online = True
+
+    @property
+    def online(self) -> bool:
+        return self._online
+
     async def list_groups(self, *, refresh: bool = True) -> list[GroupSummary]:
         """The account's groups and channels; ``refresh`` asks Telegram first, else the library only."""
         if refresh:
+            await self.connect()
             infos = await self.source.list_groups()
             rows = await upsert_groups(infos)
         else:
@@ -113,10 +135,12 @@ class Engine:
         row = await TelegramGroup.filter(condition).first()
         if row is not None and (row.access_hash or row.kind == "chat"):
             return group_info(row)
+        await self.connect()
         return await self.source.resolve_group(key)
 
     async def scan(self, key: str, *, on_progress: Callable[[ScanProgress], None] | None = None) -> ScanResult:
         info = await self.resolve_group(key)
+        await self.connect()
         return await scan_group(self.source, info, on_progress=on_progress)
 
     @property
@@ -160,6 +184,7 @@ class Engine:
         return Scheduler(context, downloads.max_concurrent)
 
     async def start_downloads(self) -> Scheduler:
+        await self.connect()
         scheduler = self.scheduler
         await scheduler.load()
         return scheduler

@@ -74,11 +74,15 @@ def _client(settings: Settings, paths: Paths, *, demo: bool) -> TadClient:
 
 
 @asynccontextmanager
-async def open_engine(settings: Settings, paths: Paths, *, demo: bool, writer: bool) -> AsyncIterator[Engine]:
+async def open_engine(
+    settings: Settings, paths: Paths, *, demo: bool, writer: bool, connect: bool = True
+) -> AsyncIterator[Engine]:
     """The engine for one command or one TUI session.
 
     ``writer`` commands (anything that talks to Telegram or changes the library) take the data dir's
     lock; read-only ones (search, queue, performance) open the store beside a running writer.
+    ``connect=False`` leaves reaching Telegram to the caller (``Engine.connect``): the TUI paints
+    first and connects after.
     """
     async with AsyncExitStack() as stack:
         paths.ensure()
@@ -88,9 +92,10 @@ async def open_engine(settings: Settings, paths: Paths, *, demo: bool, writer: b
         source = build_source(settings, paths, demo=demo) if writer else None
         await open_store(paths.db)
         stack.push_async_callback(close_store)
-        if source is not None:
-            await source.start()
-            stack.push_async_callback(source.stop)
         engine = Engine(settings, paths, source)
+        if source is not None:
+            stack.push_async_callback(source.stop)
         stack.push_async_callback(engine.close)
+        if source is not None and connect:
+            await engine.connect()
         yield engine

@@ -102,6 +102,8 @@ class TelethonSource:
         self.client = client
 
     async def start(self) -> None:
+        if self.client.is_connected():
+            return
         try:
             await self.client.connect()
         except (OSError, ConnectionError) as error:

@@ -1,7 +1,9 @@
 """The full-screen app: panes in tabs over one already-open Engine.
 
-The entry point opens the engine (lock, store, Telegram) and closes it after ``run_tui`` returns:
-Tortoise keeps its context per asyncio task, so it must be set up by the task that runs the app.
+The entry point opens the engine (lock, store) and closes it after ``run_tui`` returns: Tortoise
+keeps its context per asyncio task, so it must be set up by the task that runs the app. Telegram is
+reached after the first frame (``go_online``): the library, queue and search never wait for it, and
+an account that is not signed in yet gets the login screen over the panes.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.theme import Theme
 from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual import work
 from textual.worker import Worker, WorkerCancelled, WorkerState
 
 from tad_tui.notify import Notifier
 from tad_tui.download.events import Notice
 from tad_tui.engine import Engine
+from tad_tui.telegram.source import SourceError
 from tad_tui.paths import default_config_file, user_themes_dir
 from tad_tui.ui.bridge import EngineBridge
 from tad_tui.ui.commands import TadCommands
 from tad_tui.ui.groups import GroupsPane
 from tad_tui.ui.help import HelpScreen, sections_for
+from tad_tui.ui.login import LoginScreen
 from tad_tui.ui.messages import EngineEvent, QueueChanged
 from tad_tui.ui.performance import PerformancePane
 from tad_tui.ui.queue import QueuePane
@@ -110,9 +115,9 @@ class TadApp(App[None]):
         self.bridge.targets = [self, self.query_one(QueuePane)]
         self.bridge.start()
         self.set_interval(1 / PROGRESS_HZ, self.bridge.flush)
-        self._downloads = self.run_downloads()
         self._notifier = Notifier(self.engine.settings.notifications, self.engine.events, self._toast)
         self.query_one(GroupsPane).focus_list()
+        self.go_online()
 
     def _toast(self, title: str, message: str) -> None:
         """Where no desktop can notify (SSH, headless): a toast and the terminal bell."""
@@ -125,12 +130,37 @@ class TadApp(App[None]):
 
     # ---- engine -------------------------------------------------------------------------------
 
+    @work(group="online", exclusive=True, exit_on_error=False, name="connecting to Telegram")
+    async def go_online(self) -> None:
+        """Connect, sign in if needed, then ask Telegram for the groups and start the downloads."""
+        self.engine.start_monitor()
+        self.sub_title = "connecting to Telegram…"
+        try:
+            await self.engine.connect()
+            authorized = await self.engine.source.is_authorized()
+        except (SourceError, ConnectionError, OSError, RPCError) as error:
+            self.sub_title = "offline"
+            self.notify(
+                f"Cannot reach Telegram: {error}. The library, queue and search work offline; "
+                "Reconnect is in the command palette (ctrl+p).",
+                severity="error",
+                timeout=15,
+            )
+            return
+        if not authorized:
+            if not await self.push_screen_wait(LoginScreen(self.engine.source.login_flow())):
+                self.exit()
+                return
+        self.sub_title = ""
+        self.query_one(GroupsPane).load_groups(refresh=True)
+        if self._downloads is None:
+            self._downloads = self.run_downloads()
+
     def run_downloads(self) -> Worker[None]:
         return self.run_worker(self._downloads_forever, group="downloads", exit_on_error=False, name="downloads")
 
     async def _downloads_forever(self) -> None:
         await self.engine.start_downloads()
-        self.engine.start_monitor()
         await self.engine.scheduler.run(until_idle=False)
 
     async def stop_downloads(self) -> None:

@@ -22,6 +22,7 @@ class TadCommands(Provider):
             ("Search", "Search every known track by words and filters (F3, /)", app.action_focus_search),
             ("Performance", "Show CPU, memory and download speed (F4)", partial(app.action_show_pane, "performance")),
             ("Scan group", "Scan the highlighted group for new audio (s)", partial(on, "groups", "scan")),
+            ("Reconnect", "Reach Telegram again (after starting offline)", app.go_online),
             ("Refresh groups", "Ask Telegram for the groups again (ctrl+r)", partial(on, "groups", "reload")),
             ("Pause all downloads", "Pause every unfinished entry (p)", partial(on, "queue", "pause_all")),
             ("Resume all downloads", "Resume every paused entry (P)", partial(on, "queue", "resume_all")),

@@ -124,7 +124,7 @@ class GroupsPane(Vertical):
                 yield self._tracks
 
     def on_mount(self) -> None:
-        self.load_groups(refresh=True)
+        self.load_groups(refresh=False)  # the library's; the app refreshes them once it is online
 
     def focus_list(self) -> None:
         (self._tracks if self.group else self._groups).focus()

@@ -1,6 +1,6 @@
 """Signing in inside the terminal: phone → code → two-step password, each refusal in words.
 
-Runs before the main app when the session is not authorized yet; the flow itself (and every
+The app pushes it over its panes when the session is not authorized yet; the flow itself (and every
 Telethon error's wording) lives in ``tad_tui.telegram.login`` and is shared with the CLI.
 """
 
@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Input, Label, Static
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Static
 
 from tad_tui.telegram.login import LoginError, LoginFlow, LoginStep
 
@@ -23,25 +24,26 @@ PROMPTS = {
 }
 
 
-class LoginApp(App[bool]):
-    """Returns True once signed in, False if the user gives up (Escape / ctrl+q)."""
+class LoginScreen(Screen[bool]):
+    """Dismissed with True once signed in, False if the user gives up (Escape)."""
 
-    TITLE = "tad-tui · sign in"
-    CSS = """
-    Screen { align: center middle; }
+    DEFAULT_CSS = """
+    LoginScreen { align: center middle; }
     #login { width: 72; max-width: 100%; height: auto; padding: 1 2; border: round $primary; }
     #login-error { color: $error; height: auto; margin-top: 1; }
     #login-hint { color: $text-muted; height: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,ctrl+q", "give_up", "Quit", id="login.quit"),
+        Binding("escape", "give_up", "Quit", tooltip="Quit without signing in", id="login.quit"),
     ]
 
     def __init__(self, flow: LoginFlow) -> None:
         super().__init__()
         self.flow = flow
+        self.sub_title = "sign in"
 
     def compose(self) -> ComposeResult:
+        yield Header(icon="♫")
         with Vertical(id="login"):
             yield Static("[b]Sign in to Telegram[/b]")
             yield Label("", id="login-prompt")
@@ -86,9 +88,9 @@ class LoginApp(App[bool]):
             field.focus()
             return
         if self.flow.step is LoginStep.DONE:
-            self.exit(True)
+            self.dismiss(True)
         else:
             self._show_step()
 
     def action_give_up(self) -> None:
-        self.exit(False)
+        self.dismiss(False)

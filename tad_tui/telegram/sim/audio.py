@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -23,9 +23,9 @@ from mutagen.id3 import ID3, TALB, TCOM, TCON, TDRC, TIT2, TPE1, TRCK
 from mutagen.ogg import OggPage
 from mutagen.oggvorbis import OggVCommentDict, OggVorbis
 
-AudioFormat = Literal["mp3", "flac", "ogg"]
+from tad_tui.telegram.sim.media import MIME_TYPES, AudioFormat, Encoding, Tags, Tone, md5_of_file
 
-MIME_TYPES: dict[AudioFormat, str] = {"mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg"}
+__all__ = ["MIME_TYPES", "AudioFormat", "Encoding", "Tags", "Tone", "md5_of_file", "encode", "render_audio"]
 
 # Fixed so the noise stream, and hence every byte, never depends on anything but the Tone.
 BLOCK_FRAMES = 1 << 16
@@ -48,37 +48,6 @@ _ID3_FRAMES = {
     "composer": TCOM,
     "tracknumber": TRCK,
 }
-
-Tags = tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class Tone:
-    """A plucked chord progression (one chord per bar, cycled) over a bed of uniform hiss."""
-
-    seconds: float
-    sample_rate: int
-    channels: int
-    seed: int
-    chords: tuple[tuple[float, ...], ...]  # frequencies in Hz; every chord has the same voice count
-    bar_seconds: float = 1.0
-    level: float = 0.12  # peak amplitude of the chord, kept quiet on purpose
-    noise: float = 0.0005  # amplitude of the hiss; raise it to make FLAC incompressible
-
-    @property
-    def frames(self) -> int:
-        return round(self.seconds * self.sample_rate)
-
-
-@dataclass(frozen=True)
-class Encoding:
-    """Container/codec settings; ``compression_level`` and ``bitrate_mode`` are soundfile's."""
-
-    format: AudioFormat
-    flac_bits: int = 16  # 16 or 24, FLAC only
-    compression_level: float | None = None
-    bitrate_mode: Literal["CONSTANT", "AVERAGE", "VARIABLE"] | None = None
-
 
 def polynomial_sine(phase: np.ndarray) -> np.ndarray:
     """sin(2*pi*phase) for phase in [0, 1), within 0.1%, from a refined parabola."""
@@ -252,11 +221,3 @@ def _encode_and_tag(sink: BinaryIO, tone: Tone, encoding: Encoding, tags: Tags, 
         sink.truncate()
         sink.write(stamped)
     write_tags(sink, encoding.format, tags)
-
-
-def md5_of_file(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as source:
-        while chunk := source.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -28,9 +28,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
-
-from tad_tui.telegram.sim.audio import MIME_TYPES, AudioFormat, Encoding, Tags, Tone, md5_of_file, render_audio
+from tad_tui.telegram.sim.media import MIME_TYPES, AudioFormat, Encoding, Tags, Tone, md5_of_file
 
 if sys.platform == "win32":
     import msvcrt
@@ -729,6 +727,8 @@ Rendered = tuple[int, int, str]  # (document_id, size, md5)
 def _render_file(root: Path, file: FilePlan) -> Rendered:
     path = root / file.relpath
     if isinstance(file.source, AudioSource):
+        from tad_tui.telegram.sim.audio import render_audio  # numpy and libsndfile: generating only
+
         source = file.source
         size, md5 = render_audio(path, source.tone, source.encoding, source.tags, source.ogg_serial)
         return file.document_id, size, md5
@@ -1009,6 +1009,8 @@ _RANDOM_CHUNK = 1 << 20
 
 def _write_random_file(path: Path, size: int, seed: int, index: int) -> str:
     """Pseudo-random bytes from (seed, index), written via a temporary name; returns the md5."""
+    import numpy as np  # generating only: reading a catalogue never loads numpy
+
     rng = np.random.default_rng([seed, index])
     digest = hashlib.md5()
     temporary = path.with_name(path.name + ".tmp")
