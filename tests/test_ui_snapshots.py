@@ -133,9 +133,11 @@ def test_queue_pane(snap_compare: Any, demo_app: DemoApp, size: tuple[int, int])
         await pilot.pause()
         queue = pilot.app.query_one(QueuePane)
         queue.refresh_speeds()
+        queue.table.go_to_key(demo_app.entry_ids[8])
+        await pilot.press("m", "m")  # two marked rows: the bullet column and the count
         queue.table.go_to_key(demo_app.entry_ids[5])
         await pilot.pause()
-        assert len(queue.table.rows) == len(demo_app.entry_ids)
+        assert len(queue.table.rows) == len(demo_app.entry_ids) and len(queue.table.marked) == 2
 
     assert snap_compare(demo_app, terminal_size=size, run_before=queue_with_live_entries)
 

@@ -1,4 +1,4 @@
-"""Small modal questions: a priority, a bandwidth limit. Escape always cancels."""
+"""Small modal questions: a priority, a bandwidth limit, what to do to a batch. Escape always cancels."""
 
 from __future__ import annotations
 
@@ -43,6 +43,41 @@ class PriorityDialog(ModalScreen[Priority | None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.dismiss(Priority[str(event.option.id)])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# What the batch dialog offers: scheduler.on_batch's action, and what it does in words.
+BATCH_ACTIONS = (
+    ("pause", "Pause its unfinished entries"),
+    ("resume", "Resume its paused entries"),
+    ("cancel", "Cancel it (partial files are removed)"),
+    ("retry", "Retry its failed and cancelled entries"),
+)
+
+
+class BatchDialog(ModalScreen[str | None]):
+    """Pick what to do to every entry of a batch; returns the action's name."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [CANCEL]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._title, classes="dialog-title")
+            yield OptionList(*(Option(text, id=action) for action, text in BATCH_ACTIONS), id="batch-actions")
+            yield Label("Enter to choose, Escape to cancel", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(str(event.option.id))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -3,6 +3,10 @@
 Rows are loaded once (engine.queue_rows) and then kept in step in place: each action goes through
 the scheduler and the same change is applied to the one row it touched, mirroring the engine's
 ordering rule (priority first, then position; only unfinished entries move).
+
+With rows marked (m, ctrl+a), the same keys act on every marked entry instead, one scheduler call
+each; the marks stay until cleared (M, Escape), so actions can follow one another on them. Such a
+loop passes ``audit=False`` to each call and writes one audit line for the whole action.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import ClassVar
 
 from rich.text import Text
@@ -18,6 +23,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Label
 
 from tad_tui.download.events import (
@@ -27,12 +33,14 @@ from tad_tui.download.events import (
     EntryStarted,
     EntryWaiting,
 )
+from tad_tui.audit import recorded
 from tad_tui.download.scheduler import QueueError
 from tad_tui.engine import Engine, QueueRow
-from tad_tui.store.models import Priority
+from tad_tui.store.models import Priority, QueueEntry, QueueState
 from tad_tui.ui import figures
-from tad_tui.ui.dialogs import BandwidthDialog
+from tad_tui.ui.dialogs import BandwidthDialog, BatchDialog
 from tad_tui.ui.messages import EngineEvent, ProgressTick
+from tad_tui.ui.queue_order import after_priority_change, move_marked
 from tad_tui.ui.table import Cell, Column, RowTable
 
 ACTIVE = ("queued", "waiting", "running", "paused")
@@ -52,6 +60,7 @@ STATE_STYLE = {
     "cancelled": "dim",
 }
 SHORT_STATE = {"completed": "done"}
+MOVE_WORDS = {"up": "up", "down": "down", "top": "to the top", "bottom": "to the bottom"}
 BAR_WIDTH = 10
 COLUMNS = (
     Column("State", 9),
@@ -78,6 +87,36 @@ class QueueLine:
     @property
     def active(self) -> bool:
         return self.entry.state in ACTIVE
+
+    @property
+    def level(self) -> Priority:
+        return Priority[self.entry.priority.upper()]
+
+
+@dataclass(frozen=True)
+class MarkedAction:
+    """What a key does to the marked entries: the scheduler call, to which states, the row after."""
+
+    done: str  # "Paused", for the toast
+    states: tuple[str, ...]
+    state: str
+    nothing: str  # the warning when no marked entry is in one of ``states``
+    changes: dict[str, object] = field(default_factory=dict)
+
+
+MARKED_ACTIONS = {
+    "pause": MarkedAction("Paused", ("queued", "waiting", "running"), "paused", "is queued or running: nothing to pause"),
+    "resume": MarkedAction("Resumed", ("paused",), "queued", "is paused: nothing to resume"),
+    "cancel": MarkedAction("Cancelled", ACTIVE, "cancelled", "is unfinished: nothing to cancel", {"downloaded_bytes": 0}),
+    "retry": MarkedAction(
+        "Retried", ("failed", "cancelled"), "queued", "failed or was cancelled: nothing to retry", {"error_message": None}
+    ),
+}
+BATCH_DONE = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled", "retry": "Retried"}
+
+
+def entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"
 
 
 def line_cells(line: QueueLine) -> Sequence[Cell]:
@@ -111,6 +150,10 @@ class QueuePane(Vertical):
         Binding("space", "toggle_pause", "Pause/resume", tooltip="Pause or resume the entry", id="queue.toggle_pause"),
         Binding("x", "cancel", "Cancel", tooltip="Cancel the entry (its partial file is removed)", id="queue.cancel"),
         Binding("r", "retry", "Retry", tooltip="Retry a failed or cancelled entry", id="queue.retry"),
+        Binding("m", "toggle_mark", "Mark", tooltip="Mark or unmark: the keys above act on all marked", id="queue.mark"),
+        Binding("ctrl+a,a", "mark_all", "Mark all", show=False, tooltip="Mark every unfinished entry (again: clear marks)", id="queue.mark_all"),
+        Binding("M,escape", "clear_marks", "Clear marks", show=False, tooltip="Clear the marks", id="queue.clear_marks"),
+        Binding("B", "batch", "Batch", show=False, tooltip="Pause, resume, cancel or retry the entry's batch", id="queue.batch"),
         Binding("p", "pause_all", "Pause all", show=False, tooltip="Pause every unfinished entry", id="queue.pause_all"),
         Binding("P", "resume_all", "Resume all", show=False, tooltip="Resume every paused entry", id="queue.resume_all"),
         Binding("l", "bandwidth", "Limit", tooltip="Set the total download limit (8MB, 512KiB, 0 = none)", id="queue.bandwidth"),
@@ -121,7 +164,7 @@ class QueuePane(Vertical):
         super().__init__(id=id)
         self.engine = engine
         self.table = RowTable[QueueLine](
-            COLUMNS, line_cells, lambda line: line.id, empty_text="Loading the queue…", id="queue-list"
+            COLUMNS, line_cells, lambda line: line.id, empty_text="Loading the queue…", markable=True, id="queue-list"
         )
         self._batches: dict[int, BatchProgress] = {}
         self._running: set[int] = set()
@@ -169,20 +212,21 @@ class QueuePane(Vertical):
         for batch in batches:
             failed = f", {batch.failed} failed" if batch.failed else ""
             text += f"\nBatch {figures.clean(batch.name)}: {batch.done}/{batch.total} done{failed}"
-        self.query_one("#queue-summary", Label).update(text)
+        self.query_one("#queue-summary", Label).update(Content(text))  # names are not markup
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
         self._show_detail(event.row)
 
     def _show_detail(self, line: QueueLine | None) -> None:
-        text = ""
+        marked = len(self.table.marked)
+        text = f"{marked} marked · " if marked else ""
         if line is not None:
             e = line.entry
             size = f"{figures.format_size(e.downloaded_bytes)} of {figures.format_size(e.file_size)}"
-            text = f"#{e.id} {figures.clean(e.file)} · {figures.clean(e.group)} · {size}"
+            text += f"#{e.id} {figures.clean(e.file)} · {figures.clean(e.group)} · {size}"
             if line.waiting or e.error_message:
                 text += f" · {figures.clean(line.waiting or e.error_message)}"
-        self.query_one("#queue-detail", Label).update(text)
+        self.query_one("#queue-detail", Label).update(Content(text))  # "[FLAC] x" is a name, not markup
 
     # ---- live updates -------------------------------------------------------------------------
 
@@ -258,6 +302,9 @@ class QueuePane(Vertical):
 
     def action_move(self, where: str) -> None:
         """The row moves at once (the same rule as the engine's); the engine writes it after."""
+        if self.table.marked:
+            self._move_marked(where)
+            return
         line = self.table.current
         if line is None:
             return
@@ -275,6 +322,27 @@ class QueuePane(Vertical):
             except QueueError:
                 self.reload()  # the engine said no: show what it holds
                 raise
+
+        self._apply(move)
+
+    def _move_marked(self, where: str) -> None:
+        """The marked rows move at once, as a block per priority; the engine writes them one by one after."""
+        rows, calls = move_marked(self.table.rows, self.table.marked, where)
+        if not calls:
+            if not any(line.active for line in self.table.marked_rows()):
+                self.notify("No marked entry is unfinished: only unfinished entries move", severity="warning")
+            return
+        self.table.reorder(rows)
+
+        async def move() -> None:
+            try:
+                with recorded("move", refused=(QueueError,), scope="marked", where=where, count=len(calls)):
+                    for entry_id in calls:
+                        await self.engine.scheduler.move(entry_id, where, audit=False)
+            except QueueError:
+                self.reload()
+                raise
+            self.notify(f"Moved {entries(len(calls))} {MOVE_WORDS[where]}")
 
         self._apply(move)
 
@@ -304,6 +372,9 @@ class QueuePane(Vertical):
         return next((i for i in order if peer(i)), None)
 
     def action_priority(self, step: int) -> None:
+        if self.table.marked:
+            self._priority_marked(step)
+            return
         line = self.table.current
         if line is None:
             return
@@ -321,6 +392,42 @@ class QueuePane(Vertical):
                 self.table.move_row(line.id, self._priority_target(updated))
 
         self._apply(change)
+
+    def _priority_marked(self, step: int) -> None:
+        ids = [line.id for line in self.table.marked_rows()]
+
+        async def change() -> None:
+            changed: dict[int, Priority] = {}
+            try:
+                with recorded("set_priority", refused=(QueueError,), scope="marked", step=step, count=0) as audited:
+                    for entry_id in ids:
+                        line = self._line(entry_id)
+                        if line is None or not Priority.LOW <= line.level + step <= Priority.CRITICAL:
+                            continue
+                        wanted = Priority(line.level + step)
+                        await self.engine.scheduler.set_priority(entry_id, wanted, audit=False)
+                        changed[entry_id] = wanted
+                        audited["count"] = len(changed)
+            except QueueError:
+                self.reload()
+                raise
+            finally:
+                self._show_priorities(changed)
+            if changed:
+                self.notify(f"{'Raised' if step > 0 else 'Lowered'} the priority of {entries(len(changed))}")
+            else:
+                self.notify(f"The marked entries are all at {'critical' if step > 0 else 'low'} priority already")
+
+        self._apply(change)
+
+    def _show_priorities(self, changed: dict[int, Priority]) -> None:
+        if not changed:
+            return
+        rows = [
+            replace(line, entry=replace(line.entry, priority=changed[line.id].name.lower())) if line.id in changed else line
+            for line in self.table.rows
+        ]
+        self.table.reorder(after_priority_change(rows, changed))
 
     def _priority_target(self, line: QueueLine) -> int:
         """After the last unfinished entry of its priority; else before the first of a lower one."""
@@ -340,6 +447,9 @@ class QueuePane(Vertical):
             self._put(QueueLine(replace(line.entry, state=state, **changes)))  # type: ignore[arg-type]
 
     def action_toggle_pause(self) -> None:
+        if self.table.marked:
+            self._act_on_marked("toggle")
+            return
         line = self.table.current
         if line is None:
             return
@@ -358,6 +468,9 @@ class QueuePane(Vertical):
         self._apply(toggle)
 
     def action_cancel(self) -> None:
+        if self.table.marked:
+            self._act_on_marked("cancel")
+            return
         line = self.table.current
         if line is None or not line.active:
             return
@@ -369,6 +482,9 @@ class QueuePane(Vertical):
         self._apply(cancel)
 
     def action_retry(self) -> None:
+        if self.table.marked:
+            self._act_on_marked("retry")
+            return
         line = self.table.current
         if line is None:
             return
@@ -382,13 +498,39 @@ class QueuePane(Vertical):
 
         self._apply(retry)
 
+    def _act_on_marked(self, action: str) -> None:
+        """Pause, resume ("toggle": pause if any can be, else resume), cancel or retry the marked entries."""
+        ids = [line.id for line in self.table.marked_rows()]
+
+        async def act() -> None:
+            lines = [line for line in map(self._line, ids) if line is not None]  # as they are now
+            name = action
+            if action == "toggle":
+                pausable = any(line.entry.state in MARKED_ACTIONS["pause"].states for line in lines)
+                name = "pause" if pausable else "resume"
+            rule = MARKED_ACTIONS[name]
+            chosen = [line.id for line in lines if line.entry.state in rule.states]
+            if not chosen:
+                nothing = "is unfinished: nothing to pause or resume" if action == "toggle" else rule.nothing
+                self.notify(f"None of the {entries(len(lines))} marked {nothing}", severity="warning")
+                return
+            operation = getattr(self.engine.scheduler, name)
+            with recorded(name, refused=(QueueError,), scope="marked", count=len(chosen)):
+                for entry_id in chosen:
+                    await operation(entry_id, audit=False)
+                    self._set_state(entry_id, rule.state, **rule.changes)
+            self.notify(f"{rule.done} {entries(len(chosen))}")
+
+        self._apply(act)
+
     def action_pause_all(self) -> None:
         ids = [line.id for line in self.table.rows if line.entry.state in ("queued", "waiting", "running")]
 
         async def pause_all() -> None:
-            for entry_id in ids:
-                await self.engine.scheduler.pause(entry_id)
-                self._set_state(entry_id, "paused")
+            with recorded("pause", refused=(QueueError,), scope="all", count=len(ids)):
+                for entry_id in ids:
+                    await self.engine.scheduler.pause(entry_id, audit=False)
+                    self._set_state(entry_id, "paused")
             self.notify(f"Paused {len(ids)} entries")
 
         self._apply(pause_all)
@@ -397,12 +539,70 @@ class QueuePane(Vertical):
         ids = [line.id for line in self.table.rows if line.entry.state == "paused"]
 
         async def resume_all() -> None:
-            for entry_id in ids:
-                await self.engine.scheduler.resume(entry_id)
-                self._set_state(entry_id, "queued")
+            with recorded("resume", refused=(QueueError,), scope="all", count=len(ids)):
+                for entry_id in ids:
+                    await self.engine.scheduler.resume(entry_id, audit=False)
+                    self._set_state(entry_id, "queued")
             self.notify(f"Resumed {len(ids)} entries")
 
         self._apply(resume_all)
+
+    def action_toggle_mark(self) -> None:
+        self.table.toggle_mark()
+        self.table.action_move_cursor(1)
+        self._show_detail(self.table.current)
+
+    def action_mark_all(self) -> None:
+        """Mark every unfinished entry (or clear the marks if they all are already)."""
+        unfinished = {line.id for line in self.table.rows if line.active}
+        self.table.marked = set() if unfinished <= self.table.marked else self.table.marked | unfinished
+        self.table.refresh()
+        self._show_detail(self.table.current)
+
+    def action_clear_marks(self) -> None:
+        if self.table.marked:
+            self.table.marked = set()
+            self.table.refresh()
+            self._show_detail(self.table.current)
+
+    def action_batch(self) -> None:
+        """Ask what to do to the batch of the entry under the cursor, then do it to each of its entries."""
+        line = self.table.current
+        if line is None:
+            return
+        batch_id = line.entry.batch_id
+        if batch_id is None:
+            self.notify(f"Entry {line.id} was queued on its own: it is in no batch", severity="warning")
+            return
+        progress = self._batches.get(batch_id)
+        name = figures.clean(progress.name if progress else line.entry.group)
+        title = f"Batch {name}" + (f" · {entries(progress.total)}" if progress else "")
+
+        def chosen(action: str | None) -> None:
+            if action is not None:
+                self._apply(partial(self._on_batch, batch_id, action))
+
+        self.app.push_screen(BatchDialog(title), chosen)
+
+    async def _on_batch(self, batch_id: int, action: str) -> None:
+        before = {line.id: line.entry.state for line in self.table.rows if line.entry.batch_id == batch_id}
+        total = await self.engine.scheduler.on_batch(batch_id, action)
+        # The scheduler's own rules decide which entries change: show what it wrote.
+        states = await QueueEntry.filter(batch_id=batch_id).values_list("id", "state")
+        changed = 0
+        for entry_id, state in states:
+            value = QueueState(state).value
+            changed += before.get(entry_id, value) != value
+            changes: dict[str, object] = {"error_message": None} if value == "queued" else {}
+            if value == "cancelled":
+                changes["downloaded_bytes"] = 0
+            self._set_state(entry_id, value, **changes)
+        rows = [line.entry for line in self.table.rows if line.entry.batch_id == batch_id]
+        counted = _batches_from(rows).get(batch_id)
+        if counted is not None:
+            known = self._batches.get(batch_id)  # its name as the engine told it, not the group's
+            self._batches[batch_id] = replace(counted, name=known.name) if known else counted
+        self.notify(f"{BATCH_DONE[action]} {changed} of the {entries(total)} of the batch")
 
     def action_bandwidth(self) -> None:
         def chosen(limit: int | None) -> None:

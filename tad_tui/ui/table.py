@@ -165,6 +165,11 @@ class RowTable(ScrollView, Generic[Row], can_focus=True):
             self._scroll_to_cursor()
         self.refresh()
 
+    def reorder(self, rows: Iterable[Row]) -> None:
+        """The same rows in a new order: the cursor and the marks stay on their rows, kept in view."""
+        self.set_rows(rows)
+        self._scroll_to_cursor()
+
     def toggle_mark(self) -> None:
         row = self.current
         if row is None:
