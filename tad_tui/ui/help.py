@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.table import Table
@@ -34,7 +34,8 @@ def key_help(node: DOMNode) -> list[KeyHelp]:
                 continue
             # The footer shows the short description; the tooltip, where given, says it in full.
             keys = by_action.setdefault((binding.action, binding.tooltip or binding.description), [])
-            shown = node.app.get_key_display(binding)
+            # Each key by its own name: a footer's short key_display ("⇧↑") would hide K beside shift+up.
+            shown = node.app.get_key_display(replace(binding, key_display=None))
             if shown not in keys:
                 keys.append(shown)
     return [KeyHelp(" / ".join(keys), description) for (_, description), keys in by_action.items()]

@@ -138,15 +138,20 @@ def line_cells(line: QueueLine) -> Sequence[Cell]:
     )
 
 
+# Footer groups: one label for a pair of keys, so the footer fits 80 columns.
+MOVE = Binding.Group("Move")
+PRIORITY = Binding.Group("Priority")
+
+
 class QueuePane(Vertical):
     HELP_TITLE = "Queue pane"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("shift+up,K", "move('up')", "Move up", tooltip="Move the entry up within its priority", id="queue.move_up"),
-        Binding("shift+down,J", "move('down')", "Move down", tooltip="Move the entry down within its priority", id="queue.move_down"),
+        Binding("shift+up,K", "move('up')", "Move up", key_display="⇧↑", group=MOVE, tooltip="Move the entry up within its priority", id="queue.move_up"),
+        Binding("shift+down,J", "move('down')", "Move down", key_display="⇧↓", group=MOVE, tooltip="Move the entry down within its priority", id="queue.move_down"),
         Binding("t", "move('top')", "Top", show=False, tooltip="Move the entry to the top of its priority", id="queue.move_top"),
         Binding("b", "move('bottom')", "Bottom", show=False, tooltip="Move the entry to the bottom of its priority", id="queue.move_bottom"),
-        Binding("plus,equals_sign", "priority(1)", "Priority +", tooltip="Raise the entry's priority", id="queue.priority_up"),
-        Binding("minus", "priority(-1)", "Priority -", show=False, tooltip="Lower the entry's priority", id="queue.priority_down"),
+        Binding("plus,equals_sign", "priority(1)", "Priority +", group=PRIORITY, tooltip="Raise the entry's priority", id="queue.priority_up"),
+        Binding("minus", "priority(-1)", "Priority -", group=PRIORITY, tooltip="Lower the entry's priority", id="queue.priority_down"),
         Binding("space", "toggle_pause", "Pause/resume", tooltip="Pause or resume the entry", id="queue.toggle_pause"),
         Binding("x", "cancel", "Cancel", tooltip="Cancel the entry (its partial file is removed)", id="queue.cancel"),
         Binding("r", "retry", "Retry", tooltip="Retry a failed or cancelled entry", id="queue.retry"),
@@ -156,7 +161,7 @@ class QueuePane(Vertical):
         Binding("B", "batch", "Batch", show=False, tooltip="Pause, resume, cancel or retry the entry's batch", id="queue.batch"),
         Binding("p", "pause_all", "Pause all", show=False, tooltip="Pause every unfinished entry", id="queue.pause_all"),
         Binding("P", "resume_all", "Resume all", show=False, tooltip="Resume every paused entry", id="queue.resume_all"),
-        Binding("l", "bandwidth", "Limit", tooltip="Set the total download limit (8MB, 512KiB, 0 = none)", id="queue.bandwidth"),
+        Binding("l", "bandwidth", "Limit", show=False, tooltip="Set the total download limit (8MB, 512KiB, 0 = none)", id="queue.bandwidth"),
         Binding("ctrl+r", "reload", "Refresh", show=False, tooltip="Read the queue again", id="queue.refresh"),
     ]
 
