@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tad_tui import __version__
 
@@ -32,16 +32,56 @@ _OPTION_KEYS = {
     "parallel": "downloads.max_concurrent",
     "filename_template": "downloads.filename_template",
 }
+_OPTION_FLAGS = {
+    "general.data_dir": "--data-dir",
+    "downloads.output_dir": "-o/--output",
+    "downloads.max_concurrent": "-p/--parallel",
+    "downloads.filename_template": "-t/--filename-template",
+}
+
+
+TAKEOUT_HELP = (
+    "read the group inside a Telegram data-export (takeout) session, which has lower flood limits for big "
+    "groups; Telegram may first ask you to confirm the export in its app"
+)
 
 
 class UsageError(Exception):
     """Bad input that argparse could not catch; exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (what is wrong, where to read more) instead of a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        from tad_tui.library.text import escape_unsafe
+
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {escape_unsafe(message)} (see {self.prog} --help)\n")
+
+
+def _not_empty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def _phone_number(text: str) -> str:
+    digits = sum(ch.isdigit() for ch in text)
+    if not all(ch.isdigit() or ch in "+ -()." for ch in text) or not 5 <= digits <= 15:
+        raise argparse.ArgumentTypeError("not a phone number: write it in international form, e.g. +44 7700 900123")
+    return text
+
+
+def _group_name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty: give an @username, a numeric id or an exact title")
+    return text
+
+
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
-    parser.add_argument("--config", metavar="PATH", default=default, help="config file (default: the user config dir)")
-    parser.add_argument("--data-dir", metavar="DIR", default=default, help="keep the library, session and logs here")
+    parser.add_argument("--config", metavar="PATH", type=_not_empty, default=default, help="config file (default: the user config dir)")
+    parser.add_argument("--data-dir", metavar="DIR", type=_not_empty, default=default, help="keep the library, session and logs here")
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -51,7 +91,7 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tad-tui",
         description="Find, queue, download and manage audio from Telegram channels and groups.",
     )
@@ -66,16 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     scan = commands.add_parser("scan", help="scan a group's audio into the library (only newer messages after the first scan)")
     _common_options(scan, suppress=True)
-    scan.add_argument("group", metavar="GROUP", help="@username, numeric id or exact title")
+    scan.add_argument("group", metavar="GROUP", type=_group_name, help="@username, numeric id or exact title")
     scan.add_argument("--json", action="store_true", help="print a JSON object")
+    scan.add_argument("--takeout", action="store_true", help=TAKEOUT_HELP)
 
     download = commands.add_parser(
         "download", help="scan a group, queue its audio and download it (resumes what a previous run left)"
     )
     _common_options(download, suppress=True)
-    download.add_argument("group", metavar="GROUP", help="@username, numeric id or exact title")
+    download.add_argument("group", metavar="GROUP", type=_group_name, help="@username, numeric id or exact title")
     download.add_argument("-l", "--limit", type=_positive_int, metavar="N", help="download at most N files")
-    download.add_argument("-o", "--output", metavar="DIR", help="save files here (default: downloads.output_dir)")
+    download.add_argument("-o", "--output", metavar="DIR", type=_not_empty, help="save files here (default: downloads.output_dir)")
     download.add_argument("-p", "--parallel", type=_positive_int, metavar="N", help="files downloaded at once (1-32)")
     download.add_argument("-t", "--filename-template", metavar="TEMPLATE", help="e.g. '{performer}/{album}/{title}.{ext}'")
     download.add_argument("-i", "--interactive", action="store_true", help="pick the files to download from a list")
@@ -83,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--priority", choices=PRIORITIES, default="normal", help="queue priority (default normal)"
     )
     download.add_argument("--json", action="store_true", help="print one JSON object per line: events, then a summary")
+    download.add_argument("--takeout", action="store_true", help=TAKEOUT_HELP + " (the scan before downloading)")
 
     performance = commands.add_parser(
         "performance", help="live figures of a running tad-tui, or the machine and the download history"
@@ -94,6 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
     queue = commands.add_parser("queue", help="list the download queue in order (works beside a running download)")
     _common_options(queue, suppress=True)
     queue.add_argument("--json", action="store_true", help="print a JSON array")
+
+    login = commands.add_parser(
+        "login", help="sign in to Telegram here: phone, code, then the two-step verification password if there is one"
+    )
+    _common_options(login, suppress=True)
+    login.add_argument(
+        "--phone", metavar="NUMBER", type=_phone_number, help="the account's phone number in international form (+44 7700 900123) instead of asking"
+    )
+    logout = commands.add_parser(
+        "logout", help="end the Telegram session (on Telegram's side too) and delete the session file"
+    )
+    _common_options(logout, suppress=True)
 
     from tad_tui.cli_search import add_search_parser
 
@@ -124,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
+    from tad_tui.audit import setup_audit
     from tad_tui.config import ConfigError, build_paths, load_settings
     from tad_tui.lock import DataDirBusy
     from tad_tui.runtime import LOG_FILE, setup_logging
@@ -134,9 +189,20 @@ async def _dispatch(args: argparse.Namespace) -> int:
         overrides = {key: getattr(args, name, None) for name, key in _OPTION_KEYS.items()}
         settings = load_settings(Path(args.config) if args.config else None, overrides=overrides)
         paths = build_paths(settings, demo=args.demo)
+        _check_folders(args, paths)
     except ConfigError as error:
+        flag = _OPTION_FLAGS.get(error.key or "")
+        option = f"command-line option for {error.key}"  # config.py's words for an override
+        return _fail(str(error).replace(option, f"option {flag} (for {error.key})") if flag else str(error), EXIT_USAGE)
+    except UsageError as error:
         return _fail(str(error), EXIT_USAGE)
     setup_logging(settings, paths)
+    setup_audit(
+        paths,
+        via="tui" if args.command == "tui" else "cli",
+        enabled=settings.general.audit_log,
+        max_bytes=settings.general.audit_log_max_size,
+    )
     handler = _COMMANDS[args.command]
     try:
         return await handler(args, settings, paths)
@@ -145,16 +211,46 @@ async def _dispatch(args: argparse.Namespace) -> int:
     except SourceError as error:
         return _fail(str(error), EXIT_FAILED)
     except Exception as error:  # the one place an unexpected error is turned into words
-        from telethon.errors import RPCError
+        from telethon.errors import RPCError, UnauthorizedError
 
+        from tad_tui.telegram.source import explain_takeout
+
+        if isinstance(error, UnauthorizedError):
+            login = "tad-tui --demo login" if args.demo else "tad-tui login"
+            return _fail(
+                "Telegram does not accept this session: it is not signed in, or was signed out from another "
+                f"device; sign in with `{login}`",
+                EXIT_FAILED,
+            )
         if isinstance(error, RPCError):
-            return _fail(f"Telegram refused the request: {error}", EXIT_FAILED)
+            return _fail(explain_takeout(error) or f"Telegram refused the request: {error}", EXIT_FAILED)
         log.exception("unexpected error in %s", args.command)
         return _fail(f"unexpected error: {error!r} (details in {paths.logs_dir / LOG_FILE})", EXIT_FAILED)
 
 
+def _check_folders(args: argparse.Namespace, paths: Any) -> None:
+    """UsageError naming the option and key when a folder tad-tui writes in cannot be made or written."""
+    from tad_tui.paths import folder_problem
+
+    folders = [
+        (paths.data_dir, "data dir (--data-dir, general.data_dir or TAD_DATA_DIR)"),
+        (paths.db.parent, "database folder (general.db_path or DB_PATH)"),
+    ]
+    if args.demo:
+        folders.append((paths.demo_catalogue_dir, "demo catalogue folder (demo.catalogue_dir)"))
+    if args.command in ("download", "tui"):
+        folders.append((paths.downloads_dir, "download folder (-o/--output, downloads.output_dir or DEFAULT_DOWNLOAD_DIR)"))
+    for folder, what in folders:
+        problem = folder_problem(folder)
+        if problem is not None:
+            raise UsageError(f"{what}: {problem}")
+
+
 def _fail(message: str, status: int) -> int:
-    print(f"tad-tui: error: {message}", file=sys.stderr)
+    from tad_tui.library.text import escape_unsafe
+
+    # One line whatever the message quotes (a group name typed with an escape sequence or newline).
+    print(f"tad-tui: error: {escape_unsafe(message)}", file=sys.stderr)
     return status
 
 
@@ -198,6 +294,7 @@ async def _scan(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         result = await engine.scan(
             args.group,
             on_progress=lambda p: status.show(f"Scanning {p.group.title}: {p.new} new audio messages…"),
+            takeout=args.takeout,
         )
     status.clear()
     if args.json:
@@ -243,6 +340,18 @@ async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     return EXIT_OK
 
 
+async def _login(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli_login import run_login
+
+    return await run_login(args, settings, paths)
+
+
+async def _logout(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli_login import run_logout
+
+    return await run_logout(args, settings, paths)
+
+
 async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.config import build_paths
     from tad_tui.paths import default_config_file
@@ -257,7 +366,7 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         if not chosen:
             return EXIT_OK
         demo, paths = True, build_paths(settings, demo=True)
-    async with open_engine(settings, paths, demo=demo, writer=True, connect=False) as engine:
+    async with open_engine(settings, paths, demo=demo, writer=True, connect=False, print_warnings=False) as engine:
         await run_tui(engine)
     return EXIT_OK
 
@@ -282,6 +391,8 @@ _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "scan": _scan,
     "download": _download,
     "queue": _queue,
+    "login": _login,
+    "logout": _logout,
 }
 
 

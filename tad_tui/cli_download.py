@@ -18,7 +18,6 @@ from tad_tui.download.events import (
     EntryWaiting,
     Event,
 )
-from tad_tui.library.scan import scan_group
 from tad_tui.notify import Notifier, terminal_fallback
 from tad_tui.sizes import format_size
 from tad_tui.store.models import AudioFile, Priority
@@ -160,7 +159,7 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
             engine.events.subscribe(reporter.handle)
             info = await engine.resolve_group(args.group)
             reporter.note(f"Scanning {info.title}…")
-            scanned = await scan_group(engine.source, info)
+            scanned = await engine.scan_info(info, takeout=args.takeout)
             selection = await engine.select_for_download(info, limit=args.limit)
             chosen = selection.to_fetch
             if args.interactive:

@@ -7,11 +7,19 @@ import sys
 import unicodedata
 from collections.abc import Collection, Sequence
 
+from tad_tui.library.text import printable
+
 
 def print_table(
     headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: Collection[int] = (), empty: str = "(none)"
 ) -> None:
-    """Columns sized to their content in terminal cells (CJK takes two); the widest shrink (with …)."""
+    """Columns sized to their content in terminal cells (CJK takes two); the widest shrink (with …).
+
+    Every cell goes through ``printable``: a title holding a clear-screen escape or a bidi override
+    cannot clear or reorder the user's terminal, whatever reached the library before it was sanitized.
+    """
+    headers = [printable(h) for h in headers]
+    rows = [[printable(cell) for cell in row] for row in rows]
     width = shutil.get_terminal_size((100, 24)).columns
     widths = [max([cells(h)] + [cells(r[i]) for r in rows]) for i, h in enumerate(headers)]
     gap = 2
@@ -68,7 +76,7 @@ class StatusLine:
     def show(self, text: str) -> None:
         if self.enabled:
             width = shutil.get_terminal_size((100, 24)).columns - 1
-            sys.stderr.write("\r\x1b[K" + text[:width])
+            sys.stderr.write("\r\x1b[K" + printable(text)[:width])
             sys.stderr.flush()
             self._shown = True
 

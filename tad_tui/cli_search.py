@@ -67,10 +67,16 @@ def add_search_parser(
     parser.add_argument("--format", choices=FORMAT_CHOICES, help="only this format")
     parser.add_argument("--min-size", metavar="S", help="only files of at least S (e.g. 1MB, 512KiB)")
     parser.add_argument("--max-size", metavar="S", help="only files of at most S")
-    parser.add_argument("--group", metavar="G", help="only this group: part of its title, @username or id")
+    parser.add_argument("--group", metavar="G", type=_group_filter, help="only this group: part of its title, @username or id")
     parser.add_argument("--status", choices=STATUS_CHOICES, help="only tracks in this state")
     parser.add_argument("--limit", metavar="N", default="50", help=f"show at most N tracks (1-{MAX_LIMIT}, default 50)")
     parser.add_argument("--json", action="store_true", help="print a JSON array")
+
+
+def _group_filter(text: str) -> str:
+    if not text.strip():  # "" would match every group: surely not what was meant
+        raise argparse.ArgumentTypeError("must not be empty: give part of a group's title, its @username or id")
+    return text
 
 
 async def run_search(args: argparse.Namespace, settings: Any, paths: Any) -> int:

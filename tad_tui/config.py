@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from tad_tui import paths
 from tad_tui.sizes import format_size, format_size_exact, parse_size
+from tad_tui.telegram.proxy import PROXY_RULE, Proxy, parse_proxy
 
 Kind = Literal["bool", "int", "float", "size", "str", "choice", "path"]
 
@@ -118,6 +119,17 @@ def _check_session_name(value: str) -> None:
         raise ValueError("not a valid session name")
 
 
+def _check_proxy(value: str) -> None:
+    parse_proxy(value)  # raises ValueError naming the problem, never the password
+
+
+def _check_demo_password(value: str) -> None:
+    if len(value) > 256:
+        raise ValueError("longer than 256 characters")
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError("contains a control character")
+
+
 def _check_chunk_size(value: int) -> None:
     if value not in CHUNK_SIZES:
         raise ValueError("not a multiple of 4 KiB that divides 1 MiB")
@@ -185,10 +197,13 @@ SCHEMA: tuple[Key, ...] = (
     Key("general", "data_dir", "path", "", 'Folder for the database, session, logs, cache and downloads; "" = the platform default (~/.local/share/tad-tui on Linux, its demo/ sub-folder with --demo).', env="TAD_DATA_DIR", check=_check_path),
     Key("general", "db_path", "path", "", 'The library database file; "" = <data_dir>/library.sqlite3.', env="DB_PATH", check=_check_path),
     Key("general", "log_level", "choice", "INFO", "How much goes into the log file.", env="LOG_LEVEL", choices=LOG_LEVELS),
+    Key("general", "audit_log", "bool", True, "Record user actions, security events, files written and config changes in <data_dir>/logs/audit.jsonl (JSON lines, mode 0600, never secrets)."),
+    Key("general", "audit_log_max_size", "size", 1_000_000, "Size at which the audit log is rotated; the 5 previous files are kept.", low=64 * 1024, high=1 << 30),
     Key("telegram", "api_id", "int", 0, "Your Telegram API id; 0 = not set.", env="API_ID", low=0, high=2147483647),
     Key("telegram", "api_hash", "str", "", 'Your Telegram API hash (secret); "" = not set.', env="API_HASH", check=_check_api_hash, rule='"" or exactly 32 hexadecimal characters', secret=True),
     Key("telegram", "session_name", "str", "tad", "Name of the Telegram session file kept in the data dir.", env="SESSION_NAME", check=_check_session_name, rule="1 to 64 characters of A-Z a-z 0-9 _ . -, not starting with '.'"),
     Key("telegram", "flood_sleep_threshold", "int", 60, "FLOOD_WAITs up to this many seconds are waited out silently.", low=0, high=86400),
+    Key("telegram", "proxy", "str", "", 'Reach Telegram through this proxy, e.g. "socks5://user:password@127.0.0.1:1080" (socks5, socks4 or http); "" = connect directly. The password is never shown or logged.', env="TAD_PROXY", check=_check_proxy, rule=PROXY_RULE, secret=True),
     Key("downloads", "max_concurrent", "int", 3, "How many files download at the same time.", env="MAX_CONCURRENT_DOWNLOADS", low=1, high=32),
     Key("downloads", "chunk_size", "size", 1048576, "Bytes asked for per request (Telegram's upload.getFile rules apply).", low=4096, high=1048576, check=_check_chunk_size, rule="a size from 4 KiB to 1 MiB that is a multiple of 4 KiB and divides 1 MiB: " + ", ".join(format_size_exact(n) for n in CHUNK_SIZES)),
     Key("downloads", "retry_attempts", "int", 3, "How many times a failed download is retried.", low=0, high=100),
@@ -210,6 +225,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("ui", "theme", "str", "textual-dark", "Colour theme (built-in or from the themes folder; checked when the UI starts).", check=_check_theme, rule="a name of 1 to 64 characters"),
     Key("demo", "latency_ms", "int", 60, "Simulated round-trip time in milliseconds.", low=0, high=10000),
     Key("demo", "bandwidth_per_connection", "size", 4_000_000, "Simulated bandwidth of each connection in bytes per second; 0 = unlimited.", low=0, check=_check_bandwidth, rule='0 (unlimited) or a size of at least 16 KiB per second (bytes, or with a unit such as "4MB")'),
+    Key("demo", "signed_in", "bool", True, "Whether a new demo session starts signed in; false makes the demo ask for a login (phone +15550100000, code 12345). An existing demo session keeps its state: `tad-tui --demo logout` signs it out."),
+    Key("demo", "password", "str", "", 'The two-step verification password of the simulated account, asked after the code when signing in; "" = none.', check=_check_demo_password, rule="text of at most 256 characters without control characters", secret=True),
     Key("demo", "catalogue_dir", "path", "", 'Folder of the generated demo catalogue; "" = <data_dir>/cache/demo-catalogue (set it to share one catalogue between data dirs).', check=_check_path),
 )  # fmt: skip
 
@@ -230,6 +247,8 @@ class GeneralSettings:
     data_dir: Path | None
     db_path: Path | None
     log_level: str
+    audit_log: bool
+    audit_log_max_size: int
 
 
 @dataclass(frozen=True)
@@ -238,6 +257,12 @@ class TelegramSettings:
     api_hash: str = field(repr=False)  # kept out of repr so logging the settings cannot leak it
     session_name: str
     flood_sleep_threshold: int
+    proxy: str = field(repr=False)  # may hold a proxy password
+
+    @property
+    def proxy_url(self) -> Proxy | None:
+        """The parsed ``proxy`` (validated when loaded), or None for a direct connection."""
+        return parse_proxy(self.proxy)
 
     @property
     def has_credentials(self) -> bool:
@@ -287,6 +312,8 @@ class UISettings:
 class DemoSettings:
     latency_ms: int
     bandwidth_per_connection: int
+    signed_in: bool
+    password: str = field(repr=False)
     catalogue_dir: Path | None
 
 

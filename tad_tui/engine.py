@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise.expressions import Q
 from tortoise.functions import Count
 
+from tad_tui.audit import recorded
 from tad_tui.config import Settings
 from tad_tui.download.events import EventBus
 from tad_tui.library.scan import ScanProgress, ScanResult, group_info, scan_group, upsert_groups
@@ -89,6 +90,9 @@ class Engine:
         self._search_service: SearchService | None = None
         self._online = False
         self._connecting: asyncio.Lock | None = None
+        # Problems met and fixed while starting (a session file others could read): the CLI prints
+        # them, the TUI shows them as notifications; both are in the log file too.
+        self.startup_warnings: list[str] = []
 
     @property
     def source(self) -> Source:
@@ -138,10 +142,22 @@ class Engine:
         await self.connect()
         return await self.source.resolve_group(key)
 
-    async def scan(self, key: str, *, on_progress: Callable[[ScanProgress], None] | None = None) -> ScanResult:
+    async def scan(
+        self, key: str, *, on_progress: Callable[[ScanProgress], None] | None = None, takeout: bool = False
+    ) -> ScanResult:
+        """Scan a group into the library; ``takeout`` reads it inside a Telegram data-export session."""
         info = await self.resolve_group(key)
         await self.connect()
-        return await scan_group(self.source, info, on_progress=on_progress)
+        return await self.scan_info(info, on_progress=on_progress, takeout=takeout)
+
+    async def scan_info(
+        self, info: GroupInfo, *, on_progress: Callable[[ScanProgress], None] | None = None, takeout: bool = False
+    ) -> ScanResult:
+        await self.connect()
+        if not takeout:
+            return await scan_group(self.source, info, on_progress=on_progress)
+        async with self.source.takeout():
+            return await scan_group(self.source, info, on_progress=on_progress)
 
     @property
     def search_service(self) -> SearchService:
@@ -227,7 +243,11 @@ class Engine:
         return {str(getattr(state, "value", state)): n for state, n in rows}
 
     def set_bandwidth_limit(self, bytes_per_second: int) -> None:
-        self.scheduler.context.bandwidth.set_rate(bytes_per_second)
+        """Change the total download limit for this session (the config file is left as it is)."""
+        bandwidth = self.scheduler.context.bandwidth
+        key = "performance.bandwidth_limit"
+        with recorded("config_changed", key=key, old=bandwidth.rate, new=bytes_per_second, saved=False):
+            bandwidth.set_rate(bytes_per_second)
 
     async def select_for_download(self, info: GroupInfo, *, limit: int | None = None) -> DownloadSelection:
         """The group's audio in message order: what still needs fetching, and what is already here."""

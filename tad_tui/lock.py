@@ -10,6 +10,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from tad_tui import audit
+
 
 class DataDirBusy(Exception):
     """Another process is writing to this data dir."""
@@ -28,6 +30,8 @@ class WriterLock:
         except BlockingIOError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
+            reason = "another tad-tui is writing to this data dir"
+            audit.record("lock_data_dir", "refused", reason, data_dir=str(self.path.parent), holder_pid=holder)
             raise DataDirBusy(
                 f"another tad-tui (pid {holder}) is using {self.path.parent}; "
                 "wait for it to finish, or use --data-dir for a separate library "

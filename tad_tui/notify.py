@@ -4,6 +4,8 @@ Desktop notifications go through plyer where a desktop can show them (a D-Bus se
 SSH); elsewhere plyer would raise NotImplementedError after printing warnings, or run notify-send
 that writes into the terminal, so it is not tried at all and the driver's own fallback is used:
 the TUI's toast and bell, or a bell plus an OSC 777/9 terminal notification on the CLI's stderr.
+On Linux without python-dbus, notify-send is run here with its output captured: plyer would let it
+write over the TUI's screen and would not notice that it failed (no notification daemon).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
+import subprocess
 import sys
 import warnings
 from collections.abc import Callable
@@ -85,12 +89,46 @@ class Notifier:
     def _desktop(self, note: Notification, loop: asyncio.AbstractEventLoop) -> None:
         """In a worker thread: plyer may block on D-Bus or a subprocess."""
         try:
-            from plyer import notification
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                notification.notify(title=note.title, message=note.message, app_name="tad-tui", timeout=8)
+            show_on_desktop(note)
         except Exception:  # NotImplementedError and friends: the desktop cannot show it after all
             log.info("desktop notification unavailable; using the terminal", exc_info=True)
             self.desktop = False
             loop.call_soon_threadsafe(self.fallback, note.title, note.message)
+
+
+def show_on_desktop(note: Notification) -> None:
+    """Show ``note`` on the desktop or raise; never writes to this process's stdout or stderr."""
+    if sys.platform.startswith("linux") and not _has_python_dbus():
+        _notify_send(note)
+        return
+    from plyer import notification
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        notification.notify(title=note.title, message=note.message, app_name="tad-tui", timeout=8)
+
+
+def _has_python_dbus() -> bool:
+    try:
+        import dbus  # noqa: F401  (what plyer uses in-process when it is there)
+    except ImportError:
+        return False
+    return True
+
+
+def _notify_send(note: Notification) -> None:
+    program = shutil.which("notify-send")
+    if program is None:
+        raise NotImplementedError("neither python-dbus nor notify-send is installed")
+    result = subprocess.run(
+        # "--": a title from Telegram may start with "-"
+        [program, "--app-name=tad-tui", "--expire-time=8000", "--", note.title, note.message],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=10,
+        check=False,
+    )
+    if result.returncode != 0:
+        reason = result.stderr.decode("utf-8", "replace").strip() or f"exit status {result.returncode}"
+        raise OSError(f"notify-send failed: {reason}")

@@ -55,9 +55,23 @@ class Paths:
     def session(self, name: str) -> Path:
         return self.data_dir / f"{name}.session"
 
+    def demo_session(self, name: str) -> Path:
+        """The demo's session file: named apart, so ``--demo`` on a real data dir never touches its session."""
+        return self.data_dir / f"{name}.demo.session"
+
+    @property
+    def demo_server_state(self) -> Path:
+        """What the simulated Telegram remembers between runs: which demo sessions are signed in."""
+        return self.data_dir / "demo-telegram.json"
+
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def audit_file(self) -> Path:
+        """JSON lines of user actions, security events, files written and config changes (audit.py)."""
+        return self.logs_dir / "audit.jsonl"
 
     @property
     def cache_dir(self) -> Path:
@@ -80,13 +94,50 @@ class Paths:
         return self.catalogue_override or self.cache_dir / "demo-catalogue"
 
     def ensure(self) -> None:
-        """Create the data dir (private to the user) and its sub-folders."""
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Create the data dir and its sub-folders, private to the user (0700).
+
+        Every folder created here, missing parents of the data dir included, is 0700: the data
+        dir holds the Telegram session. A folder that already exists keeps its mode (the user
+        may share it on purpose); the session file inside is kept at 0600 whatever it is.
+        """
+        make_private_dirs(self.data_dir)
         for folder in (self.logs_dir, self.cache_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-        self.db.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(folder)
+        make_private_dirs(self.db.parent)
+
+
+def make_private_dirs(folder: Path) -> None:
+    """``mkdir -p`` where each folder created is 0700 (``Path.mkdir(parents=True)`` gives parents 0777-umask)."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing.append(path)
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
 
 
 def env_path(env: Mapping[str, str], name: str) -> Path | None:
     value = env.get(name, "").strip()
     return Path(value).expanduser() if value else None
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be used, or created, as a folder to write in; None if it can.
+
+    Checked before any work starts, so that a path under a regular file or in a read-only place is
+    one clear error instead of a traceback from ``mkdir`` or a failure for every downloaded file.
+    """
+    probe = folder
+    try:
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent
+        if not probe.is_dir():
+            if probe == folder:
+                return f"{folder} is a file, not a folder"
+            return f"{folder} cannot be created: {probe} is a file, not a folder"
+        if not os.access(probe, os.W_OK | os.X_OK):
+            return f"{folder} cannot be written: no permission to write in {probe}"
+    except OSError as error:
+        return f"{folder} cannot be used: {error.strerror or error}"
+    return None

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
+import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from logging.handlers import RotatingFileHandler
+from pathlib import Path
 
+from tad_tui import audit
 from tad_tui.config import ConfigError, Settings
 from tad_tui.engine import Engine
 from tad_tui.lock import WriterLock
@@ -27,7 +31,7 @@ LOG_FILE = "tad-tui.log"
 
 def setup_logging(settings: Settings, paths: Paths) -> None:
     """Log to a rotated file in the data dir; never to the terminal the user is reading."""
-    paths.logs_dir.mkdir(parents=True, exist_ok=True)
+    paths.ensure()  # the data dir first, so it is created private (0700) and not by the log's mkdir
     handler = RotatingFileHandler(paths.logs_dir / LOG_FILE, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -39,8 +43,12 @@ def setup_logging(settings: Settings, paths: Paths) -> None:
     logging.getLogger("telethon").setLevel(max(logging.WARNING, root.level))
 
 
-def build_source(settings: Settings, paths: Paths, *, demo: bool) -> TelethonSource:
-    source = TelethonSource(_client(settings, paths, demo=demo))
+def build_source(
+    settings: Settings, paths: Paths, *, demo: bool, warnings: list[str] | None = None
+) -> TelethonSource:
+    """The Telegram source; problems fixed on the way (a session file others could read) go to ``warnings``."""
+    warnings = [] if warnings is None else warnings
+    source = TelethonSource(_client(settings, paths, demo=demo, warnings=warnings))
     performance = settings.performance
     source.client.request_limiter = RequestRateLimiter(
         performance.rate_limit_requests_per_second, performance.rate_limit_burst_size
@@ -48,11 +56,53 @@ def build_source(settings: Settings, paths: Paths, *, demo: bool) -> TelethonSou
     return source
 
 
-def _client(settings: Settings, paths: Paths, *, demo: bool) -> TadClient:
+def session_file(settings: Settings, paths: Paths, *, demo: bool) -> Path:
+    """The Telegram session file in the data dir (the demo's is named apart from a real one)."""
+    name = settings.telegram.session_name
+    return paths.demo_session(name) if demo else paths.session(name)
+
+
+def secure_session_file(path: Path) -> str | None:
+    """Keep the session file private (0600): create it so, or correct it and say so.
+
+    The file holds the account's authorization key: anyone who can read it is signed in as the
+    user. A new file is created empty with mode 0600 before Telethon opens it (SQLite takes an
+    empty file as a new database, and gives its journal the database's mode), so it is never
+    readable by others, not even for a moment. Returns a one-line warning when it had to correct.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
+        return None
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & 0o077:
+        return None
+    try:
+        os.chmod(path, 0o600)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        audit.record("session_mode_corrected", "failed", reason, path=str(path), old_mode=f"{mode:04o}")
+        return (
+            f"the Telegram session file {path} can be read by other users (mode {mode:04o}) and could not "
+            f"be made private ({error.strerror or error}): fix it with chmod 600"
+        )
+    audit.record("session_mode_corrected", path=str(path), old_mode=f"{mode:04o}", new_mode="0600")
+    return (
+        f"the Telegram session file {path} could be read by other users (mode {mode:04o}); it is now 0600. "
+        "If someone may have copied it, run `tad-tui logout` and sign in again"
+    )
+
+
+def _client(settings: Settings, paths: Paths, *, demo: bool, warnings: list[str]) -> TadClient:
+    session = session_file(settings, paths, demo=demo)
     if demo:
         from tad_tui.telegram.sim.demo import demo_client
 
-        return demo_client(settings, paths)
+        _note(warnings, secure_session_file(session))
+        return demo_client(settings, paths, session)
     telegram = settings.telegram
     if not telegram.has_credentials:
         raise ConfigError(
@@ -60,39 +110,59 @@ def _client(settings: Settings, paths: Paths, *, demo: bool) -> TadClient:
             "(API development tools), then set API_ID and API_HASH or [telegram] api_id / api_hash "
             "in config.toml; or try the built-in demo with --demo"
         )
-    session = paths.session(telegram.session_name)
-    client = TadClient(
-        str(session.with_suffix("")),
+    _note(warnings, secure_session_file(session))
+    proxy = telegram.proxy_url
+    if proxy is not None:
+        log.info("reaching Telegram through the proxy %s", proxy.redacted)
+    return TadClient(
+        str(session),
         telegram.api_id,
         telegram.api_hash,
         flood_sleep_threshold=telegram.flood_sleep_threshold,
         receive_updates=False,
+        proxy=proxy.telethon() if proxy is not None else None,
     )
-    if session.exists():
-        os.chmod(session, 0o600)
-    return client
+
+
+def _note(warnings: list[str], warning: str | None) -> None:
+    if warning is not None:
+        log.warning("%s", warning)
+        warnings.append(warning)
 
 
 @asynccontextmanager
 async def open_engine(
-    settings: Settings, paths: Paths, *, demo: bool, writer: bool, connect: bool = True
+    settings: Settings,
+    paths: Paths,
+    *,
+    demo: bool,
+    writer: bool,
+    connect: bool = True,
+    print_warnings: bool = True,
 ) -> AsyncIterator[Engine]:
     """The engine for one command or one TUI session.
 
     ``writer`` commands (anything that talks to Telegram or changes the library) take the data dir's
     lock; read-only ones (search, queue, performance) open the store beside a running writer.
     ``connect=False`` leaves reaching Telegram to the caller (``Engine.connect``): the TUI paints
-    first and connects after.
+    first and connects after. Start-up warnings (already in the log file) are kept in
+    ``engine.startup_warnings``; ``print_warnings`` also writes each as one line to stderr, for the
+    CLI (the TUI shows them as notifications instead).
     """
     async with AsyncExitStack() as stack:
         paths.ensure()
         if writer:
             stack.enter_context(WriterLock(paths.lock_file))
         # Built before the store opens its thread: generating the demo catalogue forks workers.
-        source = build_source(settings, paths, demo=demo) if writer else None
+        warnings: list[str] = []
+        source = build_source(settings, paths, demo=demo, warnings=warnings) if writer else None
+        if print_warnings:
+            for warning in warnings:
+                print(f"tad-tui: warning: {warning}", file=sys.stderr)
         await open_store(paths.db)
         stack.push_async_callback(close_store)
         engine = Engine(settings, paths, source)
+        engine.startup_warnings.extend(warnings)
         if source is not None:
             stack.push_async_callback(source.stop)
         stack.push_async_callback(engine.close)

@@ -32,7 +32,7 @@ def demo(tmp_path: Path, demo_config: Path):
 def test_help_lists_every_command() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for command in ("groups", "scan", "download", "queue", "search", "performance"):
+    for command in ("groups", "scan", "download", "queue", "search", "performance", "login", "logout"):
         assert command in result.stdout
 
 
@@ -119,3 +119,74 @@ def test_demo_without_data_dir_uses_its_own_folder(tmp_path: Path, demo_config: 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "xdg" / "tad-tui" / "demo" / "library.sqlite3").exists()
     assert not (tmp_path / "xdg" / "tad-tui" / "library.sqlite3").exists()
+
+
+# --- takeout (data export) scans -------------------------------------------------------------
+
+# The demo with the simulated Telegram delaying every data export by an hour, as Telegram does the
+# first time (there is no switch for it: a test-only wrapper injects the fault).
+_DELAYED_EXPORT = """
+import sys
+from tad_tui.telegram.sim import demo
+from tad_tui.telegram.sim.server import FaultRule, SimulatedTelegram
+
+class DelayedExport(SimulatedTelegram):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.inject(FaultRule("InitTakeoutSessionRequest", "TAKEOUT_INIT_DELAY_3600", code=420, times=-1))
+
+demo.SimulatedTelegram = DelayedExport
+from tad_tui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_scan_and_download_with_takeout(demo) -> None:
+    scanned = demo("scan", "@tad_demo_archive", "--takeout", "--json")
+    assert scanned.returncode == 0, scanned.stderr
+    assert json.loads(scanned.stdout)["new"] >= 1000
+    downloaded = demo("download", "@tad_demo_classical", "--takeout", "-l", "1", "--json")
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert json.loads(downloaded.stdout.splitlines()[-1])["downloaded"] == 1
+
+
+def test_telegram_delaying_a_takeout_exits_1_in_words(tmp_path: Path, demo_config: Path) -> None:
+    data = tmp_path / "data"
+    args = ["--config", str(demo_config), "--demo", "--data-dir", str(data)]
+    result = subprocess.run(
+        [sys.executable, "-c", _DELAYED_EXPORT, *args, "scan", "@tad_demo_archive", "--takeout"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 1
+    line = assert_one_clean_line(result)
+    assert "allows it in about 1 hour" in line and "without --takeout" in line
+    plain = subprocess.run(
+        [sys.executable, "-c", _DELAYED_EXPORT, *args, "scan", "@tad_demo_archive", "--json"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert plain.returncode == 0, plain.stderr  # without --takeout the same scan goes through
+
+
+# --- proxy ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("proxy", "problem"),
+    [
+        ("socks6://me:pa55-secret@127.0.0.1:1080", "unsupported proxy scheme 'socks6'"),
+        ("socks5://me:pa55-secret@127.0.0.1:99999", "port"),
+        ("socks5://me:pa55-secret@127.0.0.1", "no port"),
+    ],
+)
+def test_a_bad_proxy_exits_2_naming_the_key_never_the_password(tmp_path: Path, proxy: str, problem: str) -> None:
+    from_env = run("--demo", "--data-dir", str(tmp_path / "d"), "groups", env={"TAD_PROXY": proxy})
+    assert from_env.returncode == 2
+    line = assert_one_clean_line(from_env)
+    assert "TAD_PROXY" in line and "telegram.proxy" in line and problem in line
+    assert "pa55-secret" not in from_env.stderr
+    config = tmp_path / "config.toml"
+    config.write_text(f'[telegram]\nproxy = "{proxy}"\n')
+    from_file = run("--config", str(config), "--demo", "--data-dir", str(tmp_path / "d"), "groups")
+    assert from_file.returncode == 2
+    line = assert_one_clean_line(from_file)
+    assert "telegram.proxy" in line and "pa55-secret" not in line

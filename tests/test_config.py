@@ -48,6 +48,19 @@ WRONG_TYPE: dict[str, Any] = {
 EXTRA_INVALID: dict[str, list[Any]] = {
     "telegram.api_hash": [SECRET_HASH, "abc", "0" * 33],
     "telegram.session_name": [".hidden", "", "a/b", "x" * 65, "spaced name"],
+    "telegram.proxy": [
+        "socks6://h:1080",
+        "socks5://h",
+        "socks5://h:0",
+        "socks5://h:99999",
+        "socks5://h:port",
+        "h:1080",
+        "socks5://:1080",
+        "socks4://u:p@h:1080",
+        "socks5://:p@h:1080",
+        "http://h:8080/path",
+    ],
+    "demo.password": ["x" * 257, "new\nline"],
     "downloads.chunk_size": [5000, 12288, "3KiB", "2MiB"],
     "downloads.filename_template": ["{titel}", "", "{title", "{title.upper}", "{0}", "x" * 513, "{title!x}"],
     "performance.rate_limit_requests_per_second": [0, 0.0],
@@ -568,3 +581,40 @@ def test_module_has_no_textual_import(module: Any) -> None:
     imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
     imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     assert not [name for name in imported if name.split(".")[0] == "textual"]
+
+
+# --- the proxy URL -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", None),
+        ("socks5://127.0.0.1:1080", ("socks5", "127.0.0.1", 1080, None, None)),
+        ("SOCKS5://me:p%40ss%3Aword@proxy.example:1080", ("socks5", "proxy.example", 1080, "me", "p@ss:word")),
+        ("socks4://me@10.0.0.1:1080", ("socks4", "10.0.0.1", 1080, "me", None)),
+        ("http://me:pw@[::1]:3128", ("http", "::1", 3128, "me", "pw")),
+    ],
+)
+def test_proxy_urls_parse_to_telethons_proxy_argument(text: str, expected: tuple[Any, ...] | None) -> None:
+    from tad_tui.telegram.proxy import parse_proxy
+
+    settings = load_settings(env={"TAD_PROXY": text} if text else {})
+    proxy = settings.telegram.proxy_url
+    assert proxy == parse_proxy(text)
+    if expected is None:
+        assert proxy is None
+        return
+    assert proxy is not None
+    scheme, host, port, user, password = expected
+    assert proxy.telethon() == {
+        "proxy_type": scheme, "addr": host, "port": port, "rdns": True, "username": user, "password": password
+    }
+    assert password is None or password not in repr(proxy) + repr(settings) + proxy.redacted
+
+
+def test_a_bad_proxy_names_the_problem_but_never_the_password() -> None:
+    message = load_error(env={"TAD_PROXY": "socks6://me:pa55word@h:1080"})
+    assert "environment variable TAD_PROXY (for telegram.proxy)" in message
+    assert "unsupported proxy scheme 'socks6'" in message and "value hidden" in message
+    assert "pa55word" not in message

@@ -36,6 +36,7 @@ class EntryProgress:
 class EntryWaiting:
     entry_id: int
     reason: str | None  # e.g. "waiting 37 s: flood wait"; None when the wait is over
+    until: float | None = None  # when a timed wait ends (time.time()), for a countdown
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from tortoise.transactions import in_transaction
+
+from tad_tui import failpoints
+from tad_tui.audit import record
 from tad_tui.config import Settings
 from tad_tui.download.events import EntryFinished, EntryProgress, EntryResumed, EntryStarted, EntryWaiting, EventBus
 from tad_tui.download.limits import ByteRateLimiter
@@ -60,6 +64,8 @@ class Job:
     async def run(self) -> str:
         """Download the entry; returns the outcome ("downloaded", "skipped" or "failed")."""
         audio = self.audio
+        if audio.status == FileStatus.COMPLETED and audio.local_path and os.path.exists(audio.local_path):
+            return await self._finish_recorded()
         await self._mark_started()
         duplicate = await self._already_downloaded()
         if duplicate is not None:
@@ -141,10 +147,17 @@ class Job:
             if parts.complete() and final.exists():
                 return parts  # renamed into place just before a crash: only the bookkeeping is left
             parts.crc32.clear()
-        elif parts.crc32:
-            dropped = await asyncio.to_thread(verify_on_disk, parts, str(part))
-            if dropped:
-                log.warning("%s: %d damaged parts will be fetched again", part, len(dropped))
+        else:
+            # Longer than the file when a crash came after tags were written into it: what lies past
+            # the end is not Telegram's, and the parts the tags moved are fetched again below.
+            try:
+                await asyncio.to_thread(_cut_to, part, audio.file_size)
+            except OSError as error:
+                raise TransferFailed(disk_error_words(error, part)) from None
+            if parts.crc32:
+                dropped = await asyncio.to_thread(verify_on_disk, parts, str(part))
+                if dropped:
+                    log.warning("%s: %d damaged parts will be fetched again", part, len(dropped))
         if parts.crc32:
             self.context.events.publish(
                 EntryResumed(self.entry.pk, audio.file_id, parts.contiguous_bytes(), parts.done_bytes())
@@ -172,7 +185,7 @@ class Job:
             refresh_location=self._refresh_location,
             save_state=self._save_state,
             on_progress=lambda done: context.events.publish(EntryProgress(self.entry.pk, done, audio.file_size)),
-            on_wait=lambda reason: context.events.publish(EntryWaiting(self.entry.pk, reason)),
+            on_wait=lambda reason, until: context.events.publish(EntryWaiting(self.entry.pk, reason, until)),
         )
         await transfer.run()
 
@@ -211,7 +224,12 @@ class Job:
             if settings.metadata.update_id3_tags:
                 wanted = TagInfo(title=audio.title, performer=audio.performer)
                 await asyncio.to_thread(write_missing_tags, part, wanted)
-            final = await asyncio.to_thread(_publish, part, final, self.context.reserved)
+                failpoints.hit("job.tagged")
+            try:
+                final = await asyncio.to_thread(_publish, part, final, self.context.reserved)
+            except OSError as error:  # a folder made read-only, a full disk at fsync: the .part stays
+                raise TransferFailed(disk_error_words(error, final)) from None
+            failpoints.hit("job.renamed")
             audio.checksum_verified = verified
         elif not final.exists():
             raise TransferFailed(f"{part} disappeared before it was complete")
@@ -226,11 +244,24 @@ class Job:
         audio.resume_offset = audio.file_size
         audio.partial_file_path = None
         audio.resume_state = None
-        await audio.save()
-        await self._set_entry(QueueState.COMPLETED, None)
+        async with in_transaction():  # both rows or neither: a crash between them re-downloaded the file
+            await audio.save()
+            failpoints.hit("job.finishing")
+            await self._set_entry(QueueState.COMPLETED, None)
         size = final.stat().st_size
+        record("file_written", path=str(final), size=size, md5=md5, entry_id=self.entry.pk, file_id=audio.file_id)
         self.context.events.publish(EntryFinished(self.entry.pk, audio.file_id, "downloaded", str(final), size, md5))
         return "downloaded"
+
+    async def _finish_recorded(self) -> str:
+        """The file was recorded as downloaded but its queue entry was not (an older version wrote the
+        two rows apart): complete the entry, never download the file a second time."""
+        audio = self.audio
+        await self._set_entry(QueueState.COMPLETED, None)
+        self.context.events.publish(
+            EntryFinished(self.entry.pk, audio.file_id, "skipped", audio.local_path, audio.file_size, audio.checksum_md5)
+        )
+        return "skipped"
 
     async def _finish_skipped(self, twin: AudioFile) -> str:
         audio = self.audio
@@ -268,8 +299,14 @@ def _publish(part: Path, final: Path, reserved: set[Path]) -> Path:
         final = unique_target(final.parent, PurePosixPath(final.name), reserved=reserved - {final})
     with open(part, "rb+") as handle:
         os.fsync(handle.fileno())
+    failpoints.hit("job.fsynced")
     os.replace(part, final)
     return final
+
+
+def _cut_to(path: Path, size: int) -> None:
+    if path.stat().st_size > size:
+        os.truncate(path, size)
 
 
 def file_md5(path: Path) -> str:

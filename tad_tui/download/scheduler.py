@@ -14,12 +14,18 @@ import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from tad_tui.download.events import BatchProgress, EntryFinished, QueueIdle
+from tad_tui import failpoints
+from tad_tui.audit import enabled as audit_enabled
+from tad_tui.audit import id_list, record, recorded
+from tad_tui.download.events import BatchProgress, EntryFinished, Notice, QueueIdle
 from tad_tui.download.job import PART_SUFFIX, Job, JobContext
+from tad_tui.store.db import DATABASE_BUSY, database_busy
 from tad_tui.store.models import AudioFile, DownloadBatch, FileStatus, Priority, QueueEntry, QueueState
 from tad_tui.store.ranks import RANK_GAP, move_entry
 
@@ -27,7 +33,10 @@ log = logging.getLogger(__name__)
 
 ACTIVE = (QueueState.QUEUED, QueueState.WAITING, QueueState.RUNNING, QueueState.PAUSED)
 RUNNABLE = (QueueState.QUEUED, QueueState.WAITING)
+PAUSABLE = (QueueState.QUEUED, QueueState.WAITING, QueueState.RUNNING)
 MOVES = ("up", "down", "top", "bottom")
+DATABASE_RETRY_SECONDS = 1.0  # between tries while another program holds the database's write lock
+MAX_GROUPS_NAMED = 10  # an enqueue's audit line names at most this many groups
 
 
 class QueueError(Exception):
@@ -39,6 +48,7 @@ class Enqueued:
     batch_id: int | None
     entry_ids: list[int]
     already_queued: int
+    retried: int = 0  # of the already queued, those that had failed and are queued again
 
 
 class Scheduler:
@@ -54,6 +64,7 @@ class Scheduler:
         self._changed = asyncio.Event()
         self._batch_done: dict[int, int] = {}
         self._busy = False  # something ran since the queue was last idle
+        self._waiting_for_database = False
         # Why no new entry may start now (the memory limit), or None; see monitor.py.
         self.admission: Callable[[], str | None] = lambda: None
 
@@ -115,6 +126,7 @@ class Scheduler:
 
     async def stop(self) -> None:
         """Stop every transfer; their state is saved and they resume on the next start."""
+        failpoints.hit("scheduler.stopping")
         tasks = list(self._running.values())
         for task in tasks:
             task.cancel()
@@ -149,16 +161,32 @@ class Scheduler:
 
     async def _run_entry(self, entry: QueueEntry) -> None:
         try:
-            try:
-                outcome = await Job(self.context, entry).run()
-            except asyncio.CancelledError:
-                outcome = await self._stopped(entry)
-                if outcome == "shutdown":
-                    raise
-            except Exception as error:  # a bug must fail one entry, not the whole queue
-                log.exception("download of queue entry %s failed unexpectedly", entry.pk)
-                await self._fail_unstarted(entry, f"unexpected error: {error!r}")
-                return
+            busy = False
+            while True:
+                try:
+                    if busy:
+                        await asyncio.sleep(DATABASE_RETRY_SECONDS)
+                        # What the database says, not what the failed try left in memory (a rolled
+                        # back "completed", say): the job then checks the disk against it.
+                        entry = await QueueEntry.get(id=entry.pk).prefetch_related("audio", "depends_on")
+                    outcome = await Job(self.context, entry).run()
+                except asyncio.CancelledError:
+                    outcome = await self._stopped(entry)
+                    if outcome == "shutdown":
+                        raise
+                except Exception as error:  # a bug must fail one entry, not the whole queue
+                    if database_busy(error):
+                        # Another program holds the library's write lock: it cannot even be told that
+                        # the entry failed. Wait and start the entry again; its .part file is checked
+                        # on resume, so nothing written so far is lost or trusted blindly.
+                        busy = True
+                        self._database_wait(True)
+                        continue
+                    log.exception("download of queue entry %s failed unexpectedly", entry.pk)
+                    await self._fail_unstarted(entry, f"unexpected error: {error!r}")
+                    return
+                break
+            self._database_wait(False)
             self.outcomes[outcome] += 1
             await self._release_dependents(entry.pk)
             if entry.batch_id is not None:
@@ -167,6 +195,13 @@ class Scheduler:
             # Only now: the run loop may return as soon as nothing is running.
             self._running.pop(entry.pk, None)
             self._changed.set()
+
+    def _database_wait(self, waiting: bool) -> None:
+        """Say once when downloads start waiting for the locked database, and once when they go on."""
+        if waiting != self._waiting_for_database:
+            self._waiting_for_database = waiting
+            done = "the library database is free again: downloads go on"
+            self.context.events.publish(Notice(f"{DATABASE_BUSY}: downloads wait until it is free" if waiting else done))
 
     async def _stopped(self, entry: QueueEntry) -> str:
         """A running entry was cancelled: by pause/cancel (state given) or by shutdown (resumable)."""
@@ -216,6 +251,8 @@ class Scheduler:
         self.context.events.publish(BatchProgress(batch_id, batch.name, finished, total, states[QueueState.FAILED]))
 
     # ---- what users do to the queue ---------------------------------------------------------------
+    # Each writes one audit line. A caller that loops over many entries passes ``audit=False`` and
+    # records the whole action once (as on_batch does), so pausing 10,000 entries is one line.
 
     async def enqueue(
         self,
@@ -227,8 +264,31 @@ class Scheduler:
         output_dir: Path | None = None,
         filename_template: str | None = None,
     ) -> Enqueued:
-        """Queue files (several at once form a batch); files already queued are left where they are."""
-        existing = set(await QueueEntry.filter(audio_id__in=list(audio_ids)).values_list("audio_id", flat=True))
+        """Queue files (several at once form a batch); files already queued are left where they are,
+        except those whose download failed: asked for again, they are tried again (as ``retry``)."""
+        fields: dict[str, Any] = {"priority": priority.name.lower(), "batch_name": batch_name}
+        fields |= {"depends_on": depends_on, "output_dir": str(output_dir) if output_dir else None}
+        with recorded("enqueue", refused=(QueueError,), **fields) as line:
+            queued = await self._enqueue(audio_ids, priority, batch_name, depends_on, output_dir, filename_template)
+            line |= {"count": len(queued.entry_ids), "already_queued": queued.already_queued}
+            if queued.retried:
+                line["retried"] = queued.retried
+            line |= {"batch_id": queued.batch_id, **id_list(queued.entry_ids)}
+            line["groups"] = await _group_titles(audio_ids)
+        return queued
+
+    async def _enqueue(
+        self,
+        audio_ids: Sequence[int],
+        priority: Priority,
+        batch_name: str | None,
+        depends_on: int | None,
+        output_dir: Path | None,
+        filename_template: str | None,
+    ) -> Enqueued:
+        rows = await QueueEntry.filter(audio_id__in=list(audio_ids)).values_list("audio_id", "id", "state")
+        existing = {audio_id for audio_id, _, _ in rows}
+        failed = {audio_id: entry_id for audio_id, entry_id, state in rows if QueueState(state) == QueueState.FAILED}
         fresh = [audio_id for audio_id in dict.fromkeys(audio_ids) if audio_id not in existing]
         if depends_on is not None and not await QueueEntry.exists(id=depends_on):
             raise QueueError(f"there is no queue entry {depends_on} to depend on")
@@ -252,13 +312,35 @@ class Scheduler:
                         filename_template=filename_template,
                     )
                 )
+                failpoints.hit("queue.enqueue")
                 rank += RANK_GAP
         for entry in entries:
             self._offer(entry.pk, int(priority), entry.rank)
-        return Enqueued(batch_id, [entry.pk for entry in entries], len(existing))
+        retried = await self._retry_failed(list(failed.values()), list(failed))
+        return Enqueued(batch_id, [entry.pk for entry in entries], len(existing), retried)
 
-    async def move(self, entry_id: int, where: str) -> None:
+    async def _retry_failed(self, entry_ids: list[int], audio_ids: list[int]) -> int:
+        """Queue failed entries again in their places (a full disk, say, that has room again)."""
+        rows: list[tuple[int, int, int]] = []
+        async with in_transaction():
+            for chunk in _chunks(entry_ids):
+                failed = QueueEntry.filter(id__in=chunk, state=QueueState.FAILED)
+                rows += await failed.values_list("id", "priority", "rank")
+                await failed.update(state=QueueState.QUEUED, error_message=None, updated_at=_now())
+            for chunk in _chunks(audio_ids):
+                await AudioFile.filter(id__in=chunk, status=FileStatus.FAILED).update(
+                    status=FileStatus.PENDING, error_message=None
+                )
+        for entry_id, priority, rank in rows:
+            self._offer(entry_id, int(priority), rank)
+        return len(rows)
+
+    async def move(self, entry_id: int, where: str, *, audit: bool = True) -> None:
         """Move an entry up, down, to the top or the bottom of its priority: one row written."""
+        with recorded("move", enabled=audit, refused=(QueueError,), entry_id=entry_id, where=where):
+            await self._move(entry_id, where)
+
+    async def _move(self, entry_id: int, where: str) -> None:
         if where not in MOVES:
             raise QueueError(f"unknown move {where!r}: use one of {', '.join(MOVES)}")
         entry = await self._entry(entry_id)
@@ -284,41 +366,88 @@ class Scheduler:
         await move_entry(entry, entry.priority, above, below)
         self._requeue(entry)
 
-    async def set_priority(self, entry_id: int, priority: Priority) -> None:
-        entry = await self._entry(entry_id)
-        if entry.priority == priority:
-            return
-        last = await QueueEntry.filter(priority=priority).order_by("-rank").first()
-        await move_entry(entry, priority, last, None)
-        self._requeue(entry)
+    async def set_priority(self, entry_id: int, priority: Priority, *, audit: bool = True) -> None:
+        new = priority.name.lower()
+        with recorded("set_priority", enabled=audit, refused=(QueueError,), entry_id=entry_id, new=new) as line:
+            entry = await self._entry(entry_id)
+            line["old"] = Priority(entry.priority).name.lower()
+            if entry.priority == priority:
+                return
+            last = await QueueEntry.filter(priority=priority).order_by("-rank").first()
+            await move_entry(entry, priority, last, None)
+            self._requeue(entry)
 
-    async def pause(self, entry_id: int) -> None:
-        await self._halt(await self._entry(entry_id), QueueState.PAUSED)
+    async def pause(self, entry_id: int, *, audit: bool = True) -> None:
+        with recorded("pause", enabled=audit, refused=(QueueError,), entry_id=entry_id):
+            await self._halt(await self._entry(entry_id), QueueState.PAUSED)
 
-    async def cancel(self, entry_id: int) -> None:
-        await self._halt(await self._entry(entry_id), QueueState.CANCELLED)
+    async def cancel(self, entry_id: int, *, audit: bool = True) -> None:
+        """Stop the entry for good; its partial file is deleted (a "file_deleted" audit line)."""
+        with recorded("cancel", enabled=audit, refused=(QueueError,), entry_id=entry_id):
+            await self._halt(await self._entry(entry_id), QueueState.CANCELLED)
 
-    async def resume(self, entry_id: int) -> None:
-        entry = await self._entry(entry_id)
-        if entry.state == QueueState.PAUSED:
-            await self._requeue_as_new(entry)
+    async def resume(self, entry_id: int, *, audit: bool = True) -> None:
+        with recorded("resume", enabled=audit, refused=(QueueError,), entry_id=entry_id):
+            entry = await self._entry(entry_id)
+            if entry.state == QueueState.PAUSED:
+                await self._requeue_as_new(entry)
 
-    async def retry(self, entry_id: int) -> None:
-        entry = await self._entry(entry_id)
-        if entry.state in (QueueState.FAILED, QueueState.CANCELLED):
-            await AudioFile.filter(id=entry.audio_id).update(status=FileStatus.PENDING, error_message=None)
-            await self._requeue_as_new(entry)
+    async def retry(self, entry_id: int, *, audit: bool = True) -> None:
+        with recorded("retry", enabled=audit, refused=(QueueError,), entry_id=entry_id):
+            entry = await self._entry(entry_id)
+            if entry.state in (QueueState.FAILED, QueueState.CANCELLED):
+                await AudioFile.filter(id=entry.audio_id).update(status=FileStatus.PENDING, error_message=None)
+                await self._requeue_as_new(entry)
+
+    async def pause_many(self, entry_ids: Sequence[int]) -> int:
+        """Pause many entries at once: running ones stop (saving their state), the others are
+        written in one UPDATE per chunk, not one per entry. Returns how many were paused."""
+        running = [i for i in entry_ids if i in self._running]
+        for entry_id in running:
+            self._stop_reason[entry_id] = QueueState.PAUSED
+            self._running[entry_id].cancel()
+        await asyncio.gather(*(self._running[i] for i in running if i in self._running), return_exceptions=True)
+        waiting = [i for i in entry_ids if i not in running]
+        paused = len(running)
+        async with in_transaction():
+            for chunk in _chunks(waiting):
+                paused += await QueueEntry.filter(id__in=chunk, state__in=PAUSABLE).update(
+                    state=QueueState.PAUSED, updated_at=_now()
+                )
+        for entry_id in waiting:
+            self._keys.pop(entry_id, None)
+        self._changed.set()
+        return paused
+
+    async def resume_many(self, entry_ids: Sequence[int]) -> int:
+        """Resume many paused entries at once (one UPDATE per chunk). Returns how many."""
+        rows: list[tuple[int, int, int]] = []
+        async with in_transaction():
+            for chunk in _chunks(list(entry_ids)):
+                paused = QueueEntry.filter(id__in=chunk, state=QueueState.PAUSED)
+                rows += await paused.values_list("id", "priority", "rank")
+                await paused.update(state=QueueState.QUEUED, error_message=None, updated_at=_now())
+        for entry_id, priority, rank in rows:
+            self._offer(entry_id, int(priority), rank)
+        return len(rows)
 
     async def on_batch(self, batch_id: int, action: str) -> int:
         """Pause, resume, cancel or retry every entry of a batch; returns how many it holds."""
         operations = {"pause": self.pause, "resume": self.resume, "cancel": self.cancel, "retry": self.retry}
-        if action not in operations:
-            raise QueueError(f"unknown batch action {action!r}: use one of {', '.join(operations)}")
-        ids = await QueueEntry.filter(batch_id=batch_id).order_by("-priority", "rank").values_list("id", flat=True)
-        if not ids:
-            raise QueueError(f"there is no batch {batch_id}")
-        for entry_id in ids:
-            await operations[action](entry_id)
+        with recorded(action, refused=(QueueError,), scope="batch", batch_id=batch_id) as line:
+            if action not in operations:
+                raise QueueError(f"unknown batch action {action!r}: use one of {', '.join(operations)}")
+            ids = await QueueEntry.filter(batch_id=batch_id).order_by("-priority", "rank").values_list("id", flat=True)
+            if not ids:
+                raise QueueError(f"there is no batch {batch_id}")
+            line["count"] = len(ids)
+            if action == "pause":
+                await self.pause_many(ids)
+            elif action == "resume":
+                await self.resume_many(ids)
+            else:
+                for entry_id in ids:
+                    await operations[action](entry_id, audit=False)
         return len(ids)
 
     async def _halt(self, entry: QueueEntry, state: QueueState) -> None:
@@ -330,6 +459,8 @@ class Scheduler:
             return
         if entry.state in (QueueState.COMPLETED,) or entry.state == state:
             return
+        if state == QueueState.PAUSED and entry.state not in PAUSABLE:
+            return  # a failed or cancelled entry stays so: pausing must not revive it on resume
         self._keys.pop(entry.pk, None)
         entry.state = state
         await entry.save(update_fields=["state", "updated_at"])
@@ -355,6 +486,27 @@ class Scheduler:
         return entry
 
 
+def _chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
+    """Slices that stay under SQLite's limit on bound variables."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _group_titles(audio_ids: Sequence[int]) -> list[str]:
+    """The groups the files come from, for the audit line (which must never fail the enqueue)."""
+    if not audit_enabled():
+        return []
+    try:
+        rows = await AudioFile.filter(id__in=list(audio_ids)).distinct().values_list("group__title", flat=True)
+    except Exception:
+        log.warning("could not name the groups of an enqueue for the audit log", exc_info=True)
+        return []
+    return sorted(str(title) for title in rows)[:MAX_GROUPS_NAMED]
+
+
 async def _discard_partial(audio: AudioFile) -> None:
     """A cancelled download leaves nothing behind: its .part file and resume state go."""
     # Only ever a .part file: a finished download is never removed by a cancel.
@@ -363,8 +515,11 @@ async def _discard_partial(audio: AudioFile) -> None:
             os.unlink(audio.partial_file_path)
         except FileNotFoundError:
             pass
-        except OSError:
+        except OSError as error:
             log.warning("could not remove %s", audio.partial_file_path, exc_info=True)
+            record("file_deleted", "failed", error.strerror or str(error), path=audio.partial_file_path)
+        else:
+            record("file_deleted", path=audio.partial_file_path, file_id=audio.file_id, why="cancelled")
     audio.partial_file_path = None
     audio.resume_state = None
     audio.downloaded_bytes = 0

@@ -23,10 +23,11 @@ from typing import Any
 from telethon import errors
 from telethon.tl import functions
 
+from tad_tui import failpoints
 from tad_tui.download.limits import ByteRateLimiter
 from tad_tui.download.parts import PartMap, connections_for
 from tad_tui.telegram.client import TadClient
-from tad_tui.telegram.source import FileLocation
+from tad_tui.telegram.source import FileLocation, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class Transfer:
     refresh_location: Callable[[], Awaitable[FileLocation]]
     save_state: Callable[[PartMap], Awaitable[None]]
     on_progress: Callable[[int], None] = lambda done: None
-    on_wait: Callable[[str | None], None] = lambda text: None
+    on_wait: Callable[[str | None, float | None], None] = lambda text, until: None
     _fd: int = -1
     _dirty: bool = False
     _queue: deque[int] = field(default_factory=deque)
@@ -165,6 +166,7 @@ class Transfer:
             if self._dirty:
                 self._dirty = False
                 await self.save_state(self.parts)
+                failpoints.hit("transfer.saved")
 
     async def _worker(self, slot: int) -> None:
         while self._queue:
@@ -233,9 +235,9 @@ class Transfer:
 
     async def _flood_wait(self, seconds: int) -> None:
         self.health.trouble()
-        self.on_wait(f"waiting {seconds} s: flood wait")
+        self.on_wait(f"waiting {seconds} s: flood wait", time.time() + seconds)
         await asyncio.sleep(seconds)
-        self.on_wait(None)
+        self.on_wait(None, None)
 
     async def _refresh(self, stale: FileLocation) -> None:
         """Refetch the message for a new file reference, once for all workers that saw it expire."""
@@ -245,7 +247,18 @@ class Transfer:
             self._refreshes += 1
             if self._refreshes > MAX_REFERENCE_REFRESHES:
                 raise TransferFailed("Telegram keeps refusing the file reference: the message may have been deleted")
-            self.location = await self.refresh_location()
+            while True:
+                try:
+                    self.location = await self.refresh_location()
+                    return
+                except errors.FloodWaitError as error:  # longer than flood_sleep_threshold: wait here too
+                    await self._flood_wait(error.seconds)
+                except SourceError as error:
+                    raise TransferFailed(str(error)) from None
+                except errors.RPCError as error:
+                    raise TransferFailed(f"Telegram refused a new file reference ({error.message})") from None
+                except (ConnectionError, OSError) as error:
+                    raise TransferFailed(f"connection lost while refreshing the file reference ({error})") from None
 
     async def _backoff(self, attempt: int, reason: str) -> int:
         attempt += 1

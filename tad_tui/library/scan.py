@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
+from tad_tui import failpoints
+from tad_tui.library.text import GROUP_TITLE_MAX, MIME_TYPE_MAX, TEXT_MAX, USERNAME_MAX, clean_text
+from tad_tui.store.db import DATABASE_BUSY, StoreError, database_busy
 from tad_tui.store.models import AudioFile, GroupKind, TelegramGroup
 from tad_tui.telegram.source import AudioInfo, GroupInfo, Source
 
@@ -30,8 +33,8 @@ async def upsert_group(info: GroupInfo) -> TelegramGroup:
     row, _ = await TelegramGroup.update_or_create(
         group_id=info.group_id,
         defaults={
-            "title": info.title,
-            "username": info.username,
+            "title": clean_text(info.title, max_length=GROUP_TITLE_MAX) or str(info.group_id),
+            "username": clean_text(info.username, max_length=USERNAME_MAX),
             "kind": GroupKind(info.kind),
             "access_hash": info.access_hash,
         },
@@ -67,16 +70,18 @@ async def store_page(group: TelegramGroup, page: Sequence[AudioInfo]) -> int:
 
 
 def _row(group: TelegramGroup, audio: AudioInfo) -> AudioFile:
+    # The library's gate for text from Telegram: parse_audio cleans already, but whatever a Source
+    # hands over is cleaned and capped again here (a no-op on clean text) before it is stored.
     location = audio.location
     return AudioFile(
         file_id=audio.file_id,
         file_unique_id=audio.file_unique_id,
-        file_name=audio.file_name,
+        file_name=clean_text(audio.file_name, max_length=TEXT_MAX),
         file_size=location.size,
-        mime_type=audio.mime_type,
+        mime_type=clean_text(audio.mime_type, max_length=MIME_TYPE_MAX),
         duration=audio.duration,
-        title=audio.title,
-        performer=audio.performer,
+        title=clean_text(audio.title, max_length=TEXT_MAX),
+        performer=clean_text(audio.performer, max_length=TEXT_MAX),
         group_id=group.group_id,
         message_id=audio.message_id,
         document_id=location.document_id,
@@ -94,12 +99,25 @@ async def scan_group(
     on_progress: Callable[[ScanProgress], None] | None = None,
 ) -> ScanResult:
     """Store the group's audio newer than the last scan; a scan cut short is simply redone."""
+    try:
+        return await _scan(source, info, on_progress)
+    except Exception as error:
+        if database_busy(error):  # each page is one transaction: what was stored stays, the rest is redone
+            raise StoreError(f"{DATABASE_BUSY}: close it, or wait and run the command again") from None
+        raise
+
+
+async def _scan(
+    source: Source, info: GroupInfo, on_progress: Callable[[ScanProgress], None] | None
+) -> ScanResult:
     group = await upsert_group(info)
     highest = group.last_message_id
     new = 0
     async for page in source.scan_audio(info, after_message_id=group.last_message_id):
         async with in_transaction():
             new += await store_page(group, page)
+            failpoints.hit("scan.page")
+        failpoints.hit("scan.committed")
         highest = max(highest, *(audio.message_id for audio in page))
         if on_progress is not None:
             on_progress(ScanProgress(info, new, highest))

@@ -24,6 +24,8 @@ from tortoise.config import TortoiseConfig
 from tortoise.context import TortoiseContext
 from tortoise.migrations.executor import MigrationExecutor
 
+from tad_tui import audit
+
 log = logging.getLogger(__name__)
 
 APP_LABEL: Final = "models"
@@ -42,6 +44,15 @@ _open_context: TortoiseContext | None = None
 
 class StoreError(Exception):
     """The database cannot be used; the message is one line meant for a person."""
+
+
+DATABASE_BUSY: Final = "the library database is locked by another program"
+
+
+def database_busy(error: BaseException) -> bool:
+    """True when a query failed because another connection held SQLite's write lock past busy_timeout."""
+    text = str(error).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def tortoise_config(db_path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> dict[str, Any]:
@@ -81,10 +92,18 @@ TORTOISE_ORM: Final = tortoise_config(Path(":memory:"))
 async def open_store(db_path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
     """Check the file (read-only), initialise Tortoise on it, then apply pending migrations.
 
-    Raises StoreError (one line, naming the file) for a corrupt, foreign, newer or locked database.
+    Raises StoreError (one line, naming the file) for a corrupt, foreign, newer or locked database;
+    each refusal is a security event in the audit log.
     """
+    try:
+        await _open_store(Path(db_path), busy_timeout_ms)
+    except StoreError as error:
+        audit.record("open_database", "refused", str(error), path=str(db_path))
+        raise
+
+
+async def _open_store(db_path: Path, busy_timeout_ms: int) -> None:
     global _open_context
-    db_path = Path(db_path)
     await asyncio.to_thread(_check_existing, db_path, busy_timeout_ms)
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)

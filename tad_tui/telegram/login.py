@@ -1,17 +1,20 @@
 """Signing in to Telegram: phone → code → 2FA password, every refusal in words, retry in place.
 
 The same flow serves the TUI's login screen and ``tad-tui login``. Codes and passwords are passed
-straight to Telethon and never kept, logged or put into a message.
+straight to Telethon and never kept, logged or put into a message. The audit log gets a line per
+failed step, per code sent and per sign-in, with the phone number masked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from typing import Any
 
 from telethon import errors
 
+from tad_tui import audit
 from tad_tui.telegram.client import TadClient
 
 
@@ -64,7 +67,11 @@ class LoginFlow:
 
     async def send_code(self, phone: str) -> LoginStep:
         phone = "".join(ch for ch in phone if ch.isdigit() or ch == "+")
-        await self._attempt(self.client.send_code_request(phone))
+        if not phone.strip("+"):  # Telethon would crash on it, not refuse it
+            raise LoginError("Type your phone number, in international form (+44 7700 900123).")
+        with _failure_recorded(LoginStep.PHONE, phone):
+            await self._attempt(self.client.send_code_request(phone))
+        audit.record("login_code_sent", phone=phone)
         self.phone = phone
         self.step = LoginStep.CODE
         return self.step
@@ -72,21 +79,29 @@ class LoginFlow:
     async def submit_code(self, code: str) -> LoginStep:
         if self.step is not LoginStep.CODE or self.phone is None:
             raise LoginError("Ask for a code first.")
+        if not code.strip():  # Telethon's sign_in would ask for a new code instead, and not sign in
+            raise LoginError("Type the code Telegram sent.")
         try:
-            await self._attempt(self.client.sign_in(self.phone, code.strip().replace(" ", "")))
+            with _failure_recorded(LoginStep.CODE, self.phone):
+                await self._attempt(self.client.sign_in(self.phone, code.strip().replace(" ", "")))
         except LoginError as error:
             if not isinstance(error.__cause__, errors.SessionPasswordNeededError):
                 raise
             self.password_hint = await self._hint()
             self.step = LoginStep.PASSWORD
             return self.step
+        audit.record("login", phone=self.phone, two_step=False)
         self.step = LoginStep.DONE
         return self.step
 
     async def submit_password(self, password: str) -> LoginStep:
         if self.step is not LoginStep.PASSWORD:
             raise LoginError("No password is needed now.")
-        await self._attempt(self.client.sign_in(password=password))
+        if not password:  # Telethon's sign_in raises ValueError for it
+            raise LoginError("Type your two-step verification password.")
+        with _failure_recorded(LoginStep.PASSWORD, self.phone):
+            await self._attempt(self.client.sign_in(password=password))
+        audit.record("login", phone=self.phone, two_step=True)
         self.step = LoginStep.DONE
         return self.step
 
@@ -108,6 +123,51 @@ class LoginFlow:
             raise LoginError(explain(error)) from error
 
 
+@contextmanager
+def _failure_recorded(step: LoginStep, phone: str | None) -> Iterator[None]:
+    """A refused step is an audit line "login failed" (two-step verification asked for is not)."""
+    try:
+        yield
+    except LoginError as error:
+        if not isinstance(error.__cause__, errors.SessionPasswordNeededError):
+            audit.record("login", "failed", str(error), step=step.value, phone=phone)
+        raise
+
+
 async def log_out(client: TadClient) -> bool:
     """Ends the session on Telegram's side and deletes it here; False if it was already gone."""
-    return bool(await client.log_out())
+    with audit.recorded("logout") as line:
+        ended = bool(await client.log_out())
+        line["was_signed_in"] = ended
+    return ended
+
+
+async def account_name(client: TadClient) -> str | None:
+    """"First Last (@username)" of the signed-in account, or None when it cannot be told."""
+    try:
+        me = await client.get_me()
+    except (errors.RPCError, ConnectionError, OSError):
+        return None
+    if me is None:
+        return None
+    name = " ".join(part for part in (getattr(me, "first_name", None), getattr(me, "last_name", None)) if part)
+    username = getattr(me, "username", None)
+    if name and username:
+        return f"{name} (@{username})"
+    return name or (f"@{username}" if username else None)
+
+
+async def forget_session(client: TadClient) -> bool:
+    """Deletes the local session file of a session Telegram no longer accepts; False if there was none.
+
+    ``log_out`` cannot: Telegram refuses auth.logOut for a session that is not signed in, and
+    Telethon then keeps the file.
+    """
+    session = client.session
+    filename = getattr(session, "filename", None)
+    with audit.recorded("logout", was_signed_in=False) as line:
+        await client.disconnect()
+        deleted = bool(session is not None and session.delete()) and filename not in (None, ":memory:")
+        client.session = None  # as after Telethon's log_out: disconnect() has nothing left to save
+        line["session_file_deleted"] = deleted
+    return deleted

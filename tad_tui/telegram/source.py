@@ -6,8 +6,10 @@ Implemented once, over Telethon. The demo and the tests hand the same code a sim
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -15,10 +17,11 @@ from typing import Any, Protocol
 from telethon import errors, utils
 from telethon.tl import functions, types
 
-from tad_tui.library.text import clean_text
+from tad_tui.library.text import CAPTION_MAX, GROUP_TITLE_MAX, MIME_TYPE_MAX, TEXT_MAX, USERNAME_MAX, clean_text
 from tad_tui.telegram.client import TadClient
-from tad_tui.telegram.login import LoginFlow, log_out
+from tad_tui.telegram.login import LoginFlow, account_name, forget_session, log_out
 
+log = logging.getLogger(__name__)
 SCAN_PAGE = 100
 AUDIO_EXTENSIONS = frozenset({".mp3", ".m4a", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aac", ".wma", ".aiff"})
 
@@ -93,6 +96,9 @@ class Source(Protocol):
     async def refresh_location(self, group: GroupInfo, message_id: int) -> FileLocation: ...
     def login_flow(self) -> LoginFlow: ...
     async def log_out(self) -> bool: ...
+    async def account_name(self) -> str | None: ...
+    async def forget_session(self) -> bool: ...
+    def takeout(self) -> AbstractAsyncContextManager[None]: ...
 
 
 class TelethonSource:
@@ -100,6 +106,8 @@ class TelethonSource:
 
     def __init__(self, client: TadClient) -> None:
         self.client = client
+        # What scan_audio asks for messages through: the client, or its takeout proxy inside takeout().
+        self._reader: Any = client
 
     async def start(self) -> None:
         if self.client.is_connected():
@@ -120,6 +128,54 @@ class TelethonSource:
 
     async def log_out(self) -> bool:
         return await log_out(self.client)
+
+    async def account_name(self) -> str | None:
+        return await account_name(self.client)
+
+    async def forget_session(self) -> bool:
+        """Delete the local session file (for a session Telegram no longer accepts)."""
+        return await forget_session(self.client)
+
+    @asynccontextmanager
+    async def takeout(self) -> AsyncIterator[None]:
+        """Scan inside a Telegram takeout (data export) session: ``scan_audio`` goes through it.
+
+        Telethon's ``client.takeout()`` sends account.initTakeoutSession, then wraps each request in
+        invokeWithTakeout; Telegram applies lower flood limits to exports. The session is finished
+        here (successfully or not) whatever happens; one left by a killed run is ended first.
+        """
+        client = self.client
+        if client.session.takeout_id is not None:
+            await self._end_takeout(success=False)  # left by a run that never finished it
+        session = client.takeout(finalize=False, chats=True, megagroups=True, channels=True)
+        try:
+            await session.__aenter__()
+        except errors.RPCError as error:
+            raise SourceError(explain_takeout(error) or f"Telegram refused the data export: {error}") from None
+        self._reader = session
+        success = False
+        try:
+            yield
+            success = True
+        except errors.RPCError as error:
+            words = explain_takeout(error)
+            if words is None:
+                raise
+            raise SourceError(words) from None
+        finally:
+            self._reader = client
+            await self._end_takeout(success=success)
+
+    async def _end_takeout(self, *, success: bool) -> None:
+        # Sent by hand: Telethon's end_takeout(success=False) sets ``success`` on the client, not on
+        # its takeout proxy, and so always reports success.
+        finish = functions.account.FinishTakeoutSessionRequest(success=success)
+        try:
+            await self.client(functions.InvokeWithTakeoutRequest(self.client.session.takeout_id, finish))
+        except (errors.RPCError, ConnectionError, OSError) as error:
+            # Nothing to act on: Telegram ends an abandoned export session by itself.
+            log.warning("finishing the takeout session failed: %s", error)
+        self.client.session.takeout_id = None
 
     async def list_groups(self) -> list[GroupInfo]:
         groups = []
@@ -157,7 +213,7 @@ class TelethonSource:
         peer = group.input_peer()
         for message_filter in (types.InputMessagesFilterMusic(), types.InputMessagesFilterDocument()):
             page: list[AudioInfo] = []
-            async for message in self.client.iter_messages(
+            async for message in self._reader.iter_messages(
                 peer, filter=message_filter, min_id=after_message_id, reverse=True, wait_time=0
             ):
                 audio = parse_audio(group.group_id, message)
@@ -182,20 +238,46 @@ class TelethonSource:
         return audio.location
 
 
+def explain_takeout(error: BaseException) -> str | None:
+    """Takeout (data export) refusals in words; None for any other error."""
+    if isinstance(error, errors.TakeoutInitDelayError):
+        return (
+            "Telegram holds data exports (--takeout) back for security: it has asked your other devices "
+            f"to confirm this one and allows it in {_duration(error.seconds)} (sooner if you allow it in "
+            "the Telegram app); run the command again then, or without --takeout"
+        )
+    if isinstance(error, errors.TakeoutInvalidError):
+        return "Telegram ended the data export session (--takeout), e.g. for another export: run the command again"
+    if isinstance(error, errors.TakeoutRequiredError):
+        return "Telegram allows this only inside a data export session: run the command again with --takeout"
+    return None
+
+
+def _duration(seconds: int) -> str:
+    if seconds >= 48 * 3600:
+        return f"about {seconds / 86400:.0f} days"
+    if seconds >= 3600:
+        hours = round(seconds / 3600)
+        return f"about {hours} hour{'s' if hours != 1 else ''}"
+    if seconds >= 120:
+        return f"about {seconds // 60} minutes"
+    return f"{seconds} seconds"
+
+
 def _group_info(entity: Any) -> GroupInfo | None:
     if isinstance(entity, types.Channel):
         kind = "megagroup" if entity.megagroup else "channel"
         return GroupInfo(
             group_id=utils.get_peer_id(entity),
-            title=clean_text(entity.title, max_length=255) or str(entity.id),
-            username=entity.username,
+            title=clean_text(entity.title, max_length=GROUP_TITLE_MAX) or str(entity.id),
+            username=clean_text(entity.username, max_length=USERNAME_MAX),
             kind=kind,
             access_hash=entity.access_hash,
         )
     if isinstance(entity, types.Chat):
         return GroupInfo(
             group_id=utils.get_peer_id(entity),
-            title=clean_text(entity.title, max_length=255) or str(entity.id),
+            title=clean_text(entity.title, max_length=GROUP_TITLE_MAX) or str(entity.id),
             username=None,
             kind="chat",
             access_hash=None,
@@ -237,12 +319,12 @@ def parse_audio(group_id: int, message: Any) -> AudioInfo | None:
             dc_id=document.dc_id,
             size=document.size,
         ),
-        file_name=clean_text(file_name, max_length=1024),
-        mime_type=clean_text(document.mime_type, max_length=128),
+        file_name=clean_text(file_name, max_length=TEXT_MAX),
+        mime_type=clean_text(document.mime_type, max_length=MIME_TYPE_MAX),
         duration=int(audio_attribute.duration) if audio_attribute else None,
         title=clean_text(audio_attribute.title if audio_attribute else None),
         performer=clean_text(audio_attribute.performer if audio_attribute else None),
-        caption=clean_text(getattr(message, "message", None), max_length=4096),
+        caption=clean_text(getattr(message, "message", None), max_length=CAPTION_MAX),
     )
 
 

@@ -9,14 +9,15 @@ an account that is not signed in yet gets the login screen over the panes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
 from telethon.errors import RPCError
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual import work
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 PANES = ("groups", "queue", "search", "performance")
 UI_DIR = Path(__file__).parent
 PROGRESS_HZ = 4
+OWN_COMMANDS = {"Keys", "Theme", "Quit"}  # Textual's palette commands the app replaces
 
 
 def utc_now() -> datetime:
@@ -112,6 +114,8 @@ class TadApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         for problem in self._theme_problems:
             self.notify(problem, title="Theme skipped", severity="warning", timeout=10)
+        for warning in self.engine.startup_warnings:  # e.g. a session file others could read, now private
+            self.notify(warning, title="Warning", severity="warning", timeout=20)
         self.bridge.targets = [self, self.query_one(QueuePane)]
         self.bridge.start()
         self.set_interval(1 / PROGRESS_HZ, self.bridge.flush)
@@ -121,8 +125,15 @@ class TadApp(App[None]):
 
     def _toast(self, title: str, message: str) -> None:
         """Where no desktop can notify (SSH, headless): a toast and the terminal bell."""
-        self.notify(message, title=title, timeout=8)
+        self.notify(message, title=title, timeout=8, markup=False)  # batch names come from Telegram
         self.bell()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Textual's own palette commands, less the ones the app has its own of (Keys, Theme, Quit):
+        Textual's Quit would skip saving the downloads, its Keys opens a different panel."""
+        for command in super().get_system_commands(screen):
+            if command.title not in OWN_COMMANDS:
+                yield command
 
     def pane(self, name: str) -> GroupsPane | QueuePane | SearchPane | PerformancePane:
         kinds = {"groups": GroupsPane, "queue": QueuePane, "search": SearchPane, "performance": PerformancePane}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tad_tui.library.text import printable
 from tad_tui.sizes import format_size
 
 BAR_FULL = "█"
@@ -78,7 +79,5 @@ def audio_format(mime_type: str | None, file_name: str | None) -> str:
 
 
 def clean(text: str | None) -> str:
-    """Text from Telegram made safe to draw: control characters (hostile file names) become spaces."""
-    if not text:
-        return ""
-    return "".join(" " if ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 else ch for ch in text)
+    """Text from Telegram made safe to draw: no escape sequences, controls or bidi/zero-width marks."""
+    return printable(text)

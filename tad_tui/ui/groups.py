@@ -12,6 +12,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import ContentSwitcher, Label
 
 from tad_tui.engine import Engine, GroupSummary
@@ -38,6 +39,7 @@ TRACK_COLUMNS = (
     Column("Type", 4),
     Column("Status", 10),
 )
+AGE_REDRAW_SECONDS = 60  # "Last scan" says minutes at its finest
 STATUS_STYLE = {
     "downloaded": "green",
     "queued": "cyan",
@@ -125,9 +127,15 @@ class GroupsPane(Vertical):
 
     def on_mount(self) -> None:
         self.load_groups(refresh=False)  # the library's; the app refreshes them once it is online
+        self.set_interval(AGE_REDRAW_SECONDS, self.refresh_ages)
+
+    def refresh_ages(self) -> None:
+        """Redraw the group rows: "Last scan" is an age, and a drawn line is cached until its row changes."""
+        self._groups.set_rows(self._groups.rows)
 
     def focus_list(self) -> None:
-        (self._tracks if self.group else self._groups).focus()
+        # At once, not at the next message (Widget.focus): a key typed right after F1 must land here.
+        self.screen.set_focus(self._tracks if self.group else self._groups)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.TRACK_ACTIONS:
@@ -136,7 +144,7 @@ class GroupsPane(Vertical):
 
     def _status(self, text: str) -> None:
         status = self.query_one("#groups-status", Label)
-        status.update(text)
+        status.update(Content(text))  # holds group titles: "[/]" in one is text, not markup
         status.display = bool(text)
 
     # ---- groups -------------------------------------------------------------------------------
@@ -191,7 +199,7 @@ class GroupsPane(Vertical):
         marked = len(self._tracks.marked)
         downloaded = sum(1 for t in self._tracks.rows if t.status == "downloaded")
         text = f"{figures.clean(self.group.title)} · {len(self._tracks.rows)} tracks, {downloaded} downloaded"
-        self.query_one("#tracks-title", Label).update(text + (f" · {marked} selected" if marked else ""))
+        self.query_one("#tracks-title", Label).update(Content(text + (f" · {marked} selected" if marked else "")))
 
     @work(group="tracks", exclusive=True, exit_on_error=False)
     async def load_tracks(self, group: GroupSummary) -> None:
@@ -280,13 +288,15 @@ class GroupsPane(Vertical):
         if group is None:
             return
         if group.id in self._scanning:
-            self.notify(f"{figures.clean(group.title)} is being scanned already")
+            self.notify(f"{figures.clean(group.title)} is being scanned already", markup=False)
             return
+        # Marked here, not in the worker: a second key handled before the worker runs must see it.
+        self._scanning.add(group.id)
         self.scan(group)
 
     @work(group="scan", exit_on_error=False)
     async def scan(self, group: GroupSummary) -> None:
-        self._scanning.add(group.id)
+        self._scanning.add(group.id)  # already there when started by the key
         title = figures.clean(group.title)
         self._status(f"Scanning {title}…")
         try:

@@ -9,6 +9,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Grid, Vertical
+from textual.content import Content
 from textual.widgets import Label, Sparkline
 
 from tad_tui.engine import Engine
@@ -54,7 +55,7 @@ class PerformancePane(Vertical, can_focus=True):
     def focus_list(self) -> None:
         self._shown_at = None  # shown again: redraw now rather than at the next tick
         self.redraw()
-        self.focus()
+        self.screen.set_focus(self)
 
     def redraw(self) -> None:
         monitor = self.engine.monitor
@@ -104,4 +105,4 @@ class PerformancePane(Vertical, can_focus=True):
         return "\n".join(lines)
 
     def _set(self, selector: str, text: str) -> None:
-        self.query_one(selector, Label).update(text)
+        self.query_one(selector, Label).update(Content(text))  # download names are text, not markup

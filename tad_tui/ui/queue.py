@@ -12,6 +12,9 @@ loop passes ``audit=False`` to each call and writes one audit line for the whole
 from __future__ import annotations
 
 import asyncio
+import math
+import re
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -79,6 +82,7 @@ class QueueLine:
     entry: QueueRow
     waiting: str | None = None
     bps: float = 0.0
+    wait_until: float | None = None  # a timed wait (flood wait) counts down once a second
 
     @property
     def id(self) -> int:
@@ -138,6 +142,8 @@ def line_cells(line: QueueLine) -> Sequence[Cell]:
     )
 
 
+WAIT_SECONDS = re.compile(r"^waiting \d+ s")  # the countdown part of "waiting 37 s: flood wait"
+
 # Footer groups: one label for a pair of keys, so the footer fits 80 columns.
 MOVE = Binding.Group("Move")
 PRIORITY = Binding.Group("Priority")
@@ -185,7 +191,7 @@ class QueuePane(Vertical):
         self.set_interval(1.0, self.refresh_speeds)
 
     def focus_list(self) -> None:
-        self.table.focus()
+        self.screen.set_focus(self.table)  # at once: a key typed right after F2 must land here
 
     # ---- loading ------------------------------------------------------------------------------
 
@@ -262,7 +268,7 @@ class QueuePane(Vertical):
         elif isinstance(event, EntryResumed):
             self._put(replace(line, entry=replace(entry, downloaded_bytes=event.downloaded_bytes)))
         elif isinstance(event, EntryWaiting):
-            self._put(replace(line, waiting=event.reason))
+            self._put(replace(line, waiting=event.reason, wait_until=event.until))
         elif isinstance(event, EntryFinished):
             self._running.discard(entry.id)
             state = FINISHED_STATE.get(event.outcome, entry.state)
@@ -287,12 +293,21 @@ class QueuePane(Vertical):
         return {int(k): v for k, v in monitor.samples[-1].per_download_bps.items()}
 
     def refresh_speeds(self) -> None:
-        """Called once a second: speeds come from the monitor's latest sample."""
+        """Called once a second: speeds come from the monitor's latest sample; waits count down."""
+        now = time.time()
         speeds = self._speeds()
-        for entry_id in self._running:
+        # Every entry the monitor measures, too: one that started while the rows were being read
+        # in is shown running but was never added to _running.
+        for entry_id in self._running | speeds.keys():
             line = self._line(entry_id)
-            if line is not None and line.bps != speeds.get(entry_id, 0.0):
-                self._put(replace(line, bps=speeds.get(entry_id, 0.0)))
+            if line is None:
+                continue
+            updated = replace(line, bps=speeds.get(entry_id, 0.0))
+            if line.wait_until is not None and line.waiting:
+                left = max(0, math.ceil(line.wait_until - now))
+                updated = replace(updated, waiting=WAIT_SECONDS.sub(f"waiting {left} s", line.waiting, count=1))
+            if updated != line:
+                self._put(updated)
 
     # ---- actions ------------------------------------------------------------------------------
 
@@ -519,10 +534,15 @@ class QueuePane(Vertical):
                 nothing = "is unfinished: nothing to pause or resume" if action == "toggle" else rule.nothing
                 self.notify(f"None of the {entries(len(lines))} marked {nothing}", severity="warning")
                 return
-            operation = getattr(self.engine.scheduler, name)
+            scheduler = self.engine.scheduler
             with recorded(name, refused=(QueueError,), scope="marked", count=len(chosen)):
+                bulk = {"pause": scheduler.pause_many, "resume": scheduler.resume_many}.get(name)
+                if bulk is not None:  # one write for all of them
+                    await bulk(chosen)
+                else:
+                    for entry_id in chosen:
+                        await getattr(scheduler, name)(entry_id, audit=False)
                 for entry_id in chosen:
-                    await operation(entry_id, audit=False)
                     self._set_state(entry_id, rule.state, **rule.changes)
             self.notify(f"{rule.done} {entries(len(chosen))}")
 
@@ -533,9 +553,9 @@ class QueuePane(Vertical):
 
         async def pause_all() -> None:
             with recorded("pause", refused=(QueueError,), scope="all", count=len(ids)):
-                for entry_id in ids:
-                    await self.engine.scheduler.pause(entry_id, audit=False)
-                    self._set_state(entry_id, "paused")
+                await self.engine.scheduler.pause_many(ids)
+            for entry_id in ids:
+                self._set_state(entry_id, "paused")
             self.notify(f"Paused {len(ids)} entries")
 
         self._apply(pause_all)
@@ -545,9 +565,9 @@ class QueuePane(Vertical):
 
         async def resume_all() -> None:
             with recorded("resume", refused=(QueueError,), scope="all", count=len(ids)):
-                for entry_id in ids:
-                    await self.engine.scheduler.resume(entry_id, audit=False)
-                    self._set_state(entry_id, "queued")
+                await self.engine.scheduler.resume_many(ids)
+            for entry_id in ids:
+                self._set_state(entry_id, "queued")
             self.notify(f"Resumed {len(ids)} entries")
 
         self._apply(resume_all)

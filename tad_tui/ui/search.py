@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Input, Label
 
 from tad_tui.engine import Engine
@@ -92,7 +93,7 @@ class SearchPane(Vertical):
         return self.query_one(SearchInput)
 
     def focus_list(self) -> None:
-        self.input.focus()
+        self.screen.set_focus(self.input)  # at once: keys typed right after / must land here
 
     # ---- searching ----------------------------------------------------------------------------
 
@@ -125,7 +126,7 @@ class SearchPane(Vertical):
             self.table.empty_text = EMPTY_TEXT
             self.table.set_rows([], keep_cursor=False)
             return
-        hints.update("\n".join(figures.clean(hint) for hint in result.hints))
+        hints.update(Content("\n".join(figures.clean(hint) for hint in result.hints)))  # hints quote the query
         hints.display = bool(result.hints)
         count = f"{result.matched}+" if result.more else str(result.matched)
         line = f"{count} {'match' if result.matched == 1 else 'matches'} · {self.elapsed(result):.0f} ms"
@@ -146,7 +147,7 @@ class SearchPane(Vertical):
         hit: SearchHit = event.row
         if hit.status == "downloaded":
             where = hit.local_path or "(the file's path is not recorded)"
-            self.notify(f"{figures.clean(hit.name)}\n{where}", title="Downloaded", timeout=10)
+            self.notify(f"{figures.clean(hit.name)}\n{where}", title="Downloaded", timeout=10, markup=False)
         else:
             self.enqueue(hit)
 
@@ -155,9 +156,9 @@ class SearchPane(Vertical):
         result = await self.engine.scheduler.enqueue([hit.id], priority=Priority.NORMAL)
         name = figures.clean(hit.name)
         if result.entry_ids:
-            self.notify(f"Queued {name} (normal)")
+            self.notify(f"Queued {name} (normal)", markup=False)  # "[@click=…]" in a title is text
         else:
-            self.notify(f"{name} is already queued", severity="warning")
+            self.notify(f"{name} is already queued", severity="warning", markup=False)
         fresh = self.table.index_of(hit.id)
         if fresh is not None:
             self.table.update_row(replace(self.table.rows[fresh], status="queued"))

@@ -17,6 +17,8 @@ import tomlkit
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
+from tad_tui.audit import recorded
+
 COLOR_KEYS = (
     "primary",
     "secondary",
@@ -107,6 +109,11 @@ def load_themes(folders: Iterable[Path]) -> LoadedThemes:
 
 def save_theme_choice(config_file: Path, name: str) -> None:
     """Set ``[ui] theme`` in the config file, keeping every comment and other key as it was."""
+    with recorded("config_changed", key="ui.theme", new=name, file=str(config_file), saved=True) as line:
+        _save_theme_choice(config_file, name, line)
+
+
+def _save_theme_choice(config_file: Path, name: str, line: dict[str, Any]) -> None:
     try:
         text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
         document = tomlkit.parse(text)
@@ -118,6 +125,7 @@ def save_theme_choice(config_file: Path, name: str) -> None:
     if ui is None:
         ui = tomlkit.table()
         document["ui"] = ui
+    line["old"] = str(ui["theme"]) if "theme" in ui else None
     ui["theme"] = name
     temporary = config_file.with_name(f".{config_file.name}.{os.getpid()}.tmp")
     try:

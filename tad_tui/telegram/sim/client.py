@@ -171,7 +171,10 @@ class SimulatedClient(TadClient):
         self.server = server
         self.latency = latency
         self.bandwidth_per_connection = bandwidth_per_connection
-        key = self.session.auth_key or AuthKey(os.urandom(256))
+        key = self.session.auth_key
+        if key is None:
+            # As a real first connection creates the key, and the session file keeps it for next time.
+            key = self.session.auth_key = AuthKey(os.urandom(256))
         self._sender = self._new_connection(self.session.dc_id or server.this_dc, key)
 
     def _new_connection(self, dc_id: int, auth_key: AuthKey) -> SimulatedConnection:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import struct
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from telethon import password as srp
@@ -51,20 +53,33 @@ class DropConnection(Exception):
 
 @dataclass
 class FaultRule:
-    """Fail matching requests: after ``skip`` matches pass, the next ``times`` (-1: all) fail."""
+    """Fail matching requests: after ``skip`` matches pass, every ``every``-th of the next fails,
+    ``times`` of them in all (-1: no end).
+
+    A failure is an RPC error, a dropped connection, or (``damage``, getFile only) an answer whose
+    file bytes are wrong: "truncate" (half of them), "empty" (none, as if past the end of the file)
+    or "pad" (4 KiB more than asked). Real servers send short parts only at the end of a file; a
+    client that trusted a short part mid-file would write a hole as good data.
+    """
 
     request: str  # TL request class name ("GetFileRequest"), or "*" for any
-    error: str | None = None  # an RPC error message such as "FLOOD_WAIT_5"; None with disconnect
+    error: str | None = None  # an RPC error message such as "FLOOD_WAIT_5"; None with disconnect/damage
     code: int = 400
     disconnect: bool = False
     skip: int = 0
     times: int = 1
+    every: int = 1
+    damage: str | None = None
+    _matched: int = field(default=0, repr=False)
 
     def fires(self, name: str) -> bool:
         if self.times == 0 or self.request not in ("*", name):
             return False
         if self.skip > 0:
             self.skip -= 1
+            return False
+        self._matched += 1
+        if self._matched % max(1, self.every):
             return False
         if self.times > 0:
             self.times -= 1
@@ -115,6 +130,7 @@ class SimulatedTelegram:
         login_code: str = DEMO_LOGIN_CODE,
         code_ttl: float = 300.0,
         this_dc: int = 2,
+        state_file: Path | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.this_dc = this_dc
@@ -126,8 +142,15 @@ class SimulatedTelegram:
         self.flood_until: dict[str, float] = {}
         self.flood_from: dict[str, float] = {}
         self.flood_violations: list[LoggedRequest] = []
-        self._authorized_keys: set[bytes] = set()
+        # SHA-256 digests of the authorization keys signed in; with ``state_file`` they outlive the
+        # process, as a real server remembers a session between a client's runs (the demo needs it).
+        self._authorized_keys: set[str] = set()
+        self.state_file = state_file
+        if state_file is not None:
+            self._authorized_keys = _read_state(state_file)
         self._authorize_all = authorized
+        self._takeouts: set[int] = set()
+        self.finished_takeouts: list[tuple[int, bool]] = []  # (takeout id, success) as the client ended them
         self._password = self._make_password(password) if password else None
         self._login: _LoginAttempt | None = None
         self._reference_generation: dict[int, int] = {}
@@ -168,20 +191,38 @@ class SimulatedTelegram:
         return [entry for entry in self.log if entry.name == name]
 
     def is_authorized(self, auth_key: bytes) -> bool:
-        return self._authorize_all or auth_key in self._authorized_keys
+        return self._authorize_all or _key_digest(auth_key) in self._authorized_keys
+
+    def authorize_key(self, auth_key: bytes) -> None:
+        """Sign in the session with this key without a login (a demo that starts signed in)."""
+        self._authorized_keys.add(_key_digest(auth_key))
+        self._save_state()
+
+    def _save_state(self) -> None:
+        if self.state_file is not None:
+            _write_state(self.state_file, self._authorized_keys)
 
     # ---- dispatch -----------------------------------------------------------------------------
 
-    def handle(self, request: TLRequest, *, connection: int, dc_id: int, auth_key: bytes) -> Any:
-        """Answer one (unwrapped) request or raise :class:`RpcErrorReply` / :class:`DropConnection`."""
+    def handle(
+        self, request: TLRequest, *, connection: int, dc_id: int, auth_key: bytes, takeout_id: int | None = None
+    ) -> Any:
+        """Answer one (unwrapped) request or raise :class:`RpcErrorReply` / :class:`DropConnection`.
+
+        ``takeout_id``: the request came wrapped in invokeWithTakeout with that (valid) id.
+        """
         name = type(request).__name__
         now = time.time()
         entry = LoggedRequest(now, connection, name, _detail(request))
         self.log.append(entry)
         if self.flood_from.get(name, now) < now < self.flood_until.get(name, 0.0):
             self.flood_violations.append(entry)
+        damage = None
         for rule in self.faults:
             if rule.fires(name):
+                if rule.damage is not None:
+                    damage = rule.damage
+                    break
                 if rule.disconnect:
                     raise DropConnection(name)
                 assert rule.error is not None
@@ -192,7 +233,8 @@ class SimulatedTelegram:
             raise RpcErrorReply(400, "METHOD_NOT_SUPPORTED_BY_SIMULATION")
         if name not in _WITHOUT_AUTH and not self.is_authorized(auth_key):
             raise RpcErrorReply(401, "AUTH_KEY_UNREGISTERED")
-        return handler(request, dc_id=dc_id, auth_key=auth_key)
+        result = handler(request, connection=connection, dc_id=dc_id, auth_key=auth_key, takeout_id=takeout_id)
+        return _damaged(result, damage) if damage is not None else result
 
     # ---- connection set-up ----------------------------------------------------------------------
 
@@ -295,14 +337,40 @@ class SimulatedTelegram:
         return self._authorize(auth_key)
 
     def _authorize(self, auth_key: bytes) -> Any:
-        self._authorized_keys.add(auth_key)
+        self.authorize_key(auth_key)
         self._login = None
         return make(types.auth.Authorization, user=self.self_user())
 
     def _on_LogOutRequest(self, request: Any, *, auth_key: bytes, **_: Any) -> Any:
-        self._authorized_keys.discard(auth_key)
+        self._authorized_keys.discard(_key_digest(auth_key))
         self._authorize_all = False
+        self._save_state()
         return make(types.auth.LoggedOut)
+
+    # ---- takeout (data export) sessions ---------------------------------------------------------
+
+    def _on_InitTakeoutSessionRequest(self, request: Any, **_: Any) -> Any:
+        takeout_id = int.from_bytes(os.urandom(7), "big")
+        self._takeouts.add(takeout_id)
+        return types.account.Takeout(id=takeout_id)
+
+    def _on_InvokeWithTakeoutRequest(
+        self, request: Any, *, connection: int, dc_id: int, auth_key: bytes, **_: Any
+    ) -> Any:
+        if request.takeout_id not in self._takeouts:
+            raise RpcErrorReply(400, "TAKEOUT_INVALID")
+        inner = request.query
+        if isinstance(inner, functions.account.FinishTakeoutSessionRequest):
+            self.handle(inner, connection=connection, dc_id=dc_id, auth_key=auth_key, takeout_id=request.takeout_id)
+            self._takeouts.discard(request.takeout_id)
+            self.finished_takeouts.append((request.takeout_id, bool(inner.success)))
+            return True
+        return self.handle(inner, connection=connection, dc_id=dc_id, auth_key=auth_key, takeout_id=request.takeout_id)
+
+    def _on_FinishTakeoutSessionRequest(self, request: Any, *, takeout_id: int | None = None, **_: Any) -> bool:
+        if takeout_id is None:  # only valid wrapped in invokeWithTakeout
+            raise RpcErrorReply(403, "TAKEOUT_REQUIRED")
+        return True
 
     @staticmethod
     def _make_password(password: str) -> _Password:
@@ -567,6 +635,44 @@ _WITHOUT_AUTH = frozenset(
         "ImportAuthorizationRequest",
     }
 )
+
+
+def _key_digest(auth_key: bytes) -> str:
+    return hashlib.sha256(auth_key).hexdigest()
+
+
+def _read_state(file: Path) -> set[str]:
+    """The signed-in key digests a previous run saved; a missing or damaged file means none."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        return {str(digest) for digest in data.get("signed_in_keys", [])}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return set()
+
+
+def _write_state(file: Path, digests: set[str]) -> None:
+    """Written whole and renamed into place, private (0600) like the session files it vouches for."""
+    temporary = file.with_name(file.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"signed_in_keys": sorted(digests)}, handle)
+    os.replace(temporary, file)
+
+
+def _damaged(result: Any, damage: str) -> Any:
+    """A getFile answer with the wrong bytes (see :class:`FaultRule`); other answers pass unchanged."""
+    data = getattr(result, "bytes", None)
+    if not isinstance(result, types.upload.File) or not isinstance(data, bytes):
+        return result
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "empty":
+        data = b""
+    elif damage == "pad":
+        data = data + bytes(4096)
+    else:
+        raise ValueError(f"unknown damage {damage!r}: use truncate, empty or pad")
+    return types.upload.File(type=result.type, mtime=result.mtime, bytes=data)
 
 
 def check_getfile_window(offset: int, limit: int, *, precise: bool) -> None:

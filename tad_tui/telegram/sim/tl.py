@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from telethon.extensions import BinaryReader
+from telethon.tl.functions import InvokeWithTakeoutRequest
 from telethon.tl.tlobject import TLObject, TLRequest
 
 _VECTOR = 0x1CB5C415
@@ -73,7 +74,14 @@ def round_trip(request: TLRequest, result: Any) -> Any:
 
 
 def unwrap(request: TLRequest) -> TLRequest:
-    """The innermost request inside invokeWithLayer / initConnection / invokeWithoutUpdates."""
-    while hasattr(request, "query") and isinstance(request.query, TLRequest):
+    """The request inside invokeWithLayer / initConnection / invokeWithoutUpdates.
+
+    invokeWithTakeout is kept: the server checks its takeout id before answering what it wraps.
+    """
+    while (
+        hasattr(request, "query")
+        and isinstance(request.query, TLRequest)
+        and not isinstance(request, InvokeWithTakeoutRequest)
+    ):
         request = request.query
     return request
