@@ -11,6 +11,8 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import select
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -165,6 +167,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _stdout_gone() -> bool:
+    """Whether nobody reads our standard output any more (a pipe whose reader closed)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -211,6 +223,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
     except SourceError as error:
         return _fail(str(error), EXIT_FAILED)
     except Exception as error:  # the one place an unexpected error is turned into words
+        if isinstance(error, BrokenPipeError) and _stdout_gone():
+            # `tad-tui queue | head`: the reader has all it wanted; nothing more goes to stdout (a
+            # connection's broken pipe, with stdout fine, is told in words below).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK
         from telethon.errors import RPCError, UnauthorizedError
 
         from tad_tui.telegram.source import explain_takeout

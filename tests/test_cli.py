@@ -190,3 +190,18 @@ def test_a_bad_proxy_exits_2_naming_the_key_never_the_password(tmp_path: Path, p
     assert from_file.returncode == 2
     line = assert_one_clean_line(from_file)
     assert "telegram.proxy" in line and "pa55-secret" not in line
+
+
+def test_a_reader_that_stops_early_ends_the_listing_quietly(demo, demo_config: Path) -> None:
+    """`tad-tui search … | head -1`: exit 0 and nothing on stderr, not a BrokenPipeError."""
+    assert demo("scan", "@tad_demo_archive").returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tad_tui", "--config", str(demo_config), "--demo", "--data-dir", str(demo.data_dir),
+         "search", "", "--limit", "2000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline().startswith("Score")
+    process.stdout.close()  # the reader goes away, as head does
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read() == ""
