@@ -194,7 +194,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from tad_tui.config import ConfigError, build_paths, load_settings
     from tad_tui.lock import DataDirBusy
     from tad_tui.runtime import LOG_FILE, setup_logging
-    from tad_tui.store.db import StoreError
+    from tad_tui.store.db import DATABASE_BUSY, StoreError, database_busy
     from tad_tui.telegram.source import SourceError
 
     try:
@@ -223,6 +223,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
     except SourceError as error:
         return _fail(str(error), EXIT_FAILED)
     except Exception as error:  # the one place an unexpected error is turned into words
+        if database_busy(error):
+            return _fail(f"{DATABASE_BUSY} ({paths.db}): close it, or wait and run the command again", EXIT_USAGE)
         if isinstance(error, BrokenPipeError) and _stdout_gone():
             # `tad-tui queue | head`: the reader has all it wanted; nothing more goes to stdout (a
             # connection's broken pipe, with stdout fine, is told in words below).

@@ -26,9 +26,17 @@ from tad_tui.store.models import AudioFile, Priority
 class JsonLines:
     """One JSON object per line on stdout: resumes and finished files, then the summary."""
 
+    def __init__(self) -> None:
+        self.file_ids: dict[int, str] = {}
+
     def handle(self, event: Event) -> None:
         if isinstance(event, Notice):
             self.note(event.text)
+        elif isinstance(event, EntryStarted):
+            self.file_ids[event.entry_id] = event.file_id
+        elif isinstance(event, EntryWaiting):  # a flood wait: its start (with the reason) and its end
+            self.emit({"event": "waiting", "file_id": self.file_ids.get(event.entry_id), "reason": event.reason,
+                       "until": event.until})
         elif isinstance(event, EntryResumed):
             self.emit({"event": "resumed", "file_id": event.file_id, "resume_offset": event.resume_offset,
                        "downloaded_bytes": event.downloaded_bytes})

@@ -205,3 +205,34 @@ def test_a_reader_that_stops_early_ends_the_listing_quietly(demo, demo_config: P
     process.stdout.close()  # the reader goes away, as head does
     assert process.wait(timeout=60) == 0
     assert process.stderr.read() == ""
+
+
+# The demo with one flood wait of 2 s on a file part, a few parts into a download.
+_FLOOD_ON_A_PART = """
+import sys
+from tad_tui.telegram.sim import demo
+from tad_tui.telegram.sim.server import FaultRule, SimulatedTelegram
+
+class FloodOnAPart(SimulatedTelegram):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.inject(FaultRule("GetFileRequest", "FLOOD_WAIT_2", code=420, skip=6))
+
+demo.SimulatedTelegram = FloodOnAPart
+from tad_tui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_download_json_tells_a_flood_wait_and_its_end(tmp_path: Path, demo_config: Path) -> None:
+    args = ["--config", str(demo_config), "--demo", "--data-dir", str(tmp_path / "data")]
+    result = subprocess.run(
+        [sys.executable, "-c", _FLOOD_ON_A_PART, *args, "download", "@tad_demo_mixes", "-l", "1", "--json"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    waits = [event for event in events if event.get("event") == "waiting"]
+    assert [bool(event["reason"]) for event in waits] == [True, False]  # the wait, then its end
+    assert "flood wait" in waits[0]["reason"] and waits[0]["until"] > 0 and waits[0]["file_id"]
+    assert events[-1]["downloaded"] == 1

@@ -149,13 +149,20 @@ def test_sigkill_at_ten_random_points_resumes_with_the_same_md5(tmp_path: Path, 
         assert not list(data.rglob("*.part"))
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path, demo_catalogue: Catalogue) -> None:
     slow = tmp_path / "slow.toml"
     slow.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 20\nbandwidth_per_connection = "1MB"\n')
     data = tmp_path / "data"
     command = [sys.executable, "-m", "tad_tui", "--config", str(slow), "--demo", "--data-dir", str(data),
                "download", "@tad_demo_mixes", "-l", "1", "--json"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT at its default in the child: a pytest started in the background of a shell would hand it
+    # down ignored, and the download would just finish.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_default_sigint)
     mixes = demo_catalogue.group("tad_demo_mixes")
     file_id = f"-100{mixes.id}_{min(m.id for m in mixes.messages)}"
     deadline = time.monotonic() + 60

@@ -162,7 +162,8 @@ def test_performance_beside_a_running_download_shows_it(tmp_path: Path, demo_cat
             time.sleep(0.5)
         assert report["active_downloads"] >= 1 and report["download_bps"] > 0
         watch = subprocess.Popen([*base, "performance", "--watch"], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+                                 stderr=subprocess.PIPE, text=True,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         assert watch.stdout is not None
         first = [watch.stdout.readline(), watch.stdout.readline()]  # two redraws, however slow the machine
         watch.send_signal(signal.SIGINT)

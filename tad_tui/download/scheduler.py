@@ -321,6 +321,8 @@ class Scheduler:
 
     async def _retry_failed(self, entry_ids: list[int], audio_ids: list[int]) -> int:
         """Queue failed entries again in their places (a full disk, say, that has room again)."""
+        if not entry_ids:
+            return 0
         rows: list[tuple[int, int, int]] = []
         async with in_transaction():
             for chunk in _chunks(entry_ids):

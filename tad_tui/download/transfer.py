@@ -133,6 +133,8 @@ class Transfer:
     _dirty: bool = False
     _queue: deque[int] = field(default_factory=deque)
     _refreshes: int = 0
+    _waiting: int = 0  # workers in a flood wait now
+    _wait_until: float = 0.0  # when the wait told to the user ends
     _done_bytes: int = 0
     _refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -195,7 +197,8 @@ class Transfer:
             )
             self.pool.requests_in_flight += 1
             try:
-                result = await self.client._call(sender, request)
+                # Every flood wait comes back here (threshold 0): waited below, counted down on screen.
+                result = await self.client._call(sender, request, flood_sleep_threshold=0)
             except errors.FloodWaitError as error:
                 self.bandwidth.refund(length)
                 await self._flood_wait(error.seconds)
@@ -234,10 +237,20 @@ class Transfer:
             raise TransferFailed(f"cannot connect to Telegram's DC {dc_id}: {error}") from None
 
     async def _flood_wait(self, seconds: int) -> None:
+        """Wait out a flood wait; told once per stretch of waiting, however many workers wait."""
         self.health.trouble()
-        self.on_wait(f"waiting {seconds} s: flood wait", time.time() + seconds)
-        await asyncio.sleep(seconds)
-        self.on_wait(None, None)
+        until = time.time() + seconds
+        self._waiting += 1
+        if until > self._wait_until + 0.5:  # the first wait, or one that ends later than told
+            self._wait_until = until
+            self.on_wait(f"waiting {seconds} s: flood wait", until)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self._waiting -= 1
+            if self._waiting == 0:
+                self._wait_until = 0.0
+                self.on_wait(None, None)
 
     async def _refresh(self, stale: FileLocation) -> None:
         """Refetch the message for a new file reference, once for all workers that saw it expire."""

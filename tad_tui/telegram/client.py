@@ -41,18 +41,20 @@ class TadClient(TelegramClient):
         kinds = [type(r) for r in (request if utils.is_list_like(request) else [request])]
         if self.request_limiter is not None and functions.upload.GetFileRequest not in kinds:
             await self.request_limiter.acquire()
+        # An explicit threshold wins: file transfers pass 0 and wait themselves, telling the user.
+        threshold = self.tad_flood_sleep if flood_sleep_threshold is None else flood_sleep_threshold
         while True:
-            await self._wait_for_gate(kinds, request)
+            await self._wait_for_gate(kinds, request, threshold)
             try:
                 return await super()._call(sender, request, ordered=ordered, flood_sleep_threshold=0)
             except errors.FloodWaitError as error:
                 due = time.time() + max(error.seconds, 1)
                 for kind in kinds:
                     self.flood_until[kind] = max(self.flood_until.get(kind, 0.0), due)
-                if error.seconds > self.tad_flood_sleep:
+                if error.seconds > threshold:
                     raise
 
-    async def _wait_for_gate(self, kinds: list[type], request: TLRequest) -> None:
+    async def _wait_for_gate(self, kinds: list[type], request: TLRequest, threshold: float) -> None:
         now = time.time()
         due = max((self.flood_until.get(kind, 0.0) for kind in kinds), default=0.0)
         if due <= now:
@@ -60,7 +62,7 @@ class TadClient(TelegramClient):
                 self.flood_until.pop(kind, None)
             return
         remaining = due - now
-        if remaining > self.tad_flood_sleep:
+        if remaining > threshold:
             raise errors.FloodWaitError(request=request, capture=math.ceil(remaining))
         await asyncio.sleep(remaining)
 
