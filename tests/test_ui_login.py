@@ -48,6 +48,7 @@ async def test_the_app_signs_in_phone_code_password_reporting_errors_then_opens(
             async with app.run_test(size=(80, 24)) as pilot:
                 await until(lambda: isinstance(app.screen, LoginScreen), pilot.pause)
                 assert engine.online and not await source.is_authorized()
+                assert DEMO_PHONE in _text(app, "#login-account")  # the simulated account is told
                 await _type(pilot, "12")
                 assert "not valid" in _text(app, "#login-error")
                 await _type(pilot, DEMO_PHONE)

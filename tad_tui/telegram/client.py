@@ -24,6 +24,9 @@ class TadClient(TelegramClient):
     at once without sending anything.
     """
 
+    # Said on the sign-in screen: how to sign in to this Telegram (the demo's simulated account).
+    login_hint: str | None = None
+
     def __init__(self, *args: Any, flood_sleep_threshold: int = 60, **kwargs: Any) -> None:
         super().__init__(*args, flood_sleep_threshold=0, **kwargs)
         self.tad_flood_sleep = flood_sleep_threshold

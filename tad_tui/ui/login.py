@@ -29,9 +29,11 @@ class LoginScreen(Screen[bool]):
 
     DEFAULT_CSS = """
     LoginScreen { align: center middle; }
+    #login-prompt { width: 100%; }
+    #login-account { width: 100%; color: $text-muted; }
     #login { width: 72; max-width: 100%; height: auto; padding: 1 2; border: round $primary; }
-    #login-error { color: $error; height: auto; margin-top: 1; }
-    #login-hint { color: $text-muted; height: auto; }
+    #login-error { color: $error; width: 100%; height: auto; margin-top: 1; }
+    #login-hint { color: $text-muted; width: 100%; height: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "give_up", "Quit", tooltip="Quit without signing in", id="login.quit"),
@@ -46,6 +48,9 @@ class LoginScreen(Screen[bool]):
         yield Header(icon="♫")
         with Vertical(id="login"):
             yield Static("[b]Sign in to Telegram[/b]")
+            account_hint = getattr(self.flow.client, "login_hint", None)
+            if account_hint:
+                yield Label(account_hint, id="login-account", markup=False)
             yield Label("", id="login-prompt")
             yield Input(id="login-input")
             yield Label("", id="login-hint")

@@ -21,7 +21,7 @@ from telethon.tl import types
 from telethon.tl.tlobject import TLRequest
 
 from tad_tui.telegram.client import TadClient
-from tad_tui.telegram.sim.server import DropConnection, RpcErrorReply, SimulatedTelegram
+from tad_tui.telegram.sim.server import DEMO_LOGIN_CODE, DEMO_PHONE, DropConnection, RpcErrorReply, SimulatedTelegram
 from tad_tui.telegram.sim.tl import round_trip, serialize, unwrap
 
 SIM_API_ID = 1
@@ -149,6 +149,8 @@ def _payload_size(result: Any) -> int:
 
 class SimulatedClient(TadClient):
     """``TadClient`` connected to a :class:`SimulatedTelegram`; Telethon's own code does the rest."""
+
+    login_hint = f"The simulated Telegram's account: phone {DEMO_PHONE}, code {DEMO_LOGIN_CODE}"
 
     def __init__(
         self,
