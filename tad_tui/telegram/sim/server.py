@@ -9,6 +9,7 @@ bandwidth) is modelled by the connection objects in ``sim/client.py``, not here.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import json
@@ -161,6 +162,7 @@ class SimulatedTelegram:
         self._ordered: dict[int, list[DemoMessage]] = {
             group.id: sorted(group.messages, key=lambda m: m.id, reverse=True) for group in catalogue.groups
         }
+        self._search_cache: dict[tuple[Any, ...], list[DemoMessage]] = {}
         self._files: dict[int, DemoFile] = {}
         for group in catalogue.groups:
             for message in group.messages:
@@ -571,7 +573,14 @@ class SimulatedTelegram:
 
     def _on_SearchRequest(self, request: Any, **_: Any) -> Any:
         group = self._group_for(request.peer)
-        matching = [m for m in self._ordered[group.id] if _matches(request.filter, request.q, m)]
+        ordered = self._ordered[group.id]
+        # The filtered list is kept between pages (a big scan asks ~1,000 of them); the catalogue
+        # does not change under a running search, and a changed list has another length or identity.
+        key = (group.id, type(request.filter), request.q, id(ordered), len(ordered))
+        matching = self._search_cache.get(key)
+        if matching is None:
+            matching = [m for m in ordered if _matches(request.filter, request.q, m)]
+            self._search_cache = {key: matching}
         return self._page(group, matching, request)
 
     def _on_GetHistoryRequest(self, request: Any, **_: Any) -> Any:
@@ -586,8 +595,8 @@ class SimulatedTelegram:
         if request.max_id:
             matching = [m for m in matching if m.id < request.max_id]
         start = 0
-        if request.offset_id:
-            start = next((i for i, m in enumerate(matching) if m.id < request.offset_id), len(matching))
+        if request.offset_id:  # newest first: the first message older than offset_id, by bisection
+            start = bisect.bisect_left(_Descending(matching), -request.offset_id + 1)
         # A negative add_offset pages towards newer messages; a window reaching past the newest is cut.
         start = start + request.add_offset
         end = start + min(max(request.limit, 0), 100)
@@ -697,6 +706,19 @@ def _storage_type(mime_type: str) -> Any:
     if mime_type == "audio/mpeg":
         return types.storage.FileMp3()
     return types.storage.FilePartial()
+
+
+class _Descending:
+    """A newest-first message list seen as ascending negated ids, for bisect."""
+
+    def __init__(self, messages: list[DemoMessage]) -> None:
+        self._messages = messages
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __getitem__(self, index: int) -> int:
+        return -self._messages[index].id
 
 
 def _matches(filter_: Any, query: str, message: DemoMessage) -> bool:
