@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from textual.binding import Binding
 from textual.command import CommandInput, CommandList, CommandPalette
 from textual.widgets import Label, Sparkline, TabbedContent
 
@@ -385,7 +386,10 @@ async def test_help_lists_every_binding_of_the_focused_pane_and_of_the_app(held:
                 await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen), key
             shown = _descriptions(app.screen.sections)
-            assert {b.tooltip or b.description for b in bindings} <= shown[title], title
+            usable = {b.tooltip or b.description for b in bindings if not _track_only(b)}
+            assert usable <= shown[title], title
+            if key == "f1":  # on the list of groups: the keys for an open group's tracks are not listed
+                assert not {b.tooltip or b.description for b in bindings if _track_only(b)} & shown[title]
             assert app_lines <= shown["Everywhere"]
             assert list(shown)[-1] == "Everywhere"
             keys_text = " ".join(line.keys for _, lines in app.screen.sections for line in lines)
@@ -393,6 +397,10 @@ async def test_help_lists_every_binding_of_the_focused_pane_and_of_the_app(held:
                 assert app_key in keys_text.lower(), app_key
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
+
+
+def _track_only(binding: Binding) -> bool:
+    return binding in GroupsPane.BINDINGS and binding.action.partition("(")[0] in GroupsPane.TRACK_ACTIONS
 
 
 async def _palette_names(app: TadApp, pilot) -> list[str]:

@@ -32,6 +32,8 @@ def key_help(node: DOMNode) -> list[KeyHelp]:
         for binding in bindings:
             if binding.system or not binding.description or binding.key in OPTION_DIGIT_KEYS:
                 continue
+            if node.check_action(binding.action.partition("(")[0], ()) is False:
+                continue  # does nothing where the user is (a track key on the list of groups)
             # The footer shows the short description; the tooltip, where given, says it in full.
             keys = by_action.setdefault((binding.action, binding.tooltip or binding.description), [])
             # Each key by its own name: a footer's short key_display ("⇧↑") would hide K beside shift+up.
