@@ -190,10 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
-    from tad_tui.audit import setup_audit
     from tad_tui.config import ConfigError, build_paths, load_settings
     from tad_tui.lock import DataDirBusy
-    from tad_tui.runtime import LOG_FILE, setup_logging
+    from tad_tui.runtime import LOG_FILE
     from tad_tui.store.db import DATABASE_BUSY, StoreError, database_busy
     from tad_tui.telegram.source import SourceError
 
@@ -208,13 +207,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return _fail(str(error).replace(option, f"option {flag} (for {error.key})") if flag else str(error), EXIT_USAGE)
     except UsageError as error:
         return _fail(str(error), EXIT_USAGE)
-    setup_logging(settings, paths)
-    setup_audit(
-        paths,
-        via="tui" if args.command == "tui" else "cli",
-        enabled=settings.general.audit_log,
-        max_bytes=settings.general.audit_log_max_size,
-    )
+    _start_logs(settings, paths, via="tui" if args.command == "tui" else "cli")
     handler = _COMMANDS[args.command]
     try:
         return await handler(args, settings, paths)
@@ -371,6 +364,15 @@ async def _logout(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     return await run_logout(args, settings, paths)
 
 
+def _start_logs(settings: Any, paths: Any, *, via: str) -> None:
+    """The log file and the audit log, in the data dir of ``paths``."""
+    from tad_tui.audit import setup_audit
+    from tad_tui.runtime import setup_logging
+
+    setup_logging(settings, paths)
+    setup_audit(paths, via=via, enabled=settings.general.audit_log, max_bytes=settings.general.audit_log_max_size)
+
+
 async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.config import build_paths
     from tad_tui.paths import default_config_file
@@ -385,6 +387,7 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         if not chosen:
             return EXIT_OK
         demo, paths = True, build_paths(settings, demo=True)
+        _start_logs(settings, paths, via="tui")  # the demo's data dir keeps its own logs
     async with open_engine(settings, paths, demo=demo, writer=True, connect=False, print_warnings=False) as engine:
         await run_tui(engine)
     return EXIT_OK

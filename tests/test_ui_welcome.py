@@ -23,3 +23,28 @@ async def test_welcome_quits_without_the_demo() -> None:
 
 def test_welcome_screen_snapshot(snap_compare) -> None:
     assert snap_compare(WelcomeApp("~/.config/tad-tui/config.toml"), terminal_size=(80, 24))
+
+
+def test_choosing_the_demo_keeps_its_logs_in_the_demo_data_dir(tmp_path, monkeypatch, demo_catalogue) -> None:
+    """No credentials, `tad-tui`, `d`: the demo's log and audit log go to the demo's data dir."""
+    import tad_tui.ui.app
+    import tad_tui.ui.welcome
+    from tad_tui.cli import main
+
+    async def chose_the_demo(self) -> bool:
+        return True
+
+    async def no_app(engine) -> None:
+        return None
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("API_ID", "API_HASH", "TAD_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(tad_tui.ui.welcome.WelcomeApp, "run_async", chose_the_demo)
+    monkeypatch.setattr(tad_tui.ui.app, "run_tui", no_app)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\n')
+    assert main(["--config", str(config)]) == 0
+    demo_logs = tmp_path / "data" / "tad-tui" / "demo" / "logs"
+    assert (demo_logs / "tad-tui.log").exists()
