@@ -323,19 +323,12 @@ class Scheduler:
         """Queue failed entries again in their places (a full disk, say, that has room again)."""
         if not entry_ids:
             return 0
-        rows: list[tuple[int, int, int]] = []
         async with in_transaction():
-            for chunk in _chunks(entry_ids):
-                failed = QueueEntry.filter(id__in=chunk, state=QueueState.FAILED)
-                rows += await failed.values_list("id", "priority", "rank")
-                await failed.update(state=QueueState.QUEUED, error_message=None, updated_at=_now())
             for chunk in _chunks(audio_ids):
                 await AudioFile.filter(id__in=chunk, status=FileStatus.FAILED).update(
                     status=FileStatus.PENDING, error_message=None
                 )
-        for entry_id, priority, rank in rows:
-            self._offer(entry_id, int(priority), rank)
-        return len(rows)
+            return await self._requeue_many(entry_ids, QueueState.FAILED)
 
     async def move(self, entry_id: int, where: str, *, audit: bool = True) -> None:
         """Move an entry up, down, to the top or the bottom of its priority: one row written."""
@@ -423,12 +416,16 @@ class Scheduler:
 
     async def resume_many(self, entry_ids: Sequence[int]) -> int:
         """Resume many paused entries at once (one UPDATE per chunk). Returns how many."""
+        return await self._requeue_many(entry_ids, QueueState.PAUSED)
+
+    async def _requeue_many(self, entry_ids: Sequence[int], state: QueueState) -> int:
+        """Queue again, in their places, those of the entries that are in ``state``; returns how many."""
         rows: list[tuple[int, int, int]] = []
         async with in_transaction():
             for chunk in _chunks(list(entry_ids)):
-                paused = QueueEntry.filter(id__in=chunk, state=QueueState.PAUSED)
-                rows += await paused.values_list("id", "priority", "rank")
-                await paused.update(state=QueueState.QUEUED, error_message=None, updated_at=_now())
+                found = QueueEntry.filter(id__in=chunk, state=state)
+                rows += await found.values_list("id", "priority", "rank")
+                await found.update(state=QueueState.QUEUED, error_message=None, updated_at=_now())
         for entry_id, priority, rank in rows:
             self._offer(entry_id, int(priority), rank)
         return len(rows)
