@@ -405,11 +405,7 @@ class QueuePane(Vertical):
 
         async def change() -> None:
             await self.engine.scheduler.set_priority(line.id, wanted)
-            fresh = self._line(line.id) or line
-            updated = replace(fresh, entry=replace(fresh.entry, priority=wanted.name.lower()))
-            self.table.update_row(updated)
-            if updated.active:
-                self.table.move_row(line.id, self._priority_target(updated))
+            self._show_priorities({line.id: wanted})
 
         self._apply(change)
 
@@ -448,18 +444,6 @@ class QueuePane(Vertical):
             for line in self.table.rows
         ]
         self.table.reorder(after_priority_change(rows, changed))
-
-    def _priority_target(self, line: QueueLine) -> int:
-        """After the last unfinished entry of its priority; else before the first of a lower one."""
-        rank = Priority[line.entry.priority.upper()]
-        last_higher_or_same = -1
-        for i, other in enumerate(self.table.rows):
-            if other.id == line.id or not other.active:
-                continue
-            if Priority[other.entry.priority.upper()] >= rank:
-                last_higher_or_same = i
-        here = self.table.index_of(line.id) or 0
-        return last_higher_or_same + (0 if last_higher_or_same >= here else 1)
 
     def _set_state(self, entry_id: int, state: str, **changes: object) -> None:
         line = self._line(entry_id)
