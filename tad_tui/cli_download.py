@@ -34,9 +34,9 @@ class JsonLines:
             self.note(event.text)
         elif isinstance(event, EntryStarted):
             self.file_ids[event.entry_id] = event.file_id
-        elif isinstance(event, EntryWaiting):  # a flood wait: its start (with the reason) and its end
-            self.emit({"event": "waiting", "file_id": self.file_ids.get(event.entry_id), "reason": event.reason,
-                       "until": event.until})
+        elif isinstance(event, EntryWaiting):  # a flood or premium wait: its start and its end (reason null)
+            self.emit({"event": "waiting", "file_id": self.file_ids.get(event.entry_id), "reason": event.kind,
+                       "message": event.reason, "until": event.until})
         elif isinstance(event, EntryResumed):
             self.emit({"event": "resumed", "file_id": event.file_id, "resume_offset": event.resume_offset,
                        "downloaded_bytes": event.downloaded_bytes})

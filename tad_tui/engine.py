@@ -180,6 +180,7 @@ class Engine:
     def _build_scheduler(self) -> Scheduler:
         from tad_tui.download.job import JobContext
         from tad_tui.download.limits import ByteRateLimiter
+        from tad_tui.download.pace import AccountPace
         from tad_tui.download.scheduler import Scheduler
         from tad_tui.download.transfer import ConnectionPool, Health
 
@@ -193,6 +194,7 @@ class Engine:
             pool=ConnectionPool(client, downloads.parts_per_file),
             bandwidth=ByteRateLimiter(self.settings.performance.bandwidth_limit),
             health=Health(),
+            pace=AccountPace(),
             events=self.events,
             default_output=self.paths.downloads_dir,
             reserved=set(),

@@ -234,5 +234,6 @@ def test_download_json_tells_a_flood_wait_and_its_end(tmp_path: Path, demo_confi
     events = [json.loads(line) for line in result.stdout.splitlines()]
     waits = [event for event in events if event.get("event") == "waiting"]
     assert [bool(event["reason"]) for event in waits] == [True, False]  # the wait, then its end
-    assert "flood wait" in waits[0]["reason"] and waits[0]["until"] > 0 and waits[0]["file_id"]
+    assert waits[0]["reason"] == "flood" and "flood wait" in waits[0]["message"]
+    assert waits[0]["until"] > 0 and waits[0]["file_id"] and waits[1]["message"] is None
     assert events[-1]["downloaded"] == 1

@@ -439,13 +439,18 @@ def test_adaptive_concurrency_shrinks_on_trouble_and_grows_back(monkeypatch: pyt
     monkeypatch.setattr(transfer.time, "monotonic", lambda: now[0])
     health = transfer.Health()
     assert health.scale(8) == 8
-    health.trouble()
-    health.trouble()
+    health.trouble(lasting=3)
+    for _ in range(15):  # every worker and file meeting the same 3-second flood wait: one step down
+        now[0] += 0.1
+        health.trouble(lasting=3)
+    assert health.scale(8) == 4
+    now[0] += 2
+    health.trouble()  # a new trouble after the first has passed: a second step
     assert health.scale(8) == 2 and health.scale(3) == 1
     health.calm()
     assert health.scale(8) == 2  # not yet: trouble was just now
     for _ in range(8):
-        now[0] += 11
+        now[0] += transfer.CALM_STEP_SECONDS + 1
         health.calm()
     assert health.scale(8) == 8
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from tortoise import connections
 from tad_tui.library.scan import scan_group
 from tad_tui.store import AudioFile, TelegramGroup, opened_store
 from tad_tui.telegram.sim.catalogue import Catalogue
+from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.server import FaultRule, SimulatedTelegram
 from tad_tui.telegram.source import TelethonSource
 
@@ -84,19 +86,24 @@ async def test_a_file_posted_in_two_groups_shares_its_unique_id(store: None, sou
 
 
 async def test_interrupted_scan_is_completed_by_the_next_without_duplicates(
-    store: None, source: TelethonSource, server: SimulatedTelegram
+    store: None, server: SimulatedTelegram
 ) -> None:
+    source = TelethonSource(SimulatedClient(server, connection_retries=1, retry_delay=0.05))
+    await source.start()
     info = await source.resolve_group("@tad_demo_archive")
-    server.inject(FaultRule("SearchRequest", disconnect=True, skip=4))
+    # Telegram out of reach for longer than the client's reconnection attempts: the scan stops.
+    server.inject(FaultRule("SearchRequest", disconnect=True, skip=4, outage=0.5))
     with pytest.raises(ConnectionError):
         await scan_group(source, info)
     partial = await AudioFile.filter(group_id=info.group_id).count()
     assert 0 < partial < 1000
-    await source.client.connect()
+    await asyncio.sleep(0.5)
+    await source.start()  # the next run
     result = await scan_group(source, info)
     assert result.total == partial + result.new >= 1000
     assert await AudioFile.filter(group_id=info.group_id).count() == result.total
     assert (await scan_group(source, info)).new == 0
+    await source.stop()
 
 
 async def test_scanned_rows_are_in_the_search_index(store: None, source: TelethonSource) -> None:

@@ -141,17 +141,38 @@ async def test_expired_file_reference_is_refreshed_by_refetching_the_message(
     assert len(await source.read_range(fresh, 0, MIB)) == MIB
 
 
-async def test_dropped_connection_fails_in_flight_requests_and_can_reconnect(
+async def test_dropped_connection_is_reopened_and_the_request_sent_again_as_mtprotosender_does(
     source: TelethonSource, server: SimulatedTelegram
 ) -> None:
     _, audio = await _biggest_audio(source, "@tad_demo_mixes")
     server.inject(FaultRule("GetFileRequest", disconnect=True, skip=1))
     assert len(await source.read_range(audio.location, 0, MIB)) == MIB
-    with pytest.raises(ConnectionError):
-        await source.read_range(audio.location, MIB, MIB)
-    assert not source.client.is_connected()
-    await source.client.connect()
-    assert len(await source.read_range(audio.location, MIB, MIB)) == MIB
+    connection = source.client._sender
+    before = connection.id
+    assert len(await source.read_range(audio.location, MIB, MIB)) == MIB  # no error: reconnected, re-sent
+    assert connection.reconnects == 1 and connection.id != before
+    assert [e.detail for e in server.requests("GetFileRequest")].count(f"id={audio.location.document_id} offset={MIB} limit={MIB}") == 2
+
+
+async def test_an_outage_longer_than_the_reconnection_attempts_fails_in_flight_requests(
+    demo_catalogue: Catalogue,
+) -> None:
+    server = SimulatedTelegram(demo_catalogue)
+    source = TelethonSource(SimulatedClient(server, connection_retries=2, retry_delay=0.05))
+    await source.start()
+    try:
+        _, audio = await _biggest_audio(source, "@tad_demo_mixes")
+        server.outage(0.5)
+        with pytest.raises(ConnectionError):
+            await source.read_range(audio.location, 0, MIB)
+        assert not source.client.is_connected()
+        with pytest.raises(SourceError, match="cannot reach Telegram"):
+            await source.start()  # still down: a new start says so in words
+        await asyncio.sleep(0.5)
+        await source.start()  # what the next command or the app's Reconnect does
+        assert len(await source.read_range(audio.location, 0, MIB)) == MIB
+    finally:
+        await source.stop()
 
 
 async def test_unknown_username_is_reported_in_words(source: TelethonSource) -> None:

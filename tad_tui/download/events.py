@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,8 +36,20 @@ class EntryProgress:
 @dataclass(frozen=True)
 class EntryWaiting:
     entry_id: int
-    reason: str | None  # e.g. "waiting 37 s: flood wait"; None when the wait is over
+    reason: str | None  # in words, e.g. "waiting 37 s: flood wait"; None when the wait is over
     until: float | None = None  # when a timed wait ends (time.time()), for a countdown
+    kind: str | None = None  # "flood" or "premium" (see wait_words); None when the wait is over
+
+
+WAIT_KINDS = ("flood", "premium")
+
+
+def wait_words(kind: str, seconds: float) -> str:
+    """A wait Telegram imposed, in words, with the seconds left (what a countdown repaints)."""
+    left = max(0, math.ceil(seconds))
+    if kind == "premium":
+        return f"Telegram limits this account's download speed (Premium lifts it): {left} s"
+    return f"waiting {left} s: flood wait"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from tad_tui.audit import record
 from tad_tui.config import Settings
 from tad_tui.download.events import EntryFinished, EntryProgress, EntryResumed, EntryStarted, EntryWaiting, EventBus
 from tad_tui.download.limits import ByteRateLimiter
+from tad_tui.download.pace import AccountPace
 from tad_tui.download.naming import TrackFields, render_relative, unique_target
 from tad_tui.download.parts import PartMap, verify_on_disk
 from tad_tui.download.transfer import (
@@ -49,6 +50,7 @@ class JobContext:
     pool: ConnectionPool
     bandwidth: ByteRateLimiter
     health: Health
+    pace: AccountPace  # what Telegram lets the account download (learned from premium waits)
     events: EventBus
     default_output: Path
     reserved: set[Path]  # final names claimed by jobs in flight, so two never pick the same
@@ -173,6 +175,7 @@ class Job:
             pool=context.pool,
             bandwidth=context.bandwidth,
             health=context.health,
+            pace=context.pace,
             settings=TransferSettings(
                 part_size=downloads.chunk_size,
                 parts_per_file=downloads.parts_per_file,
@@ -185,7 +188,7 @@ class Job:
             refresh_location=self._refresh_location,
             save_state=self._save_state,
             on_progress=lambda done: context.events.publish(EntryProgress(self.entry.pk, done, audio.file_size)),
-            on_wait=lambda reason, until: context.events.publish(EntryWaiting(self.entry.pk, reason, until)),
+            on_wait=lambda reason, until, kind: context.events.publish(EntryWaiting(self.entry.pk, reason, until, kind)),
         )
         await transfer.run()
 

@@ -12,6 +12,7 @@ import errno
 import logging
 import os
 import random
+import re
 import time
 import zlib
 from collections import deque
@@ -24,9 +25,11 @@ from telethon import errors
 from telethon.tl import functions
 
 from tad_tui import failpoints
+from tad_tui.download.events import wait_words
 from tad_tui.download.limits import ByteRateLimiter
+from tad_tui.download.pace import AccountPace
 from tad_tui.download.parts import PartMap, connections_for
-from tad_tui.telegram.client import TadClient
+from tad_tui.telegram.client import ServerTrouble, TadClient
 from tad_tui.telegram.source import FileLocation, SourceError
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,9 @@ IN_FLIGHT_PER_CONNECTION = 2  # hides the round trip: one answer streams while t
 SAVE_INTERVAL = 1.0
 MAX_BACKOFF = 60.0
 MAX_REFERENCE_REFRESHES = 5
+TROUBLE_SPELL = 1.0  # seconds in which further trouble counts as the same one
+CALM_STEP_SECONDS = 5.0  # of calm before concurrency grows back a step
+ADMISSION_CHECK = 0.25  # seconds between looks of a parked worker at whether it may run again
 
 
 class TransferFailed(Exception):
@@ -43,18 +49,27 @@ class TransferFailed(Exception):
 
 @dataclass
 class Health:
-    """Adaptive concurrency: flood waits and errors shrink the share of slots used, calm grows it."""
+    """Adaptive concurrency: flood waits and errors shrink the share of slots used, calm grows it.
+
+    One trouble is one step down: the workers and files that meet the same flood wait (or the
+    same broken connection) while it lasts do not step down again.
+    """
 
     factor: float = 1.0
     last_trouble: float = 0.0
+    trouble_until: float = 0.0
     squeeze: Callable[[], bool] = lambda: False  # memory pressure: halve what is kept in flight
 
-    def trouble(self, weight: float = 0.5) -> None:
+    def trouble(self, weight: float = 0.5, *, lasting: float = TROUBLE_SPELL) -> None:
+        now = time.monotonic()
+        if now < self.trouble_until:
+            return
         self.factor = max(0.25, self.factor * weight)
-        self.last_trouble = time.monotonic()
+        self.last_trouble = now
+        self.trouble_until = now + max(lasting, TROUBLE_SPELL)
 
     def calm(self) -> None:
-        if self.factor < 1.0 and time.monotonic() - self.last_trouble > 10.0:
+        if self.factor < 1.0 and time.monotonic() - self.last_trouble > CALM_STEP_SECONDS:
             self.factor = min(1.0, self.factor * 1.25)
             self.last_trouble = time.monotonic()
 
@@ -121,6 +136,7 @@ class Transfer:
     pool: ConnectionPool
     bandwidth: ByteRateLimiter
     health: Health
+    pace: AccountPace
     settings: TransferSettings
     location: FileLocation
     part_path: Path
@@ -128,7 +144,7 @@ class Transfer:
     refresh_location: Callable[[], Awaitable[FileLocation]]
     save_state: Callable[[PartMap], Awaitable[None]]
     on_progress: Callable[[int], None] = lambda done: None
-    on_wait: Callable[[str | None, float | None], None] = lambda text, until: None
+    on_wait: Callable[[str | None, float | None, str | None], None] = lambda text, until, kind: None
     _fd: int = -1
     _dirty: bool = False
     _queue: deque[int] = field(default_factory=deque)
@@ -147,13 +163,12 @@ class Transfer:
             self._fd = os.open(self.part_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
             raise TransferFailed(disk_error_words(error, self.part_path)) from None
-        connections = self.health.scale(connections_for(self.location.size, self.settings.parts_per_file))
-        workers = min(len(self._queue), connections * IN_FLIGHT_PER_CONNECTION)
+        workers = min(len(self._queue), self._most_in_flight())
         saver = asyncio.create_task(self._save_every_second())
         try:
             async with asyncio.TaskGroup() as group:
                 for slot in range(workers):
-                    group.create_task(self._worker(slot % connections))
+                    group.create_task(self._worker(slot))
         except* TransferFailed as failures:
             raise failures.exceptions[0] from None
         finally:
@@ -170,10 +185,23 @@ class Transfer:
                 await self.save_state(self.parts)
                 failpoints.hit("transfer.saved")
 
+    def _most_in_flight(self) -> int:
+        return connections_for(self.location.size, self.settings.parts_per_file) * IN_FLIGHT_PER_CONNECTION
+
+    def _admitted(self) -> int:
+        """Workers that may fetch now: fewer while Telegram pushes back or throttles the account,
+        more again as it calms down (looked at per part, so a long file follows it)."""
+        most = self._most_in_flight()
+        return min(self.health.scale(most), self.pace.in_flight(self.settings.part_size, most))
+
     async def _worker(self, slot: int) -> None:
+        """Fetch parts; worker ``slot`` shares connection ``slot // IN_FLIGHT_PER_CONNECTION``."""
         while self._queue:
+            if slot >= self._admitted():
+                await asyncio.sleep(ADMISSION_CHECK)  # parked: holds no part and no request
+                continue
             index = self._queue.popleft()
-            data = await self._fetch(index, slot)
+            data = await self._fetch(index, slot // IN_FLIGHT_PER_CONNECTION)
             offset, _ = self.parts.span(index)
             try:
                 await asyncio.to_thread(os.pwrite, self._fd, data, offset)
@@ -182,6 +210,7 @@ class Transfer:
             self.parts.crc32[index] = zlib.crc32(data)
             self._dirty = True
             self.health.calm()
+            self.pace.received(len(data))
             self._done_bytes += len(data)  # a running total: summing the part map per part is quadratic
             self.on_progress(self._done_bytes)
 
@@ -190,7 +219,7 @@ class Transfer:
         attempt = 0
         while True:
             location = self.location
-            await self.bandwidth.acquire(length)
+            await self._acquire(length)
             sender = await self._sender(location.dc_id, slot)
             request = functions.upload.GetFileRequest(
                 location=location.input_location(), offset=offset, limit=self.settings.part_size
@@ -200,35 +229,61 @@ class Transfer:
                 # Every flood wait comes back here (threshold 0): waited below, counted down on screen.
                 result = await self.client._call(sender, request, flood_sleep_threshold=0)
             except errors.FloodWaitError as error:
-                self.bandwidth.refund(length)
+                self._refund(length)
                 await self._flood_wait(error.seconds)
                 continue
+            except errors.FloodError as error:
+                self._refund(length)
+                if not is_premium_wait(error):
+                    attempt = await self._backoff(attempt, f"Telegram refused part {index} ({error.message})")
+                    continue
+                await self._premium_wait(premium_wait_seconds(error))
+                continue
             except (errors.FileReferenceExpiredError, errors.FileReferenceInvalidError):
-                self.bandwidth.refund(length)
+                self._refund(length)
                 await self._refresh(location)
                 continue
             except errors.FileMigrateError as error:
-                self.bandwidth.refund(length)
+                self._refund(length)
                 self.location = _on_dc(self.location, error.new_dc)
                 continue
+            except (errors.ServerError, errors.TimedOutError, ServerTrouble) as error:
+                # Telethon retried it already: Telegram's servers are in trouble, back off for longer.
+                self._refund(length)
+                self.health.trouble(0.75)
+                attempt = await self._backoff(attempt, f"Telegram's servers failed part {index} ({server_words(error)})")
+                continue
             except (ConnectionError, OSError, asyncio.TimeoutError) as error:
-                self.bandwidth.refund(length)
+                self._refund(length)
                 self.health.trouble(0.75)
                 await self.pool.discard(location.dc_id, slot, sender)
                 attempt = await self._backoff(attempt, f"connection lost ({error or type(error).__name__})")
                 continue
             except errors.RPCError as error:
-                self.bandwidth.refund(length)
+                self._refund(length)
                 attempt = await self._backoff(attempt, f"Telegram refused part {index} ({error.message})")
                 continue
             finally:
                 self.pool.requests_in_flight -= 1
             data = bytes(result.bytes)
             if len(data) != length:  # a short or oversized answer is never written as good data
-                self.bandwidth.refund(max(0, length - len(data)))
+                self._refund(max(0, length - len(data)))
                 attempt = await self._backoff(attempt, f"part {index} came back with {len(data)} of {length} bytes")
                 continue
             return data
+
+    async def _acquire(self, length: int) -> None:
+        """The user's bandwidth limit first, then the account's learned pace."""
+        await self.bandwidth.acquire(length)
+        try:
+            await self.pace.limiter.acquire(length)
+        except BaseException:
+            self.bandwidth.refund(length)
+            raise
+
+    def _refund(self, length: int) -> None:
+        self.bandwidth.refund(length)
+        self.pace.limiter.refund(length)
 
     async def _sender(self, dc_id: int, slot: int) -> Any:
         try:
@@ -237,20 +292,30 @@ class Transfer:
             raise TransferFailed(f"cannot connect to Telegram's DC {dc_id}: {error}") from None
 
     async def _flood_wait(self, seconds: int) -> None:
-        """Wait out a flood wait; told once per stretch of waiting, however many workers wait."""
-        self.health.trouble()
+        """Wait out a flood wait: one step down in concurrency, however many workers meet it."""
+        self.health.trouble(lasting=seconds)
+        await self._wait("flood", seconds)
+
+    async def _premium_wait(self, seconds: int) -> None:
+        """Telegram throttles the account: wait it out, then go on at the pace it now allows."""
+        if self.pace.premium_wait(seconds):
+            log.info("Telegram limits this account's download speed: pacing at %d B/s", self.pace.rate)
+        await self._wait("premium", seconds)
+
+    async def _wait(self, kind: str, seconds: float) -> None:
+        """Sleep through a wait; told once per stretch of waiting, however many workers wait."""
         until = time.time() + seconds
         self._waiting += 1
         if until > self._wait_until + 0.5:  # the first wait, or one that ends later than told
             self._wait_until = until
-            self.on_wait(f"waiting {seconds} s: flood wait", until)
+            self.on_wait(wait_words(kind, seconds), until, kind)
         try:
             await asyncio.sleep(seconds)
         finally:
             self._waiting -= 1
             if self._waiting == 0:
                 self._wait_until = 0.0
-                self.on_wait(None, None)
+                self.on_wait(None, None, None)
 
     async def _refresh(self, stale: FileLocation) -> None:
         """Refetch the message for a new file reference, once for all workers that saw it expire."""
@@ -281,6 +346,30 @@ class Transfer:
         log.info("%s; retrying in %.1f s", reason, delay)
         await asyncio.sleep(delay)
         return attempt
+
+
+def is_premium_wait(error: errors.FloodError) -> bool:
+    """FLOOD_PREMIUM_WAIT_X (Telethon's FloodPremiumWaitError, a sibling of FloodWaitError)."""
+    return "PREMIUM" in type(error).__name__.upper() or str(getattr(error, "message", "")).startswith(
+        "FLOOD_PREMIUM_WAIT"
+    )
+
+
+def premium_wait_seconds(error: errors.FloodError) -> int:
+    seconds = getattr(error, "seconds", None)
+    if isinstance(seconds, int):
+        return max(1, seconds)
+    tail = str(getattr(error, "message", "")).rsplit("_", 1)[-1]
+    return max(1, int(tail)) if tail.isdigit() else 1
+
+
+def server_words(error: BaseException) -> str:
+    """Telegram's name for a server error: RPC_CALL_FAIL, INTERNAL, TIMEOUT…"""
+    if isinstance(error, ServerTrouble):
+        return str(error)
+    if type(error) in (errors.ServerError, errors.TimedOutError, errors.RPCError):
+        return str(getattr(error, "message", "") or type(error).__name__)
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__.removesuffix("Error")).upper()
 
 
 def _on_dc(location: FileLocation, dc_id: int) -> FileLocation:

@@ -14,6 +14,11 @@ from telethon.tl.tlobject import TLRequest
 from tad_tui.download.limits import RequestRateLimiter
 
 
+class ServerTrouble(ConnectionError):
+    """Telegram's servers failed a request more times than Telethon retries it (-500, RPC_CALL_FAIL,
+    timeouts): Telethon's bare ``ValueError('Request was unsuccessful N time(s)')``, named."""
+
+
 class TadClient(TelegramClient):
     """Telethon's client, with a flood-wait gate that actually holds back the request type.
 
@@ -50,6 +55,10 @@ class TadClient(TelegramClient):
             await self._wait_for_gate(kinds, request, threshold)
             try:
                 return await super()._call(sender, request, ordered=ordered, flood_sleep_threshold=0)
+            except ValueError as error:
+                if not str(error).startswith("Request was unsuccessful"):
+                    raise
+                raise ServerTrouble(f"Telegram's servers kept failing: {error}") from None
             except errors.FloodWaitError as error:
                 due = time.time() + max(error.seconds, 1)
                 for kind in kinds:

@@ -12,8 +12,6 @@ loop passes ``audit=False`` to each call and writes one audit line for the whole
 from __future__ import annotations
 
 import asyncio
-import math
-import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,6 +33,7 @@ from tad_tui.download.events import (
     EntryResumed,
     EntryStarted,
     EntryWaiting,
+    wait_words,
 )
 from tad_tui.audit import recorded
 from tad_tui.download.scheduler import QueueError
@@ -82,7 +81,8 @@ class QueueLine:
     entry: QueueRow
     waiting: str | None = None
     bps: float = 0.0
-    wait_until: float | None = None  # a timed wait (flood wait) counts down once a second
+    wait_until: float | None = None  # a timed wait (flood or premium wait) counts down once a second
+    wait_kind: str | None = None
 
     @property
     def id(self) -> int:
@@ -141,8 +141,6 @@ def line_cells(line: QueueLine) -> Sequence[Cell]:
         entry.priority,
     )
 
-
-WAIT_SECONDS = re.compile(r"^waiting \d+ s")  # the countdown part of "waiting 37 s: flood wait"
 
 # Footer groups: one label for a pair of keys, so the footer fits 80 columns.
 MOVE = Binding.Group("Move")
@@ -205,7 +203,7 @@ class QueuePane(Vertical):
         for row in rows:
             before = old.get(row.id)
             keep = before is not None and row.state == before.entry.state
-            lines.append(QueueLine(row, before.waiting, before.bps) if keep and before else QueueLine(row))
+            lines.append(replace(before, entry=row) if keep and before else QueueLine(row))
         self._running = {line.id for line in lines if line.entry.state == "running"}
         self._batches = _batches_from(rows) | {k: v for k, v in self._batches.items() if k in _batch_ids(rows)}
         self.table.empty_text = "The queue is empty: open a group (F1), select tracks and press e"
@@ -268,7 +266,7 @@ class QueuePane(Vertical):
         elif isinstance(event, EntryResumed):
             self._put(replace(line, entry=replace(entry, downloaded_bytes=event.downloaded_bytes)))
         elif isinstance(event, EntryWaiting):
-            self._put(replace(line, waiting=event.reason, wait_until=event.until))
+            self._put(replace(line, waiting=event.reason, wait_until=event.until, wait_kind=event.kind))
         elif isinstance(event, EntryFinished):
             self._running.discard(entry.id)
             state = FINISHED_STATE.get(event.outcome, entry.state)
@@ -303,9 +301,8 @@ class QueuePane(Vertical):
             if line is None:
                 continue
             updated = replace(line, bps=speeds.get(entry_id, 0.0))
-            if line.wait_until is not None and line.waiting:
-                left = max(0, math.ceil(line.wait_until - now))
-                updated = replace(updated, waiting=WAIT_SECONDS.sub(f"waiting {left} s", line.waiting, count=1))
+            if line.wait_until is not None and line.waiting and line.wait_kind:
+                updated = replace(updated, waiting=wait_words(line.wait_kind, line.wait_until - now))
             if updated != line:
                 self._put(updated)
 

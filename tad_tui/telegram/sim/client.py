@@ -16,6 +16,7 @@ from typing import Any
 from telethon.crypto import AuthKey
 from telethon import errors
 from telethon.errors import rpc_message_to_error
+from telethon.helpers import retry_range
 from telethon.sessions import MemorySession
 from telethon.tl import types
 from telethon.tl.tlobject import TLRequest
@@ -30,7 +31,13 @@ _connection_ids = itertools.count(1)
 
 
 class SimulatedConnection:
-    """What Telethon uses of an ``MTProtoSender``, over a modelled link to the simulated server."""
+    """What Telethon uses of an ``MTProtoSender``, over a modelled link to the simulated server.
+
+    It recovers from a broken link as ``MTProtoSender`` does: requests sent and not yet answered
+    stay pending, the link is reopened in the background (``retries`` attempts, ``delay`` seconds
+    apart) and they are sent again; only when every attempt fails do they fail with
+    ``ConnectionError`` and the sender counts as disconnected.
+    """
 
     def __init__(
         self,
@@ -40,6 +47,9 @@ class SimulatedConnection:
         auth_key: AuthKey,
         latency: float,
         bandwidth: float,
+        retries: int = 5,
+        delay: float = 1.0,
+        auto_reconnect: bool = True,
     ) -> None:
         self.id = next(_connection_ids)
         self.server = server
@@ -47,30 +57,40 @@ class SimulatedConnection:
         self.auth_key = auth_key
         self.latency = latency
         self.bandwidth = bandwidth
-        self._connected = False
+        self.retries = retries
+        self.delay = delay
+        self.auto_reconnect = auto_reconnect
+        self.reconnects = 0
+        self._user_connected = False  # between connect() and disconnect() or a failed reconnection
+        self._link_up = False  # the modelled TCP connection is open
+        self._epoch = 0  # bumped when the link breaks: answers still travelling on the old one are lost
         self._disconnected: asyncio.Future[None] | None = None
         self._link_free_at = 0.0
-        self._in_flight: set[asyncio.Future[Any]] = set()
+        self._pending: dict[asyncio.Future[Any], TLRequest] = {}
+        self._reconnecting: asyncio.Task[None] | None = None
 
     # ---- the MTProtoSender surface Telethon relies on -------------------------------------------
 
     async def connect(self, connection: Any = None) -> bool:
-        if self._connected:
+        if self._user_connected:
             return False
         self.dc_id = getattr(connection, "_dc_id", None) or self.dc_id
-        await asyncio.sleep(self.latency)  # the TCP and MTProto handshake cost one round trip
-        self._connected = True
+        if not await self._open_link(retry_range(self.retries)):
+            raise ConnectionError(f"Connection to Telegram failed {self.retries} time(s)")
+        self._user_connected = True
         self._disconnected = asyncio.get_running_loop().create_future()
         return True
 
     def is_connected(self) -> bool:
-        return self._connected
+        return self._user_connected
 
     def _transport_connected(self) -> bool:
-        return self._connected
+        return self._link_up and self._reconnecting is None
 
     async def disconnect(self) -> None:
-        self._drop(ConnectionError("the connection was closed"), close=True)
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+        self._fail(ConnectionError("the connection was closed"), close=True)
 
     @property
     def disconnected(self) -> asyncio.Future[None]:
@@ -83,7 +103,7 @@ class SimulatedConnection:
         """Pings need no answer here: the link never idles out."""
 
     def send(self, request: Any, ordered: bool = False) -> Any:
-        if not self._connected:
+        if not self._user_connected:
             raise ConnectionError("Cannot send requests while disconnected")
         if isinstance(request, list):
             return [self._send_one(item) for item in request]
@@ -91,9 +111,25 @@ class SimulatedConnection:
 
     # ---- the link model ---------------------------------------------------------------------------
 
+    async def _open_link(self, attempts: Any) -> bool:
+        """Open the link, trying as ``MTProtoSender`` does; False when Telegram stays unreachable."""
+        for _ in attempts:
+            await asyncio.sleep(self.latency)  # the TCP and MTProto handshake cost one round trip
+            if self.server.reachable():
+                self._link_up = True
+                return True
+            await asyncio.sleep(self.delay)
+        return False
+
     def _send_one(self, request: TLRequest) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[future] = request
+        if self._link_up:  # else it waits for the reconnection, as in MTProtoSender's send queue
+            self._transmit(future, request)
+        return future
+
+    def _transmit(self, future: asyncio.Future[Any], request: TLRequest) -> None:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
         inner = unwrap(request)
         size = 64  # an answer's framing, so small answers also take link time
         outcome: Any
@@ -104,19 +140,18 @@ class SimulatedConnection:
         except RpcErrorReply as reply:
             outcome = rpc_message_to_error(types.RpcError(reply.code, reply.message), inner)
         except DropConnection:
-            loop.call_later(self.latency / 2, self._drop, ConnectionError("Connection reset by peer"))
-            self._in_flight.add(future)
-            return future
+            loop.call_later(self.latency / 2, self._break, self._epoch)
+            return
         now = loop.time()
         start = max(now + self.latency / 2, self._link_free_at)
         done = start + (size / self.bandwidth if self.bandwidth else 0.0)
         self._link_free_at = done
-        self._in_flight.add(future)
-        loop.call_at(done + self.latency / 2, self._deliver, future, outcome)
-        return future
+        loop.call_at(done + self.latency / 2, self._deliver, future, outcome, self._epoch)
 
-    def _deliver(self, future: asyncio.Future[Any], outcome: Any) -> None:
-        self._in_flight.discard(future)
+    def _deliver(self, future: asyncio.Future[Any], outcome: Any, epoch: int) -> None:
+        if epoch != self._epoch:
+            return  # the link broke on the way: the request is still pending and will be sent again
+        self._pending.pop(future, None)
         if future.done():
             return
         if isinstance(outcome, BaseException):
@@ -126,14 +161,43 @@ class SimulatedConnection:
         else:
             future.set_result(outcome)
 
-    def _drop(self, error: BaseException, *, close: bool = False) -> None:
-        """The link goes down: everything in flight fails, as with a real reset connection."""
-        self._connected = False
+    def _break(self, epoch: int) -> None:
+        """The link goes down: answers on their way are lost; reconnect in the background."""
+        if epoch != self._epoch or not self._link_up:
+            return
+        self._link_up = False
+        self._epoch += 1
         self._link_free_at = 0.0
-        for future in self._in_flight:
+        if self._user_connected and self._reconnecting is None:
+            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        try:
+            attempts = retry_range(self.retries if self.auto_reconnect else 0, force_retry=False)
+            if not await self._open_link(attempts):
+                self._fail(ConnectionError(f"Automatic reconnection failed {self.retries} time(s)"))
+                return
+            self.id = next(_connection_ids)  # a new TCP connection
+            self.reconnects += 1
+            for future, request in list(self._pending.items()):
+                if future.done():
+                    del self._pending[future]
+                else:
+                    self._transmit(future, request)
+        finally:
+            self._reconnecting = None
+
+    def _fail(self, error: BaseException, *, close: bool = False) -> None:
+        """Give up: everything pending fails, and the sender is disconnected."""
+        self._user_connected = False
+        self._link_up = False
+        self._epoch += 1
+        self._link_free_at = 0.0
+        pending, self._pending = self._pending, {}
+        for future in pending:
             if not future.done():
                 future.set_exception(error)
-        self._in_flight.clear()
+                future.exception()  # retrieved here: a caller that gave up must not make asyncio log it
         if self._disconnected is not None and not self._disconnected.done():
             if close:
                 self._disconnected.set_result(None)
@@ -160,15 +224,17 @@ class SimulatedClient(TadClient):
         latency: float = 0.0,
         bandwidth_per_connection: float = 0.0,
         flood_sleep_threshold: int = 0,
+        **telethon_options: Any,
     ) -> None:
+        # Telethon's own defaults (request and connection retries, retry delay), as the real client
+        # runs with, unless a test asks for others.
         super().__init__(
             session if session is not None else MemorySession(),
             SIM_API_ID,
             SIM_API_HASH,
             receive_updates=False,
             flood_sleep_threshold=flood_sleep_threshold,
-            request_retries=1,
-            connection_retries=0,
+            **telethon_options,
         )
         self.server = server
         self.latency = latency
@@ -177,15 +243,23 @@ class SimulatedClient(TadClient):
         if key is None:
             # As a real first connection creates the key, and the session file keeps it for next time.
             key = self.session.auth_key = AuthKey(os.urandom(256))
-        self._sender = self._new_connection(self.session.dc_id or server.this_dc, key)
+        # The main sender retries as the client was told to; extra ones keep MTProtoSender's defaults.
+        self._sender = self._new_connection(
+            self.session.dc_id or server.this_dc,
+            key,
+            retries=self._connection_retries,
+            delay=self._retry_delay,
+            auto_reconnect=self._auto_reconnect,
+        )
 
-    def _new_connection(self, dc_id: int, auth_key: AuthKey) -> SimulatedConnection:
+    def _new_connection(self, dc_id: int, auth_key: AuthKey, **retrying: Any) -> SimulatedConnection:
         return SimulatedConnection(
             self.server,
             dc_id=dc_id,
             auth_key=auth_key,
             latency=self.latency,
             bandwidth=self.bandwidth_per_connection,
+            **retrying,
         )
 
     async def _create_exported_sender(self, dc_id: int) -> SimulatedConnection:

@@ -13,6 +13,7 @@ import bisect
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import struct
@@ -29,6 +30,7 @@ from telethon.tl import functions, types
 from telethon.tl.tlobject import TLRequest
 
 from tad_tui.telegram.sim.catalogue import Catalogue, DemoFile, DemoGroup, DemoMessage
+from tad_tui.telegram.sim.limits import AccountLimits, AccountPolicy, Drop, Refusal
 from tad_tui.telegram.sim.tl import make
 
 MIB = 1024 * 1024
@@ -71,6 +73,7 @@ class FaultRule:
     times: int = 1
     every: int = 1
     damage: str | None = None
+    outage: float = 0.0  # with disconnect: Telegram stays unreachable this many seconds
     _matched: int = field(default=0, repr=False)
 
     def fires(self, name: str) -> bool:
@@ -132,8 +135,11 @@ class SimulatedTelegram:
         code_ttl: float = 300.0,
         this_dc: int = 2,
         state_file: Path | None = None,
+        limits: AccountLimits | None = None,
     ) -> None:
         self.catalogue = catalogue
+        self.policy = AccountPolicy(limits or AccountLimits())
+        self._down_until = 0.0  # an outage: no connection can be made or kept until then
         self.this_dc = this_dc
         self.login_code = login_code
         self.code_ttl = code_ttl
@@ -189,6 +195,13 @@ class SimulatedTelegram:
         self.flood_from[name] = now + FLOOD_GRACE
         self.flood_until[name] = max(self.flood_until.get(name, 0.0), now + seconds)
 
+    def outage(self, seconds: float) -> None:
+        """Telegram cannot be reached for ``seconds``: connections break and new ones fail."""
+        self._down_until = time.time() + seconds
+
+    def reachable(self) -> bool:
+        return time.time() >= self._down_until
+
     def requests(self, name: str) -> list[LoggedRequest]:
         return [entry for entry in self.log if entry.name == name]
 
@@ -217,8 +230,16 @@ class SimulatedTelegram:
         now = time.time()
         entry = LoggedRequest(now, connection, name, _detail(request))
         self.log.append(entry)
+        if not self.reachable():
+            raise DropConnection(name)
         if self.flood_from.get(name, now) < now < self.flood_until.get(name, 0.0):
-            self.flood_violations.append(entry)
+            self.flood_violations.append(entry)  # told to wait, asked anyway: refused again, as Telegram does
+            raise RpcErrorReply(420, f"FLOOD_WAIT_{max(1, math.ceil(self.flood_until[name] - now))}")
+        if name != "PingRequest":
+            try:
+                self.policy.check(name, now)
+            except Refusal as refusal:
+                raise RpcErrorReply(refusal.code, refusal.message) from None
         damage = None
         for rule in self.faults:
             if rule.fires(name):
@@ -226,6 +247,8 @@ class SimulatedTelegram:
                     damage = rule.damage
                     break
                 if rule.disconnect:
+                    if rule.outage:
+                        self.outage(rule.outage)
                     raise DropConnection(name)
                 assert rule.error is not None
                 seconds = _flood_error_seconds(rule.error)
@@ -626,6 +649,12 @@ class SimulatedTelegram:
         if location.file_reference != self.file_reference(file.document_id):
             raise RpcErrorReply(400, "FILE_REFERENCE_EXPIRED")
         check_getfile_window(request.offset, request.limit, precise=bool(request.precise))
+        try:
+            self.policy.download(max(0, min(request.limit, file.size - request.offset)), time.time())
+        except Refusal as refusal:
+            raise RpcErrorReply(refusal.code, refusal.message) from None
+        except Drop:
+            raise DropConnection("GetFileRequest") from None
         data = b""
         if request.offset < file.size:
             with open(file.path, "rb") as handle:
