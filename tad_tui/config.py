@@ -228,6 +228,11 @@ SCHEMA: tuple[Key, ...] = (
     Key("demo", "signed_in", "bool", True, "Whether a new demo session starts signed in; false makes the demo ask for a login (phone +15550100000, code 12345). An existing demo session keeps its state: `tad-tui --demo logout` signs it out."),
     Key("demo", "password", "str", "", 'The two-step verification password of the simulated account, asked after the code when signing in; "" = none.', check=_check_demo_password, rule="text of at most 256 characters without control characters", secret=True),
     Key("demo", "catalogue_dir", "path", "", 'Folder of the generated demo catalogue; "" = <data_dir>/cache/demo-catalogue (set it to share one catalogue between data dirs).', check=_check_path),
+    Key("demo", "premium", "bool", False, "Whether the simulated account has Telegram Premium; without it, file downloads share account_download_limit and Telegram answers more with FLOOD_PREMIUM_WAIT, as it does for most real accounts."),
+    Key("demo", "account_download_limit", "size", 2_000_000, "What a non-Premium simulated account may download in bytes per second, over all its connections on all data centres; 0 = no limit.", low=0, check=_check_bandwidth, rule='0 (no limit) or a size of at least 16 KiB per second (bytes, or with a unit such as "2MB")'),
+    Key("demo", "request_flood_limit", "int", 50, "Requests of one kind per second the simulated account may send before Telegram answers FLOOD_WAIT; 0 = no limit.", low=0, high=100_000),
+    Key("demo", "server_error_rate", "float", 0.0, "Chance that a request starts a burst of 1 to 8 server errors (-500 INTERNAL, RPC_CALL_FAIL, -503 Timeout), as Telegram's servers have; 0 = never.", low=0.0, high=1.0),
+    Key("demo", "connection_drop_rate", "float", 0.0, "Chance that a file part's connection breaks before it is answered (Telethon reconnects and sends it again); 0 = never.", low=0.0, high=1.0),
 )  # fmt: skip
 
 KEYS: dict[str, Key] = {key.dotted: key for key in SCHEMA}
@@ -315,6 +320,11 @@ class DemoSettings:
     signed_in: bool
     password: str = field(repr=False)
     catalogue_dir: Path | None
+    premium: bool = False
+    account_download_limit: int = 2_000_000
+    request_flood_limit: int = 50
+    server_error_rate: float = 0.0
+    connection_drop_rate: float = 0.0
 
 
 SECTION_CLASSES: dict[str, type] = {

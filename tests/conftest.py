@@ -39,5 +39,5 @@ async def source(server: SimulatedTelegram) -> AsyncIterator[TelethonSource]:
 def demo_config(tmp_path: Path, demo_catalogue: Catalogue) -> Path:
     """A config file that points the demo at the shared catalogue and makes the link fast."""
     path = tmp_path / "config.toml"
-    path.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\n')
+    path.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\npremium = true\nrequest_flood_limit = 0\n')
     return path

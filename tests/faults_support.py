@@ -159,11 +159,19 @@ def write_config(
     flood_sleep_threshold: int = 60,
     retry_delay: float = 0.05,
     retry_attempts: int = 5,
+    premium: bool = True,
+    account_limit: str | int = 0,
+    request_flood_limit: int = 0,
+    extra_demo: str = "",
 ) -> Path:
+    """A demo config; Premium with no request limit unless asked (the demo's own default is neither)."""
     bandwidth_value = f'"{bandwidth}"' if isinstance(bandwidth, str) else str(bandwidth)
+    account_value = f'"{account_limit}"' if isinstance(account_limit, str) else str(account_limit)
     path.write_text(
         f'[demo]\ncatalogue_dir = "{catalogue.root}"\nlatency_ms = {latency_ms}\n'
         f"bandwidth_per_connection = {bandwidth_value}\n"
+        f"premium = {'true' if premium else 'false'}\naccount_download_limit = {account_value}\n"
+        f"request_flood_limit = {request_flood_limit}\n{extra_demo}"
         f"[telegram]\nflood_sleep_threshold = {flood_sleep_threshold}\n"
         f"[downloads]\nretry_delay = {retry_delay}\nretry_attempts = {retry_attempts}\n"
         f"[metadata]\nupdate_id3_tags = {'true' if tags else 'false'}\n"

@@ -120,10 +120,10 @@ def test_sigkill_at_ten_random_points_resumes_with_the_same_md5(tmp_path: Path, 
     assert first.file is not None and first.file.size >= 50 * 1024 * 1024
     slow = tmp_path / "slow.toml"
     slow.write_text(
-        f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 20\nbandwidth_per_connection = "2MB"\n'
+        f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 20\nbandwidth_per_connection = "2MB"\npremium = true\n'
     )
     fast = tmp_path / "fast.toml"
-    fast.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\n')
+    fast.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\npremium = true\nrequest_flood_limit = 0\n')
     rng = random.Random(20261126)
     file_id = f"-100{mixes.id}_{first.id}"
     for point in range(10):
@@ -155,7 +155,7 @@ def _default_sigint() -> None:
 
 def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path, demo_catalogue: Catalogue) -> None:
     slow = tmp_path / "slow.toml"
-    slow.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 20\nbandwidth_per_connection = "1MB"\n')
+    slow.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 20\nbandwidth_per_connection = "1MB"\npremium = true\n')
     data = tmp_path / "data"
     command = [sys.executable, "-m", "tad_tui", "--config", str(slow), "--demo", "--data-dir", str(data),
                "download", "@tad_demo_mixes", "-l", "1", "--json"]
@@ -175,7 +175,7 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path, demo_cata
     saved = _progress(data / "library.sqlite3", file_id)
     assert saved > 0
     fast = tmp_path / "fast.toml"
-    fast.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\n')
+    fast.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\npremium = true\nrequest_flood_limit = 0\n')
     again = subprocess.run([*command[:3], "--config", str(fast), *command[5:]], capture_output=True, text=True,
                            timeout=120)
     resumed = [e for e in _lines(again.stdout) if e.get("event") == "resumed"]

@@ -118,7 +118,7 @@ def account(tmp_path: Path, demo_catalogue: Catalogue):
     config.write_text(
         "[demo]\n"
         f'catalogue_dir = "{demo_catalogue.root}"\n'
-        "latency_ms = 0\nbandwidth_per_connection = 0\n"
+        "latency_ms = 0\nbandwidth_per_connection = 0\npremium = true\nrequest_flood_limit = 0\n"
         f'signed_in = false\npassword = "{PASSWORD}"\n'
     )
     data = tmp_path / "data"
@@ -351,7 +351,7 @@ def test_a_session_file_others_can_read_is_made_private_with_one_warning(account
 
 def test_the_data_dir_and_missing_parents_are_created_private(tmp_path: Path, demo_catalogue: Catalogue) -> None:
     config = tmp_path / "config.toml"
-    config.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\n')
+    config.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\npremium = true\nrequest_flood_limit = 0\n')
     data = tmp_path / "new" / "nested" / "data"
     result = subprocess.run(
         [sys.executable, "-m", "tad_tui", "--config", str(config), "--demo", "--data-dir", str(data), "groups", "--json"],

@@ -145,7 +145,7 @@ def test_performance_json_with_no_running_instance_shows_history(tmp_path: Path,
 
 def test_performance_beside_a_running_download_shows_it(tmp_path: Path, demo_catalogue: Catalogue) -> None:
     slow = tmp_path / "slow.toml"
-    slow.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 20\nbandwidth_per_connection = "1MB"\n')
+    slow.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 20\nbandwidth_per_connection = "1MB"\npremium = true\n')
     data = str(tmp_path / "data")
     base = [sys.executable, "-m", "tad_tui", "--config", str(slow), "--demo", "--data-dir", data]
     download = subprocess.Popen([*base, "download", "@tad_demo_mixes"], stdout=subprocess.DEVNULL,

@@ -25,7 +25,7 @@ def library(tmp_path_factory: pytest.TempPathFactory, demo_catalogue) -> tuple[P
     root = tmp_path_factory.mktemp("search-cli")
     config = root / "config.toml"
     config.write_text(
-        f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\n'
+        f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\npremium = true\nrequest_flood_limit = 0\n'
     )
     data = root / "data"
     for group in ("@tad_demo_classical", "@tad_demo_hostile"):

@@ -47,7 +47,7 @@ def test_no_secret_reaches_logs_audit_or_output_of_a_full_demo_run(tmp_path: Pat
     config = tmp_path / "config.toml"
     config.write_text(
         "[general]\nlog_level = \"DEBUG\"\n"
-        f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\n'
+        f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\npremium = true\nrequest_flood_limit = 0\n'
         f'signed_in = false\npassword = "{PASSWORD}"\n'
     )
     data, out = tmp_path / "data", tmp_path / "out"

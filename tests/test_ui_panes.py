@@ -27,6 +27,7 @@ from tad_tui.download.events import (
     EntryProgress,
     EntryStarted,
     EntryWaiting,
+    wait_words,
     EventBus,
     QueueIdle,
 )
@@ -202,25 +203,29 @@ async def test_queue_rows_draw_state_bar_speed_eta_priority_error_and_batch(held
         assert "disk full" in str(app.query_one("#queue-detail", Label).content)
 
 
-async def test_a_flood_wait_counts_down_on_its_row(held: tuple[Engine, Gate]) -> None:
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [("flood", "waiting {} s: flood wait"), ("premium", "Telegram limits this account's download speed (Premium lifts it): {} s")],
+)
+async def test_a_wait_counts_down_on_its_row(held: tuple[Engine, Gate], kind: str, words: str) -> None:
     engine, _ = held
     ids = await queue_group(engine, CLASSICAL, limit=2)
     app = quick(make_app(engine))
-    async with app.run_test(size=(110, 30)) as pilot:
+    async with app.run_test(size=(140, 30)) as pilot:
         await pilot.press("f2")
         queue = app.query_one(QueuePane)
         await until(lambda: len(queue.table.rows) == len(ids), pilot.pause)
         engine.events.publish(EntryStarted(ids[0], "x", 1, "x"))
-        engine.events.publish(EntryWaiting(ids[0], "waiting 37 s: flood wait", time.time() + 37))
-        await until(lambda: "waiting 37 s: flood wait" in drawn(queue.table, 0), pilot.pause)
+        engine.events.publish(EntryWaiting(ids[0], wait_words(kind, 37), time.time() + 37, kind))
+        await until(lambda: words.format(37) in drawn(queue.table, 0), pilot.pause)
         queue.refresh_speeds()  # what the once-a-second timer does
-        assert any(f"waiting {s} s" in drawn(queue.table, 0) for s in (36, 37))
+        assert any(words.format(s) in drawn(queue.table, 0) for s in (36, 37))
         queue._put(replace(queue.table.rows[0], wait_until=time.time() + 5.5))  # as if 31.5 s later
         queue.refresh_speeds()
         await pilot.pause()
-        assert "waiting 6 s: flood wait" in drawn(queue.table, 0)
+        assert words.format(6) in drawn(queue.table, 0)
         engine.events.publish(EntryWaiting(ids[0], None))
-        await until(lambda: "flood wait" not in drawn(queue.table, 0), pilot.pause)
+        await until(lambda: words.format(6) not in drawn(queue.table, 0), pilot.pause)
 
 
 # ---- search pane ------------------------------------------------------------------------------

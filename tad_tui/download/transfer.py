@@ -280,6 +280,7 @@ class Transfer:
         except BaseException:
             self.bandwidth.refund(length)
             raise
+        self.pace.asked()
 
     def _refund(self, length: int) -> None:
         self.bandwidth.refund(length)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import time
 from typing import Any
@@ -12,6 +13,9 @@ from telethon.crypto import AuthKey
 from telethon.tl.tlobject import TLRequest
 
 from tad_tui.download.limits import RequestRateLimiter
+
+
+_RAISES_LAST_CALL_ERROR = "raise_last_call_error" in inspect.signature(TelegramClient.__init__).parameters
 
 
 class ServerTrouble(ConnectionError):
@@ -33,6 +37,8 @@ class TadClient(TelegramClient):
     login_hint: str | None = None
 
     def __init__(self, *args: Any, flood_sleep_threshold: int = 60, **kwargs: Any) -> None:
+        if _RAISES_LAST_CALL_ERROR:  # after its retries, the server's own error, not a bare ValueError
+            kwargs.setdefault("raise_last_call_error", True)
         super().__init__(*args, flood_sleep_threshold=0, **kwargs)
         self.tad_flood_sleep = flood_sleep_threshold
         self.flood_until: dict[type, float] = {}
@@ -58,7 +64,7 @@ class TadClient(TelegramClient):
             except ValueError as error:
                 if not str(error).startswith("Request was unsuccessful"):
                     raise
-                raise ServerTrouble(f"Telegram's servers kept failing: {error}") from None
+                raise ServerTrouble(str(error)) from None
             except errors.FloodWaitError as error:
                 due = time.time() + max(error.seconds, 1)
                 for kind in kinds:

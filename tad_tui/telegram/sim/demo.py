@@ -9,6 +9,7 @@ signed in; ``[demo] password`` gives the simulated account a two-step verificati
 
 from __future__ import annotations
 
+import secrets
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from tad_tui.config import Settings
 from tad_tui.paths import Paths
 from tad_tui.telegram.sim.catalogue import load_catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
+from tad_tui.telegram.sim.limits import AccountLimits
 from tad_tui.telegram.sim.server import DEMO_LOGIN_CODE, DEMO_PHONE, SimulatedTelegram
 
 DEMO_ACCOUNT_HINT = f"demo account: phone {DEMO_PHONE}, code {DEMO_LOGIN_CODE}"
@@ -27,11 +29,20 @@ def demo_client(settings: Settings, paths: Paths, session: Path) -> SimulatedCli
         print(f"Generating the demo catalogue in {root} (first run only)…", file=sys.stderr, flush=True)
     state = paths.demo_server_state
     first_run = not state.exists()
+    demo = settings.demo
     server = SimulatedTelegram(
         load_catalogue(root),
         authorized=False,
-        password=settings.demo.password or None,
+        password=demo.password or None,
         state_file=state,
+        limits=AccountLimits(
+            premium=demo.premium,
+            download_limit=demo.account_download_limit,
+            requests_per_second=demo.request_flood_limit,
+            server_error_rate=demo.server_error_rate,
+            drop_rate=demo.connection_drop_rate,
+            seed=secrets.randbits(32),
+        ),
     )
     client = SimulatedClient(
         server,
