@@ -117,6 +117,10 @@ async def test_another_dc_accepts_only_a_key_imported_there(
         await client._call(on_dc_5, _first_part(server, on_5))
     assert [entry.dc for entry in server.requests("ExportAuthorizationRequest")] == [HOME] * 3
     assert {entry.dc for entry in server.requests("ImportAuthorizationRequest")} == {4}
+    # Logging out ends the authorization everywhere, the copies imported on other DCs too.
+    await client(functions.auth.LogOutRequest())
+    with pytest.raises(errors.AuthKeyUnregisteredError):
+        await client._call(fresh, _first_part(server, on_4))
 
 
 async def test_concurrent_first_connections_to_a_dc_export_once(

@@ -2,8 +2,10 @@
 
 It serves a :class:`~tad_tui.telegram.sim.catalogue.Catalogue` and enforces what the real servers
 enforce for what we use: upload.getFile's offset/limit rules, file references that expire, flood
-waits that forbid a request type until they pass, per-DC documents, login with a code and an SRP
-(2FA) password. Faults are injected with :class:`FaultRule`. Transport (latency and per-connection
+waits that forbid a request type until they pass, login with a code and an SRP (2FA) password, and
+data centres: a document lives on one DC (getFile elsewhere: FILE_MIGRATE_X), and a DC other than
+the home one accepts only auth keys that imported an authorization exported for it (anything else:
+AUTH_KEY_UNREGISTERED). Faults are injected with :class:`FaultRule`. Transport (latency and per-connection
 bandwidth) is modelled by the connection objects in ``sim/client.py``, not here.
 """
 
@@ -126,7 +128,11 @@ def _flood_error_seconds(message: str) -> int | None:
 
 
 class SimulatedTelegram:
-    """One simulated Telegram deployment shared by every connection of a simulated client."""
+    """One simulated Telegram deployment shared by every connection of a simulated client.
+
+    ``other_dcs``: about one file in four lives on DC 1, 4 or 5 (see :func:`place_on_other_dcs`);
+    off, every file is where the catalogue says (the home DC).
+    """
 
     def __init__(
         self,
