@@ -211,7 +211,7 @@ async def test_a_flood_wait_counts_down_on_its_row(held: tuple[Engine, Gate]) ->
         queue = app.query_one(QueuePane)
         await until(lambda: len(queue.table.rows) == len(ids), pilot.pause)
         engine.events.publish(EntryStarted(ids[0], "x", 1, "x"))
-        engine.events.publish(EntryWaiting(ids[0], "waiting 37 s: flood wait", time.time() + 37))
+        engine.events.publish(EntryWaiting(ids[0], "waiting 37 s: flood wait", time.time() + 37, "flood"))
         await until(lambda: "waiting 37 s: flood wait" in drawn(queue.table, 0), pilot.pause)
         queue.refresh_speeds()  # what the once-a-second timer does
         assert any(f"waiting {s} s" in drawn(queue.table, 0) for s in (36, 37))
