@@ -232,6 +232,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("demo", "account_download_limit", "size", 2_000_000, "What a non-Premium simulated account may download in bytes per second, over all its connections on all data centres; 0 = no limit.", low=0, check=_check_bandwidth, rule='0 (no limit) or a size of at least 16 KiB per second (bytes, or with a unit such as "2MB")'),
     Key("demo", "request_flood_limit", "int", 50, "Requests of one kind per second the simulated account may send before Telegram answers FLOOD_WAIT; 0 = no limit.", low=0, high=100_000),
     Key("demo", "server_error_rate", "float", 0.0, "Chance that a request starts a burst of 1 to 8 server errors (-500 INTERNAL, RPC_CALL_FAIL, -503 Timeout), as Telegram's servers have; 0 = never.", low=0.0, high=1.0),
+    Key("demo", "other_dcs", "bool", True, "Whether about one demo file in four lives on another data centre (DC 1, 4 or 5), reached with an exported authorization as on Telegram; false keeps every file on the home DC."),
     Key("demo", "connection_drop_rate", "float", 0.0, "Chance that a file part's connection breaks before it is answered (Telethon reconnects and sends it again); 0 = never.", low=0.0, high=1.0),
 )  # fmt: skip
 
@@ -325,6 +326,7 @@ class DemoSettings:
     request_flood_limit: int = 50
     server_error_rate: float = 0.0
     connection_drop_rate: float = 0.0
+    other_dcs: bool = True
 
 
 SECTION_CLASSES: dict[str, type] = {

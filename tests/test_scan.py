@@ -27,7 +27,7 @@ async def store(tmp_path: Path) -> AsyncIterator[None]:
 
 
 async def test_scan_stores_every_audio_field_from_telegram(
-    store: None, source: TelethonSource, demo_catalogue: Catalogue
+    store: None, source: TelethonSource, server: SimulatedTelegram, demo_catalogue: Catalogue
 ) -> None:
     info = await source.resolve_group("@tad_demo_classical")
     result = await scan_group(source, info)
@@ -39,7 +39,8 @@ async def test_scan_stores_every_audio_field_from_telegram(
         row = rows[message_id]
         assert row.file_id == f"{info.group_id}_{message_id}"
         assert row.file_unique_id == str(file.document_id)
-        assert (row.file_size, row.mime_type, row.dc_id) == (file.size, file.mime_type, file.dc_id)
+        # The DC is the server's to say (some demo files live on DC 1, 4 or 5), as the message reports it.
+        assert (row.file_size, row.mime_type, row.dc_id) == (file.size, file.mime_type, server.dc_of(file.document_id))
         assert (row.document_id, row.access_hash) == (file.document_id, file.access_hash)
         assert row.title == file.title and row.performer == file.performer
         assert row.file_name == file.file_name
@@ -49,6 +50,7 @@ async def test_scan_stores_every_audio_field_from_telegram(
     group = await TelegramGroup.get(group_id=info.group_id)
     assert group.audio_count == len(expected) and group.last_checked is not None
     assert group.last_message_id == max(expected)
+    assert {row.dc_id for row in rows.values()} > {server.this_dc}
 
 
 async def test_scan_finds_audio_sent_as_plain_files_and_skips_other_documents(

@@ -187,6 +187,7 @@ class Job:
             parts=parts,
             refresh_location=self._refresh_location,
             save_state=self._save_state,
+            save_dc=self._save_dc,
             on_progress=lambda done: context.events.publish(EntryProgress(self.entry.pk, done, audio.file_size)),
             on_wait=lambda reason, until, kind: context.events.publish(EntryWaiting(self.entry.pk, reason, until, kind)),
         )
@@ -197,8 +198,14 @@ class Job:
         await audio.fetch_related("group")
         location = await self.context.source.refresh_location(group_info(audio.group), audio.message_id)
         audio.file_reference = location.file_reference
-        await audio.save(update_fields=["file_reference"])
+        audio.dc_id = location.dc_id  # the message says where the file lives now
+        await audio.save(update_fields=["file_reference", "dc_id"])
         return location
+
+    async def _save_dc(self, dc_id: int) -> None:
+        """Telegram moved the file to another DC (FILE_MIGRATE): the next run goes straight there."""
+        self.audio.dc_id = dc_id
+        await self.audio.save(update_fields=["dc_id"])
 
     async def _save_state(self, parts: PartMap) -> None:
         audio = self.audio

@@ -41,6 +41,7 @@ MAX_REFERENCE_REFRESHES = 5
 TROUBLE_SPELL = 1.0  # seconds in which further trouble counts as the same one
 CALM_STEP_SECONDS = 5.0  # of calm before concurrency grows back a step
 ADMISSION_CHECK = 0.25  # seconds between looks of a parked worker at whether it may run again
+MAX_MIGRATIONS = 3  # FILE_MIGRATE answers followed per transfer; more is a server bouncing the file
 
 
 class TransferFailed(Exception):
@@ -84,7 +85,8 @@ class ConnectionPool:
         self.client = client
         self.size = max(1, size)
         self._senders: dict[tuple[int, int], Any] = {}
-        self._lock = asyncio.Lock()
+        # One lock per slot: slots open in parallel (one lock for all cost a round trip per slot).
+        self._locks: dict[tuple[int, int], asyncio.Lock] = {}
         self.requests_in_flight = 0
 
     def in_use(self) -> int:
@@ -92,7 +94,7 @@ class ConnectionPool:
 
     async def get(self, dc_id: int, index: int) -> Any:
         key = (dc_id, index % self.size)
-        async with self._lock:
+        async with self._locks.setdefault(key, asyncio.Lock()):
             sender = self._senders.get(key)
             if sender is None or not sender.is_connected():
                 sender = await self.client.open_extra_sender(dc_id)
@@ -102,7 +104,7 @@ class ConnectionPool:
     async def discard(self, dc_id: int, index: int, sender: Any) -> None:
         """Drop a broken connection; the next ``get`` opens a fresh one."""
         key = (dc_id, index % self.size)
-        async with self._lock:
+        async with self._locks.setdefault(key, asyncio.Lock()):
             if self._senders.get(key) is sender:
                 del self._senders[key]
         await _quietly(sender.disconnect())
@@ -143,12 +145,14 @@ class Transfer:
     parts: PartMap
     refresh_location: Callable[[], Awaitable[FileLocation]]
     save_state: Callable[[PartMap], Awaitable[None]]
+    save_dc: Callable[[int], Awaitable[None]]  # FILE_MIGRATE moved the file: remember its DC for next time
     on_progress: Callable[[int], None] = lambda done: None
     on_wait: Callable[[str | None, float | None, str | None], None] = lambda text, until, kind: None
     _fd: int = -1
     _dirty: bool = False
     _queue: deque[int] = field(default_factory=deque)
     _refreshes: int = 0
+    _migrations: list[int] = field(default_factory=list)  # the DCs FILE_MIGRATE sent this transfer to
     _waiting: int = 0  # workers in a flood wait now
     _wait_until: float = 0.0  # when the wait told to the user ends
     _done_bytes: int = 0
@@ -245,7 +249,7 @@ class Transfer:
                 continue
             except errors.FileMigrateError as error:
                 self._refund(length)
-                self.location = _on_dc(self.location, error.new_dc)
+                await self._migrate(location, error.new_dc)
                 continue
             except (errors.ServerError, errors.TimedOutError, ServerTrouble) as error:
                 # Telethon retried it already: Telegram's servers are in trouble, back off for longer.
@@ -287,10 +291,26 @@ class Transfer:
         self.pace.limiter.refund(length)
 
     async def _sender(self, dc_id: int, slot: int) -> Any:
-        try:
-            return await self.pool.get(dc_id, slot)
-        except (ConnectionError, OSError) as error:
-            raise TransferFailed(f"cannot connect to Telegram's DC {dc_id}: {error}") from None
+        while True:
+            try:
+                return await self.pool.get(dc_id, slot)
+            except errors.FloodWaitError as error:  # exporting the authorization to a DC is rate-limited too
+                await self._flood_wait(error.seconds)
+            except (ConnectionError, OSError) as error:
+                raise TransferFailed(f"cannot connect to Telegram's DC {dc_id}: {error}") from None
+            except errors.RPCError as error:  # exporting or importing the authorization for that DC
+                raise TransferFailed(f"Telegram's DC {dc_id} refused this session ({error.message})") from None
+
+    async def _migrate(self, stale: FileLocation, dc_id: int) -> None:
+        """FILE_MIGRATE: go where the file lives now, a bounded number of times, and remember it."""
+        if self.location.dc_id != stale.dc_id:
+            return  # another worker already followed the file from where this part was asked
+        self._migrations.append(dc_id)
+        if len(self._migrations) > MAX_MIGRATIONS:
+            where = ", ".join(f"DC {dc}" for dc in self._migrations)
+            raise TransferFailed(f"Telegram keeps moving the file between data centres ({where})")
+        self.location = _on_dc(self.location, dc_id)
+        await self.save_dc(dc_id)
 
     async def _flood_wait(self, seconds: int) -> None:
         """Wait out a flood wait: one step down in concurrency, however many workers meet it."""

@@ -42,7 +42,8 @@ class TadClient(TelegramClient):
         super().__init__(*args, flood_sleep_threshold=0, **kwargs)
         self.tad_flood_sleep = flood_sleep_threshold
         self.flood_until: dict[type, float] = {}
-        self._tad_exported_keys: dict[int, AuthKey] = {}
+        self._tad_exported_keys: dict[int, AuthKey] = {}  # DC -> the key imported there
+        self._tad_export_locks: dict[int, asyncio.Lock] = {}
         # API requests other than file parts (performance.rate_limit_*); file parts obey bandwidth_limit.
         self.request_limiter: RequestRateLimiter | None = None
 
@@ -85,30 +86,61 @@ class TadClient(TelegramClient):
         await asyncio.sleep(remaining)
 
     async def open_extra_sender(self, dc_id: int) -> Any:
-        """A new connection to ``dc_id`` for parallel file parts (the simulation replaces this).
+        """A new connection to ``dc_id`` for parallel file parts.
 
         On the session's own DC it reuses the session's authorization key (a fresh key would get
         AUTH_KEY_UNREGISTERED); on another DC the first connection imports an exported
         authorization and later ones reuse that connection's key, so it is exported once per DC.
         """
-        from telethon.network import MTProtoSender
+        if dc_id == self.session.dc_id:
+            return await self._tad_sender_with_key(dc_id, self.session.auth_key)
+        lock = self._tad_export_locks.setdefault(dc_id, asyncio.Lock())
+        async with lock:  # concurrent first connections to a DC would each export and import
+            known = self._tad_exported_keys.get(dc_id)
+            if known is None:
+                sender = await self._tad_connect_sender(dc_id, None)
+                await self._tad_import_authorization(sender, dc_id)
+                self._tad_exported_keys[dc_id] = sender.auth_key
+                return sender
+        return await self._tad_sender_with_key(dc_id, known)
+
+    async def _tad_sender_with_key(self, dc_id: int, key: AuthKey) -> Any:
+        """A connection with a key the DC already knows, introduced with initConnection."""
         from telethon.tl.alltlobjects import LAYER
 
+        sender = await self._tad_connect_sender(dc_id, AuthKey(key.key))
+        try:
+            self._init_request.query = functions.help.GetConfigRequest()
+            await sender.send(functions.InvokeWithLayerRequest(LAYER, self._init_request))
+        except BaseException:
+            await sender.disconnect()
+            raise
+        return sender
+
+    async def _tad_import_authorization(self, sender: Any, dc_id: int) -> None:
+        """Telethon's own steps: export on the home DC, import on ``sender`` (the other DC)."""
+        from telethon.tl.alltlobjects import LAYER
+
+        try:
+            auth = await self(functions.auth.ExportAuthorizationRequest(dc_id))
+            self._init_request.query = functions.auth.ImportAuthorizationRequest(id=auth.id, bytes=auth.bytes)
+            await sender.send(functions.InvokeWithLayerRequest(LAYER, self._init_request))
+        except BaseException:
+            await sender.disconnect()
+            raise
+
+    async def _tad_connect_sender(self, dc_id: int, auth_key: AuthKey | None) -> Any:
+        """A connected transport-level sender to ``dc_id`` (None: a fresh key by the DH handshake).
+
+        The one step the simulation replaces: everything above it runs in every test.
+        """
+        from telethon.network import MTProtoSender
+
         dc = await self._get_dc(dc_id)
-        same_dc = dc_id == self.session.dc_id
-        known = self.session.auth_key if same_dc else self._tad_exported_keys.get(dc_id)
-        sender = MTProtoSender(AuthKey(known.key) if known else None, loggers=self._log)
+        sender = MTProtoSender(auth_key, loggers=self._log)
         await sender.connect(
             self._connection(
                 dc.ip_address, dc.port, dc.id, loggers=self._log, proxy=self._proxy, local_addr=self._local_addr
             )
         )
-        if known is None:
-            auth = await self(functions.auth.ExportAuthorizationRequest(dc_id))
-            self._init_request.query = functions.auth.ImportAuthorizationRequest(id=auth.id, bytes=auth.bytes)
-            await sender.send(functions.InvokeWithLayerRequest(LAYER, self._init_request))
-            self._tad_exported_keys[dc_id] = sender.auth_key
-        else:
-            self._init_request.query = functions.help.GetConfigRequest()
-            await sender.send(functions.InvokeWithLayerRequest(LAYER, self._init_request))
         return sender

@@ -227,7 +227,14 @@ class TelethonSource:
 
     async def read_range(self, location: FileLocation, offset: int, limit: int) -> bytes:
         request = functions.upload.GetFileRequest(location=location.input_location(), offset=offset, limit=limit)
-        result = await self.client(request)
+        if location.dc_id == self.client.session.dc_id:
+            result = await self.client(request)
+        else:  # the file lives on another DC: Telethon's borrowed sender, authorized there once
+            sender = await self.client._borrow_exported_sender(location.dc_id)
+            try:
+                result = await self.client._call(sender, request)
+            finally:
+                await self.client._return_exported_sender(sender)
         return bytes(result.bytes)
 
     async def refresh_location(self, group: GroupInfo, message_id: int) -> FileLocation:

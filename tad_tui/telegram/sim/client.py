@@ -262,11 +262,15 @@ class SimulatedClient(TadClient):
             **retrying,
         )
 
-    async def _create_exported_sender(self, dc_id: int) -> SimulatedConnection:
-        connection = self._new_connection(dc_id, self._sender.auth_key)
+    async def _tad_connect_sender(self, dc_id: int, auth_key: AuthKey | None) -> SimulatedConnection:
+        # No key: a fresh one, as the DH handshake of a new connection would make.
+        connection = self._new_connection(dc_id, auth_key if auth_key is not None else AuthKey(os.urandom(256)))
         await connection.connect()
         return connection
 
-    async def open_extra_sender(self, dc_id: int) -> SimulatedConnection:
-        return await self._create_exported_sender(dc_id)
-
+    async def _create_exported_sender(self, dc_id: int) -> SimulatedConnection:
+        """What Telethon's download code borrows for another DC, made in Telethon's steps: a fresh
+        key, the authorization exported on the home DC and imported over the new connection."""
+        connection = await self._tad_connect_sender(dc_id, None)
+        await self._tad_import_authorization(connection, dc_id)
+        return connection

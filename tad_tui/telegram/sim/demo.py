@@ -35,6 +35,7 @@ def demo_client(settings: Settings, paths: Paths, session: Path) -> SimulatedCli
         authorized=False,
         password=demo.password or None,
         state_file=state,
+        other_dcs=demo.other_dcs,
         limits=AccountLimits(
             premium=demo.premium,
             download_limit=demo.account_download_limit,

@@ -2,8 +2,10 @@
 
 It serves a :class:`~tad_tui.telegram.sim.catalogue.Catalogue` and enforces what the real servers
 enforce for what we use: upload.getFile's offset/limit rules, file references that expire, flood
-waits that forbid a request type until they pass, per-DC documents, login with a code and an SRP
-(2FA) password. Faults are injected with :class:`FaultRule`. Transport (latency and per-connection
+waits that forbid a request type until they pass, login with a code and an SRP (2FA) password, and
+data centres: a document lives on one DC (getFile elsewhere: FILE_MIGRATE_X), and a DC other than
+the home one accepts only auth keys that imported an authorization exported for it (anything else:
+AUTH_KEY_UNREGISTERED). Faults are injected with :class:`FaultRule`. Transport (latency and per-connection
 bandwidth) is modelled by the connection objects in ``sim/client.py``, not here.
 """
 
@@ -39,6 +41,8 @@ DEMO_PHONE = "+15550100000"
 DEMO_LOGIN_CODE = "12345"
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 FLOOD_GRACE = 0.05  # seconds after a FLOOD_WAIT reaches the client before a new request is its fault
+OTHER_DCS = (1, 4, 5)  # where files not on the home DC live (DC 3 is left empty, as it mostly is)
+ALL_DCS = frozenset(range(1, 6))
 
 
 class RpcErrorReply(Exception):
@@ -96,6 +100,7 @@ class LoggedRequest:
     connection: int
     name: str
     detail: str = ""
+    dc: int = 0  # the DC of the connection it arrived on
 
 
 @dataclass
@@ -123,7 +128,11 @@ def _flood_error_seconds(message: str) -> int | None:
 
 
 class SimulatedTelegram:
-    """One simulated Telegram deployment shared by every connection of a simulated client."""
+    """One simulated Telegram deployment shared by every connection of a simulated client.
+
+    ``other_dcs``: about one file in four lives on DC 1, 4 or 5 (see :func:`place_on_other_dcs`);
+    off, every file is where the catalogue says (the home DC).
+    """
 
     def __init__(
         self,
@@ -136,6 +145,7 @@ class SimulatedTelegram:
         this_dc: int = 2,
         state_file: Path | None = None,
         limits: AccountLimits | None = None,
+        other_dcs: bool = True,
     ) -> None:
         self.catalogue = catalogue
         self.policy = AccountPolicy(limits or AccountLimits())
@@ -174,6 +184,12 @@ class SimulatedTelegram:
             for message in group.messages:
                 if message.file is not None:
                     self._files[message.file.document_id] = message.file
+        # Where each document lives now: the server decides (the manifest's dc_id is the home DC).
+        self._dc_of: dict[int, int] = {d: f.dc_id for d, f in self._files.items()}
+        if other_dcs:
+            self._dc_of.update(place_on_other_dcs(catalogue.groups, this_dc))
+        self._dc_keys: dict[int, set[str]] = {}  # DC -> digests of the auth keys imported there
+        self._exported: dict[bytes, int] = {}  # unused exported authorization bytes -> the DC they are for
 
     # ---- fault injection and inspection -------------------------------------------------------
 
@@ -202,11 +218,24 @@ class SimulatedTelegram:
     def reachable(self) -> bool:
         return time.time() >= self._down_until
 
+    def move_file(self, document_id: int, dc_id: int) -> None:
+        """The document now lives on ``dc_id``: messages say so, a stale location gets FILE_MIGRATE."""
+        self._dc_of[document_id] = dc_id
+
+    def dc_of(self, document_id: int) -> int:
+        return self._dc_of[document_id]
+
     def requests(self, name: str) -> list[LoggedRequest]:
         return [entry for entry in self.log if entry.name == name]
 
     def is_authorized(self, auth_key: bytes) -> bool:
         return self._authorize_all or _key_digest(auth_key) in self._authorized_keys
+
+    def key_accepted(self, auth_key: bytes, dc_id: int) -> bool:
+        """The home DC knows the signed-in keys; another DC only the keys imported there."""
+        if dc_id == self.this_dc:
+            return self.is_authorized(auth_key)
+        return _key_digest(auth_key) in self._dc_keys.get(dc_id, set())
 
     def authorize_key(self, auth_key: bytes) -> None:
         """Sign in the session with this key without a login (a demo that starts signed in)."""
@@ -228,7 +257,7 @@ class SimulatedTelegram:
         """
         name = type(request).__name__
         now = time.time()
-        entry = LoggedRequest(now, connection, name, _detail(request))
+        entry = LoggedRequest(now, connection, name, _detail(request), dc_id)
         self.log.append(entry)
         if not self.reachable():
             raise DropConnection(name)
@@ -256,7 +285,7 @@ class SimulatedTelegram:
         handler = getattr(self, "_on_" + name, None)
         if handler is None:
             raise RpcErrorReply(400, "METHOD_NOT_SUPPORTED_BY_SIMULATION")
-        if name not in _WITHOUT_AUTH and not self.is_authorized(auth_key):
+        if name not in _WITHOUT_AUTH and not self.key_accepted(auth_key, dc_id):
             raise RpcErrorReply(401, "AUTH_KEY_UNREGISTERED")
         result = handler(request, connection=connection, dc_id=dc_id, auth_key=auth_key, takeout_id=takeout_id)
         return _damaged(result, damage) if damage is not None else result
@@ -313,10 +342,18 @@ class SimulatedTelegram:
     def _on_GetDifferenceRequest(self, request: Any, **_: Any) -> types.updates.DifferenceEmpty:
         return types.updates.DifferenceEmpty(date=datetime.now(UTC), seq=1)
 
-    def _on_ExportAuthorizationRequest(self, request: Any, *, auth_key: bytes, **_: Any) -> Any:
-        return types.auth.ExportedAuthorization(id=SELF_USER_ID, bytes=auth_key[:32])
+    def _on_ExportAuthorizationRequest(self, request: Any, **_: Any) -> Any:
+        if request.dc_id == self.this_dc or request.dc_id not in ALL_DCS:
+            raise RpcErrorReply(400, "DC_ID_INVALID")
+        token = os.urandom(128)
+        self._exported[token] = request.dc_id  # single use, valid only on that DC
+        return types.auth.ExportedAuthorization(id=SELF_USER_ID, bytes=token)
 
-    def _on_ImportAuthorizationRequest(self, request: Any, **_: Any) -> Any:
+    def _on_ImportAuthorizationRequest(self, request: Any, *, dc_id: int, auth_key: bytes, **_: Any) -> Any:
+        if request.id != SELF_USER_ID or self._exported.get(request.bytes) != dc_id:
+            raise RpcErrorReply(400, "AUTH_BYTES_INVALID")
+        del self._exported[request.bytes]
+        self._dc_keys.setdefault(dc_id, set()).add(_key_digest(auth_key))
         return make(types.auth.Authorization, user=self.self_user())
 
     # ---- users and login ------------------------------------------------------------------------
@@ -369,6 +406,8 @@ class SimulatedTelegram:
     def _on_LogOutRequest(self, request: Any, *, auth_key: bytes, **_: Any) -> Any:
         self._authorized_keys.discard(_key_digest(auth_key))
         self._authorize_all = False
+        self._dc_keys.clear()  # the keys imported on other DCs belonged to the same authorization
+        self._exported.clear()
         self._save_state()
         return make(types.auth.LoggedOut)
 
@@ -564,7 +603,7 @@ class SimulatedTelegram:
             date=_EPOCH,
             mime_type=file.mime_type,
             size=file.size,
-            dc_id=file.dc_id,
+            dc_id=self._dc_of[file.document_id],
             attributes=attributes,
         )
 
@@ -644,8 +683,8 @@ class SimulatedTelegram:
         file = self._files.get(location.id)
         if file is None or file.access_hash != location.access_hash:
             raise RpcErrorReply(400, "LOCATION_INVALID")
-        if file.dc_id != dc_id:
-            raise RpcErrorReply(303, f"FILE_MIGRATE_{file.dc_id}")
+        if self._dc_of[file.document_id] != dc_id:
+            raise RpcErrorReply(303, f"FILE_MIGRATE_{self._dc_of[file.document_id]}")
         if location.file_reference != self.file_reference(file.document_id):
             raise RpcErrorReply(400, "FILE_REFERENCE_EXPIRED")
         check_getfile_window(request.offset, request.limit, precise=bool(request.precise))
@@ -673,6 +712,26 @@ _WITHOUT_AUTH = frozenset(
         "ImportAuthorizationRequest",
     }
 )
+
+
+def place_on_other_dcs(groups: Iterable[DemoGroup], this_dc: int) -> dict[int, int]:
+    """About one file in four on DC 1, 4 or 5, and every group of four or more files on all three.
+
+    Per group, in order of document id (a file posted twice is placed by its first group), the chosen
+    files are spread evenly and take the other DCs in turn. Deterministic: the same ids, the same DCs.
+    """
+    others = tuple(dc for dc in OTHER_DCS if dc != this_dc)
+    seen: set[int] = set()
+    placed: dict[int, int] = {}
+    for group in groups:
+        ids = sorted({m.file.document_id for m in group.messages if m.file is not None} - seen)
+        seen.update(ids)
+        count = max(len(others), round(len(ids) / 4)) if len(ids) >= 4 else 0
+        for rank, document_id in enumerate(ids):
+            chosen, before = (rank + 1) * count // len(ids), rank * count // len(ids)
+            if chosen != before:
+                placed[document_id] = others[before % len(others)]
+    return placed
 
 
 def _key_digest(auth_key: bytes) -> str:
@@ -771,6 +830,8 @@ def _matches(filter_: Any, query: str, message: DemoMessage) -> bool:
 def _detail(request: Any) -> str:
     if isinstance(request, functions.upload.GetFileRequest):
         return f"id={getattr(request.location, 'id', '?')} offset={request.offset} limit={request.limit}"
+    if isinstance(request, functions.auth.ExportAuthorizationRequest):
+        return f"dc_id={request.dc_id}"
     if isinstance(request, functions.messages.SearchRequest):
         return f"offset_id={request.offset_id} add_offset={request.add_offset} limit={request.limit}"
     return ""
