@@ -16,6 +16,7 @@ from tad_tui import failpoints
 from tad_tui.audit import record
 from tad_tui.config import Settings
 from tad_tui.download.events import EntryFinished, EntryProgress, EntryResumed, EntryStarted, EntryWaiting, EventBus
+from tad_tui.download.integrity import RangeHashes
 from tad_tui.download.limits import ByteRateLimiter
 from tad_tui.download.naming import TrackFields, render_relative, unique_target
 from tad_tui.download.parts import PartMap, verify_on_disk
@@ -60,6 +61,7 @@ class Job:
         self.entry = entry
         self.audio: AudioFile = entry.audio
         self._claimed: Path | None = None
+        self._hashes: RangeHashes | None = None  # Telegram's hashes of the file, kept across transfers
 
     async def run(self) -> str:
         """Download the entry; returns the outcome ("downloaded", "skipped" or "failed")."""
@@ -167,6 +169,8 @@ class Job:
     async def _transfer(self, part: Path, parts: PartMap) -> None:
         audio, context = self.audio, self.context
         downloads = context.settings.downloads
+        if self._hashes is None and context.settings.metadata.verify_checksums:
+            self._hashes = RangeHashes(audio.file_size, label=str(part))
         location = FileLocation(audio.document_id, audio.access_hash, audio.file_reference, audio.dc_id, audio.file_size)
         transfer = Transfer(
             client=context.client,
@@ -186,6 +190,7 @@ class Job:
             save_state=self._save_state,
             on_progress=lambda done: context.events.publish(EntryProgress(self.entry.pk, done, audio.file_size)),
             on_wait=lambda reason, until: context.events.publish(EntryWaiting(self.entry.pk, reason, until)),
+            hashes=self._hashes,
         )
         await transfer.run()
 
