@@ -225,10 +225,17 @@ class Job:
 
     async def _finish(self, part: Path, final: Path, verified: bool) -> str:
         audio, settings = self.audio, self.context.settings
+        md5: str | None = None
         if part.exists():
+            # The bytes as Telegram sent them, before any tag is written into them; kept in the row at
+            # once, so that a crash after the rename below still leaves them known.
+            md5 = audio.source_md5 = await asyncio.to_thread(file_md5, part)
+            await audio.save(update_fields=["source_md5"])
             if settings.metadata.update_id3_tags:
                 wanted = TagInfo(title=audio.title, performer=audio.performer)
-                await asyncio.to_thread(write_missing_tags, part, wanted)
+                before = _stamp(part)
+                if await asyncio.to_thread(write_missing_tags, part, wanted) or _stamp(part) != before:
+                    md5 = None  # the file on disk is no longer what Telegram sent: hashed again below
                 failpoints.hit("job.tagged")
             try:
                 final = await asyncio.to_thread(_publish, part, final, self.context.reserved)
@@ -238,7 +245,8 @@ class Job:
             audio.checksum_verified = verified
         elif not final.exists():
             raise TransferFailed(f"{part} disappeared before it was complete")
-        md5 = await asyncio.to_thread(file_md5, final)
+        if md5 is None:
+            md5 = await asyncio.to_thread(file_md5, final)
         tags = await asyncio.to_thread(read_tags, final, extended=settings.metadata.extract_extended)
         _apply_tags(audio, tags)
         audio.status = FileStatus.COMPLETED
@@ -254,8 +262,13 @@ class Job:
             failpoints.hit("job.finishing")
             await self._set_entry(QueueState.COMPLETED, None)
         size = final.stat().st_size
-        record("file_written", path=str(final), size=size, md5=md5, entry_id=self.entry.pk, file_id=audio.file_id)
-        self.context.events.publish(EntryFinished(self.entry.pk, audio.file_id, "downloaded", str(final), size, md5))
+        record(
+            "file_written", path=str(final), size=size, md5=md5, source_md5=audio.source_md5,
+            entry_id=self.entry.pk, file_id=audio.file_id,
+        )
+        self.context.events.publish(
+            EntryFinished(self.entry.pk, audio.file_id, "downloaded", str(final), size, md5, source_md5=audio.source_md5)
+        )
         return "downloaded"
 
     async def _finish_recorded(self) -> str:
@@ -264,7 +277,10 @@ class Job:
         audio = self.audio
         await self._set_entry(QueueState.COMPLETED, None)
         self.context.events.publish(
-            EntryFinished(self.entry.pk, audio.file_id, "skipped", audio.local_path, audio.file_size, audio.checksum_md5)
+            EntryFinished(
+                self.entry.pk, audio.file_id, "skipped", audio.local_path, audio.file_size, audio.checksum_md5,
+                source_md5=audio.source_md5,
+            )
         )
         return "skipped"
 
@@ -273,11 +289,15 @@ class Job:
         audio.status = FileStatus.SKIPPED
         audio.local_path = twin.local_path
         audio.checksum_md5 = twin.checksum_md5
+        audio.source_md5 = twin.source_md5
         audio.error_message = f"already downloaded as {twin.local_path}"
-        await audio.save(update_fields=["status", "local_path", "checksum_md5", "error_message"])
+        await audio.save(update_fields=["status", "local_path", "checksum_md5", "source_md5", "error_message"])
         await self._set_entry(QueueState.COMPLETED, None)
         self.context.events.publish(
-            EntryFinished(self.entry.pk, audio.file_id, "skipped", twin.local_path, audio.file_size, twin.checksum_md5)
+            EntryFinished(
+                self.entry.pk, audio.file_id, "skipped", twin.local_path, audio.file_size, twin.checksum_md5,
+                source_md5=twin.source_md5,
+            )
         )
         return "skipped"
 
@@ -307,6 +327,12 @@ def _publish(part: Path, final: Path, reserved: set[Path]) -> Path:
     failpoints.hit("job.fsynced")
     os.replace(part, final)
     return final
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """Size and modification time: a file whose stamp is unchanged was not written to."""
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
 
 
 def _cut_to(path: Path, size: int) -> None:
