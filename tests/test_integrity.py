@@ -8,6 +8,7 @@ JSON events and for a kill between writing tags and the rename. Nothing here ass
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import os
@@ -460,6 +461,79 @@ def test_range_hashes_ignore_malformed_answers_and_give_up_on_empty_ones() -> No
     assert hashes.unavailable is None
     hashes.give_up("Telegram answered no hashes for it")
     assert hashes.unavailable == "Telegram answered no hashes for it" and not hashes.wanted(2 * HASH_RANGE, 10)
+
+
+class ScriptedTelegram:
+    """A client whose getFileHashes answers come from ``answer(offset)`` (a list, or an error to raise)."""
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+        self.asked: list[int] = []
+
+    async def _call(self, sender, request, flood_sleep_threshold=None):
+        self.asked.append(request.offset)
+        await asyncio.sleep(0.01)
+        result = self.answer(request.offset)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+
+def _telegram_like(size: int, offset: int) -> list:
+    first = offset // HASH_RANGE
+    return [
+        types.FileHash(offset=i * HASH_RANGE, limit=min(HASH_RANGE, size - i * HASH_RANGE), hash=bytes([i % 256]) * 32)
+        for i in range(first, min(first + 8, math.ceil(size / HASH_RANGE)))
+    ]
+
+
+async def test_range_hashes_ask_once_for_ranges_asked_for_at_the_same_time() -> None:
+    size = 3 * MIB + 5
+    telegram = ScriptedTelegram(lambda offset: _telegram_like(size, offset))
+    hashes = RangeHashes(size)
+    await asyncio.gather(*(hashes.ensure(telegram, None, None, offset, offset + 256 * KIB) for offset in
+                           range(0, size, 256 * KIB)))
+    assert telegram.asked == [0, MIB, 2 * MIB, 3 * MIB] and hashes.unavailable is None
+    assert hashes.first_unknown(0, size) is None
+    await hashes.ensure(telegram, None, None, 4096, MIB)  # known: nothing asked
+    assert len(telegram.asked) == 4
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (lambda offset: [], "Telegram answered no hashes for it"),
+        (lambda offset: _telegram_like(3 * MIB, offset + MIB), "Telegram's hashes do not cover byte 0"),
+        (lambda offset: errors.MethodInvalidError(None), "Telegram gives no hashes for it (METHOD_INVALID)"),
+        (lambda offset: errors.RPCError(None, "HASHES_NOT_READY", 400), "Telegram gives no hashes for it (HASHES_NOT_READY)"),
+    ],
+    ids=["empty", "elsewhere", "refused", "unknown-error"],
+)
+async def test_range_hashes_give_up_once_when_telegram_gives_none(answer, reason: str) -> None:
+    telegram = ScriptedTelegram(answer)
+    hashes = RangeHashes(3 * MIB)
+    await hashes.ensure(telegram, None, None, 0, MIB)
+    assert hashes.unavailable == reason
+    await hashes.ensure(telegram, None, None, MIB, 2 * MIB)
+    assert telegram.asked == [0]  # never asked again
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.FloodWaitError(None, capture=3),
+        errors.FileMigrateError(None, capture=4),
+        errors.FileReferenceExpiredError(None),
+        errors.RpcCallFailError(None),
+    ],
+    ids=["flood-wait", "file-migrate", "reference-expired", "server-error"],
+)
+async def test_range_hashes_raise_what_getfile_handles(error: Exception) -> None:
+    telegram = ScriptedTelegram(lambda offset: error)
+    hashes = RangeHashes(3 * MIB)
+    with pytest.raises(type(error)):
+        await hashes.ensure(telegram, None, None, 0, MIB)
+    assert hashes.unavailable is None and hashes.wanted(0, MIB)  # asked again when the part is retried
 
 
 # ---- the CLI ------------------------------------------------------------------------------------------

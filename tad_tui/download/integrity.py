@@ -167,8 +167,10 @@ class RangeHashes:
         finally:
             self._asking.remove(asking)
             asking[2].set()
-        if not isinstance(answer, list) or not self.add(answer):
+        if not isinstance(answer, list) or not answer:
             self.give_up("Telegram answered no hashes for it")
+            return
+        self.add(answer)  # may hold nothing new: a request from a lower offset may have answered first
 
     def give_up(self, reason: str) -> None:
         """No (more) hashes for this file: said once; its parts are then checked by CRC alone."""
