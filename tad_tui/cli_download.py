@@ -43,7 +43,7 @@ class JsonLines:
         elif isinstance(event, EntryFinished) and event.outcome in ("downloaded", "skipped", "failed"):
             self.emit({"event": event.outcome, "file_id": event.file_id, "local_path": event.local_path,
                        "file_size": event.file_size, "checksum_md5": event.checksum_md5,
-                       "error_message": event.error_message})
+                       "source_md5": event.source_md5, "error_message": event.error_message})
 
     def note(self, text: str) -> None:
         """Human notes go to stderr so stdout stays pure JSON."""
@@ -51,7 +51,8 @@ class JsonLines:
 
     def already(self, row: AudioFile) -> None:
         self.emit({"event": "skipped", "file_id": row.file_id, "local_path": row.local_path,
-                   "file_size": row.file_size, "checksum_md5": row.checksum_md5, "error_message": None})
+                   "file_size": row.file_size, "checksum_md5": row.checksum_md5, "source_md5": row.source_md5,
+                   "error_message": None})
 
     @staticmethod
     def emit(value: dict[str, Any]) -> None:

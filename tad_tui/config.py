@@ -216,7 +216,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("performance", "rate_limit_burst_size", "int", 40, "Requests allowed in a burst above the steady rate.", low=1, high=10000),
     Key("performance", "bandwidth_limit", "size", 0, "Total download bandwidth in bytes per second; 0 = unlimited.", low=0, check=_check_bandwidth, rule='0 (unlimited) or a size of at least 16 KiB per second (bytes, or with a unit such as "2MB")'),
     Key("metadata", "extract_extended", "bool", True, "Read extended tags (album, genre, track number) from downloaded files."),
-    Key("metadata", "verify_checksums", "bool", True, "Check each downloaded file against the size and hash Telegram reports."),
+    Key("metadata", "verify_checksums", "bool", True, "Check each downloaded part: its bytes against the SHA-256 hashes Telegram holds for the file's ranges (upload.getFileHashes; a part that does not match is fetched again and never written; for a file Telegram gives no hashes for, the log says so and only the next check is made), and each part's CRC-32, read back from disk before the file is renamed into place. false: neither (parts kept from an interrupted run are still re-read against their CRC). Either way the library records checksum_md5, the MD5 of the file on disk (tags included), and source_md5, that of the bytes Telegram sent."),
     Key("metadata", "update_id3_tags", "bool", True, "Write title and performer from Telegram into the file's tags."),
     Key("notifications", "enabled", "bool", True, "Show desktop notifications at all."),
     Key("notifications", "on_batch_complete", "bool", True, "Notify when a batch of downloads finishes."),

@@ -58,6 +58,7 @@ def _rows(db: Path) -> list[sqlite3.Row]:
         conn.row_factory = sqlite3.Row
         return conn.execute(
             "SELECT a.id, a.file_id, a.status, a.local_path, a.partial_file_path, a.file_size, a.checksum_md5,"
+            " a.source_md5,"
             " a.document_id, a.downloaded_bytes, a.error_message, q.state AS queue_state"
             " FROM audio_file a LEFT JOIN queue_entry q ON q.audio_id = a.id"
         ).fetchall()
@@ -81,6 +82,7 @@ def check_invariants(
 
     - every completed file is in ``out_dir``, has the source's MD5 and size (or ``expected``'s, for
       runs that write tags), the MD5 the DB recorded, and no ``.part`` or resume state left behind;
+      the DB's ``source_md5`` (what Telegram sent) is the source's MD5, tags written or not;
     - the DB says what is on disk: a completed (or skipped) row ⇔ its QueueEntry completed ⇔ its file
       exists at ``local_path``; an unfinished row has no ``local_path``; every file in ``out_dir`` is
       a completed row's file or an unfinished row's ``.part`` (no orphan, no duplicate, no temp file)
@@ -107,6 +109,8 @@ def check_invariants(
             assert size == want.size, f"{where}: {local} holds {size} bytes, not {want.size}"
             recorded = row["checksum_md5"]
             assert md5 == want.md5 == recorded, f"{where}: md5 {md5}, want {want.md5}, DB {recorded}"
+            sent = catalogue.document(row["document_id"]).md5
+            assert row["source_md5"] == sent, f"{where}: source_md5 {row['source_md5']}, Telegram sent {sent}"
             assert row["partial_file_path"] is None, f"{where}: still has a partial file path"
             assert not Path(str(local) + ".part").exists(), f"{where}: {local}.part left behind"
             assert row["downloaded_bytes"] == row["file_size"], f"{where}: downloaded_bytes {row['downloaded_bytes']}"

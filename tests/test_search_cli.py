@@ -15,7 +15,7 @@ from tad_tui.paths import Paths
 from helpers import assert_one_clean_line, run
 
 FIELDS = {"file_id", "title", "performer", "album", "group", "format", "file_size", "duration", "status",
-          "local_path", "checksum_md5", "score"}
+          "local_path", "checksum_md5", "source_md5", "score"}
 MB = 1_000_000
 
 

@@ -256,6 +256,43 @@ async def test_search_index_migration_rolls_back_and_reapplies(store: Path) -> N
     assert await search("largo") == [audio.id]
 
 
+def audio_columns(path: Path) -> set[str]:
+    with read_only(path) as conn:
+        return {row[1] for row in conn.execute("PRAGMA table_info('audio_file')")}
+
+
+async def test_source_md5_column_is_added_to_an_older_library_and_rolled_back(tmp_path: Path) -> None:
+    path = tmp_path / "library.sqlite3"
+    await create_at_first_migration(path)
+    insert_old_rows(path)
+    await open_store(path)
+    assert "source_md5" in audio_columns(path)
+    assert [row.source_md5 for row in await AudioFile.all()] == [None, None]
+    await close_store()
+    # Rolling the column back rebuilds audio_file: the search index is dropped around it and rebuilt.
+    await migrate(config=tortoise_config(path), target="models.0002_search_index")
+    await Tortoise.close_connections()
+    assert "source_md5" not in audio_columns(path)
+    assert set(schema(path)["triggers"]) >= {"audio_search_after_insert", "audio_search_after_update"}
+    await open_store(path)
+    assert len(await search("dvorak")) == 2
+    audio = await AudioFile.get(message_id=7)
+    audio.title = "Largo"
+    await audio.save()
+    assert await search("largo") == [audio.id]
+
+
+async def test_first_start_killed_after_the_column_was_added_is_resumed(tmp_path: Path) -> None:
+    path = tmp_path / "library.sqlite3"
+    await migrate(config=tortoise_config(path), app_labels=["models"], target="models.0002_search_index")
+    await Tortoise.close_connections()
+    with writable(path) as conn:  # killed after the ALTER TABLE, before Tortoise recorded 0003
+        conn.execute("ALTER TABLE audio_file ADD COLUMN source_md5 VARCHAR(32)")
+    await open_store(path)
+    assert {name for _, name, _ in schema(path)["applied"]} == known_migrations()
+    assert "source_md5" in audio_columns(path)
+
+
 async def test_first_start_killed_after_the_migrations_table_is_resumed(tmp_path: Path) -> None:
     path = tmp_path / "library.sqlite3"
     await open_store(path)

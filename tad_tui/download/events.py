@@ -59,8 +59,9 @@ class EntryFinished:
     outcome: str  # "downloaded", "skipped", "failed", "cancelled", "paused"
     local_path: str | None = None
     file_size: int = 0
-    checksum_md5: str | None = None
+    checksum_md5: str | None = None  # of the file on disk (tags written in included)
     error_message: str | None = None
+    source_md5: str | None = None  # of the bytes as Telegram sent them
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from tad_tui import failpoints
 from tad_tui.audit import record
 from tad_tui.config import Settings
 from tad_tui.download.events import EntryFinished, EntryProgress, EntryResumed, EntryStarted, EntryWaiting, EventBus
+from tad_tui.download.integrity import RangeHashes
 from tad_tui.download.limits import ByteRateLimiter
 from tad_tui.download.pace import AccountPace
 from tad_tui.download.naming import TrackFields, render_relative, unique_target
@@ -62,6 +63,7 @@ class Job:
         self.entry = entry
         self.audio: AudioFile = entry.audio
         self._claimed: Path | None = None
+        self._hashes: RangeHashes | None = None  # Telegram's hashes of the file, kept across transfers
 
     async def run(self) -> str:
         """Download the entry; returns the outcome ("downloaded", "skipped" or "failed")."""
@@ -169,6 +171,8 @@ class Job:
     async def _transfer(self, part: Path, parts: PartMap) -> None:
         audio, context = self.audio, self.context
         downloads = context.settings.downloads
+        if self._hashes is None and context.settings.metadata.verify_checksums:
+            self._hashes = RangeHashes(audio.file_size, label=str(part))
         location = FileLocation(audio.document_id, audio.access_hash, audio.file_reference, audio.dc_id, audio.file_size)
         transfer = Transfer(
             client=context.client,
@@ -190,6 +194,7 @@ class Job:
             save_dc=self._save_dc,
             on_progress=lambda done: context.events.publish(EntryProgress(self.entry.pk, done, audio.file_size)),
             on_wait=lambda reason, until, kind: context.events.publish(EntryWaiting(self.entry.pk, reason, until, kind)),
+            hashes=self._hashes,
         )
         await transfer.run()
 
@@ -230,10 +235,17 @@ class Job:
 
     async def _finish(self, part: Path, final: Path, verified: bool) -> str:
         audio, settings = self.audio, self.context.settings
+        md5: str | None = None
         if part.exists():
+            # The bytes as Telegram sent them, before any tag is written into them; kept in the row at
+            # once, so that a crash after the rename below still leaves them known.
+            md5 = audio.source_md5 = await asyncio.to_thread(file_md5, part)
+            await audio.save(update_fields=["source_md5"])
             if settings.metadata.update_id3_tags:
                 wanted = TagInfo(title=audio.title, performer=audio.performer)
-                await asyncio.to_thread(write_missing_tags, part, wanted)
+                before = _stamp(part)
+                if await asyncio.to_thread(write_missing_tags, part, wanted) or _stamp(part) != before:
+                    md5 = None  # the file on disk is no longer what Telegram sent: hashed again below
                 failpoints.hit("job.tagged")
             try:
                 final = await asyncio.to_thread(_publish, part, final, self.context.reserved)
@@ -243,7 +255,8 @@ class Job:
             audio.checksum_verified = verified
         elif not final.exists():
             raise TransferFailed(f"{part} disappeared before it was complete")
-        md5 = await asyncio.to_thread(file_md5, final)
+        if md5 is None:
+            md5 = await asyncio.to_thread(file_md5, final)
         tags = await asyncio.to_thread(read_tags, final, extended=settings.metadata.extract_extended)
         _apply_tags(audio, tags)
         audio.status = FileStatus.COMPLETED
@@ -259,8 +272,13 @@ class Job:
             failpoints.hit("job.finishing")
             await self._set_entry(QueueState.COMPLETED, None)
         size = final.stat().st_size
-        record("file_written", path=str(final), size=size, md5=md5, entry_id=self.entry.pk, file_id=audio.file_id)
-        self.context.events.publish(EntryFinished(self.entry.pk, audio.file_id, "downloaded", str(final), size, md5))
+        record(
+            "file_written", path=str(final), size=size, md5=md5, source_md5=audio.source_md5,
+            entry_id=self.entry.pk, file_id=audio.file_id,
+        )
+        self.context.events.publish(
+            EntryFinished(self.entry.pk, audio.file_id, "downloaded", str(final), size, md5, source_md5=audio.source_md5)
+        )
         return "downloaded"
 
     async def _finish_recorded(self) -> str:
@@ -269,7 +287,10 @@ class Job:
         audio = self.audio
         await self._set_entry(QueueState.COMPLETED, None)
         self.context.events.publish(
-            EntryFinished(self.entry.pk, audio.file_id, "skipped", audio.local_path, audio.file_size, audio.checksum_md5)
+            EntryFinished(
+                self.entry.pk, audio.file_id, "skipped", audio.local_path, audio.file_size, audio.checksum_md5,
+                source_md5=audio.source_md5,
+            )
         )
         return "skipped"
 
@@ -278,11 +299,15 @@ class Job:
         audio.status = FileStatus.SKIPPED
         audio.local_path = twin.local_path
         audio.checksum_md5 = twin.checksum_md5
+        audio.source_md5 = twin.source_md5
         audio.error_message = f"already downloaded as {twin.local_path}"
-        await audio.save(update_fields=["status", "local_path", "checksum_md5", "error_message"])
+        await audio.save(update_fields=["status", "local_path", "checksum_md5", "source_md5", "error_message"])
         await self._set_entry(QueueState.COMPLETED, None)
         self.context.events.publish(
-            EntryFinished(self.entry.pk, audio.file_id, "skipped", twin.local_path, audio.file_size, twin.checksum_md5)
+            EntryFinished(
+                self.entry.pk, audio.file_id, "skipped", twin.local_path, audio.file_size, twin.checksum_md5,
+                source_md5=twin.source_md5,
+            )
         )
         return "skipped"
 
@@ -312,6 +337,12 @@ def _publish(part: Path, final: Path, reserved: set[Path]) -> Path:
     failpoints.hit("job.fsynced")
     os.replace(part, final)
     return final
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """Size and modification time: a file whose stamp is unchanged was not written to."""
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
 
 
 def _cut_to(path: Path, size: int) -> None:

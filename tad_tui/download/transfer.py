@@ -1,5 +1,6 @@
 """One file's transfer: several getFile parts in flight over several connections, resumable.
 
+Each part is checked against Telegram's hashes of its bytes before it is written (integrity.py).
 Parts are written at their offsets into ``<final name>.part``; which parts are complete (with the
 CRC-32 of their bytes) is persisted through ``save_state`` at most once a second and once more when
 the transfer stops for any reason, so a killed download loses at most a second of work.
@@ -26,6 +27,7 @@ from telethon.tl import functions
 
 from tad_tui import failpoints
 from tad_tui.download.events import wait_words
+from tad_tui.download.integrity import PartChecks, RangeHashes
 from tad_tui.download.limits import ByteRateLimiter
 from tad_tui.download.pace import AccountPace
 from tad_tui.download.parts import PartMap, connections_for
@@ -148,7 +150,9 @@ class Transfer:
     save_dc: Callable[[int], Awaitable[None]]  # FILE_MIGRATE moved the file: remember its DC for next time
     on_progress: Callable[[int], None] = lambda done: None
     on_wait: Callable[[str | None, float | None, str | None], None] = lambda text, until, kind: None
+    hashes: RangeHashes | None = None  # Telegram's hashes of the file's ranges; None: not checked
     _fd: int = -1
+    _checks: PartChecks = field(init=False, repr=False)  # set by run()
     _dirty: bool = False
     _queue: deque[int] = field(default_factory=deque)
     _refreshes: int = 0
@@ -162,6 +166,7 @@ class Transfer:
         self._queue = deque(self.parts.missing())
         if not self._queue:
             return
+        self._checks = PartChecks(self.hashes, self.client, self.parts, self._queue, self._read_part)
         self._done_bytes = self.parts.done_bytes()
         try:
             self._fd = os.open(self.part_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -205,18 +210,38 @@ class Transfer:
                 await asyncio.sleep(ADMISSION_CHECK)  # parked: holds no part and no request
                 continue
             index = self._queue.popleft()
-            data = await self._fetch(index, slot // IN_FLIGHT_PER_CONNECTION)
-            offset, _ = self.parts.span(index)
-            try:
-                await asyncio.to_thread(os.pwrite, self._fd, data, offset)
-            except OSError as error:
-                raise TransferFailed(disk_error_words(error, self.part_path)) from None
-            self.parts.crc32[index] = zlib.crc32(data)
-            self._dirty = True
-            self.health.calm()
-            self.pace.received(len(data))
+            for part, data in await self._fetch_checked(index, slot // IN_FLIGHT_PER_CONNECTION):
+                await self._write(part, data)
+
+    async def _write(self, index: int, data: bytes) -> None:
+        offset, _ = self.parts.span(index)
+        try:
+            await asyncio.to_thread(os.pwrite, self._fd, data, offset)
+        except OSError as error:
+            raise TransferFailed(disk_error_words(error, self.part_path)) from None
+        self.pace.received(len(data))
+        if index not in self.parts.crc32:  # not a part on disk fetched again after a hash mismatch
             self._done_bytes += len(data)  # a running total: summing the part map per part is quadratic
-            self.on_progress(self._done_bytes)
+        self.parts.crc32[index] = zlib.crc32(data)
+        self._dirty = True
+        self.health.calm()
+        self.on_progress(self._done_bytes)
+
+    async def _read_part(self, index: int) -> bytes:
+        offset, length = self.parts.span(index)
+        return await asyncio.to_thread(os.pread, self._fd, length, offset)
+
+    async def _fetch_checked(self, index: int, slot: int) -> list[tuple[int, bytes]]:
+        """Part ``index`` (with the rest of its hash range when parts are smaller than one), checked
+        against Telegram's hashes; a mismatch is never written, it is fetched again as an attempt."""
+        group, attempt = self._checks.take(index), 0
+        while True:
+            fetched = {part: await self._fetch(part, slot) for part in group}
+            mismatch = await self._checks.mismatch(fetched)
+            if mismatch is None:
+                return list(fetched.items())
+            attempt = await self._backoff(attempt, mismatch)
+            group = self._checks.again(index, group)
 
     async def _fetch(self, index: int, slot: int) -> bytes:
         offset, length = self.parts.span(index)
@@ -231,7 +256,11 @@ class Transfer:
             self.pool.requests_in_flight += 1
             try:
                 # Every flood wait comes back here (threshold 0): waited below, counted down on screen.
-                result = await self.client._call(sender, request, flood_sleep_threshold=0)
+                # Telegram's hashes of these bytes are asked for alongside, over the same connection.
+                result = await self._checks.alongside(
+                    self.client._call(sender, request, flood_sleep_threshold=0),
+                    sender, request.location, offset, offset + length,
+                )
             except errors.FloodWaitError as error:
                 self._refund(length)
                 await self._flood_wait(error.seconds)

@@ -385,7 +385,8 @@ class SearchHit:
     duration: int | None
     status: str  # downloaded, queued, failed or pending
     local_path: str | None
-    checksum_md5: str | None
+    checksum_md5: str | None  # of the file on disk
+    source_md5: str | None  # of the bytes as Telegram sent them
     posted_at: datetime | None
     score: int  # 0-100, how well the words match (100 when there are none)
 
@@ -409,6 +410,7 @@ class SearchHit:
             "status": self.status,
             "local_path": self.local_path,
             "checksum_md5": self.checksum_md5,
+            "source_md5": self.source_md5,
             "score": self.score,
         }
 
@@ -457,7 +459,7 @@ _STATUS_SQL: Final = (
 )
 _COLUMNS: Final = (
     f"a.id, a.file_id, a.title, a.performer, a.album, a.file_name, g.title, ({_FORMAT_SQL}), a.file_size,"
-    f" a.duration, ({_STATUS_SQL}), a.local_path, a.checksum_md5, a.posted_at"
+    f" a.duration, ({_STATUS_SQL}), a.local_path, a.checksum_md5, a.source_md5, a.posted_at"
 )
 _JOINS: Final = (
     "JOIN telegram_group AS g ON g.group_id = a.group_id LEFT JOIN queue_entry AS q ON q.audio_id = a.id"
@@ -475,7 +477,8 @@ _RECENT_SELECT: Final = (
 _VOCABULARY_TABLE: Final = "temp.tad_search_vocab"
 # Row positions in the SELECTs above.
 (_COL_ID, _COL_FILE_ID, _COL_TITLE, _COL_PERFORMER, _COL_ALBUM, _COL_FILE_NAME, _COL_GROUP, _COL_FORMAT,
- _COL_SIZE, _COL_DURATION, _COL_STATUS, _COL_LOCAL_PATH, _COL_MD5, _COL_POSTED) = range(14)
+ _COL_SIZE, _COL_DURATION, _COL_STATUS, _COL_LOCAL_PATH, _COL_MD5, _COL_SOURCE_MD5,
+ _COL_POSTED) = range(15)
 
 
 def _quote(word: str) -> str:
@@ -826,6 +829,7 @@ def _hit(row: Any, score: int) -> SearchHit:
         status=row[_COL_STATUS],
         local_path=row[_COL_LOCAL_PATH],
         checksum_md5=row[_COL_MD5],
+        source_md5=row[_COL_SOURCE_MD5],
         posted_at=_parse_time(posted),
         score=score,
     )

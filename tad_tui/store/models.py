@@ -93,7 +93,10 @@ class AudioFile(Model):
     downloaded_at = fields.DatetimeField(null=True)
     partial_file_path = fields.TextField(null=True)
     downloaded_bytes = fields.BigIntField(default=0)
+    # MD5 of the file on disk (tags written in included): what a later re-check compares with.
     checksum_md5 = fields.CharField(max_length=32, null=True)
+    # MD5 of the bytes as Telegram sent them, before any tag was written into the file.
+    source_md5 = fields.CharField(max_length=32, null=True)
     checksum_verified = fields.BooleanField(default=False)
     download_attempts = fields.IntField(default=0)
     last_attempt_at = fields.DatetimeField(null=True)

@@ -14,6 +14,9 @@ from telethon.tl.tlobject import TLRequest
 
 from tad_tui.download.limits import RequestRateLimiter
 
+# Requests that are part of a file transfer: bandwidth_limit paces them, not the request-rate limiter.
+FILE_TRANSFER_REQUESTS = frozenset({functions.upload.GetFileRequest, functions.upload.GetFileHashesRequest})
+
 
 _RAISES_LAST_CALL_ERROR = "raise_last_call_error" in inspect.signature(TelegramClient.__init__).parameters
 
@@ -54,7 +57,7 @@ class TadClient(TelegramClient):
 
     async def _call(self, sender: Any, request: Any, ordered: bool = False, flood_sleep_threshold: Any = None) -> Any:
         kinds = [type(r) for r in (request if utils.is_list_like(request) else [request])]
-        if self.request_limiter is not None and functions.upload.GetFileRequest not in kinds:
+        if self.request_limiter is not None and FILE_TRANSFER_REQUESTS.isdisjoint(kinds):
             await self.request_limiter.acquire()
         # An explicit threshold wins: file transfers pass 0 and wait themselves, telling the user.
         threshold = self.tad_flood_sleep if flood_sleep_threshold is None else flood_sleep_threshold

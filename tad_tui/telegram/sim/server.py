@@ -1,11 +1,12 @@
 """The simulated Telegram server: answers the TL requests tad-tui sends with real Telethon objects.
 
 It serves a :class:`~tad_tui.telegram.sim.catalogue.Catalogue` and enforces what the real servers
-enforce for what we use: upload.getFile's offset/limit rules, file references that expire, flood
-waits that forbid a request type until they pass, login with a code and an SRP (2FA) password, and
-data centres: a document lives on one DC (getFile elsewhere: FILE_MIGRATE_X), and a DC other than
-the home one accepts only auth keys that imported an authorization exported for it (anything else:
-AUTH_KEY_UNREGISTERED). Faults are injected with :class:`FaultRule`. Transport (latency and per-connection
+enforce for what we use: upload.getFile's offset/limit rules, upload.getFileHashes (SHA-256 of
+each 128 KiB range of a file), file references that expire, flood waits that forbid a request type
+until they pass, login with a code and an SRP (2FA) password, and data centres: a document lives on
+one DC (getFile elsewhere: FILE_MIGRATE_X), and a DC other than the home one accepts only auth keys
+that imported an authorization exported for it (anything else: AUTH_KEY_UNREGISTERED). Faults are
+injected with :class:`FaultRule`. Transport (latency and per-connection
 bandwidth) is modelled by the connection objects in ``sim/client.py``, not here.
 """
 
@@ -43,6 +44,11 @@ _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 FLOOD_GRACE = 0.05  # seconds after a FLOOD_WAIT reaches the client before a new request is its fault
 OTHER_DCS = (1, 4, 5)  # where files not on the home DC live (DC 3 is left empty, as it mostly is)
 ALL_DCS = frozenset(range(1, 6))
+HASH_RANGE = 128 * 1024  # upload.getFileHashes: Telegram hashes a file in ranges of this size
+HASHES_PER_ANSWER = 8  # consecutive ranges per answer (1 MiB)
+# What a server that does not offer upload.getFileHashes answers it (SimulatedTelegram(file_hashes=False)):
+# Telegram's error for a method it does not accept, 400 METHOD_INVALID (Telethon's MethodInvalidError).
+NO_FILE_HASHES = "METHOD_INVALID"
 
 
 class RpcErrorReply(Exception):
@@ -64,9 +70,10 @@ class FaultRule:
     ``times`` of them in all (-1: no end).
 
     A failure is an RPC error, a dropped connection, or (``damage``, getFile only) an answer whose
-    file bytes are wrong: "truncate" (half of them), "empty" (none, as if past the end of the file)
-    or "pad" (4 KiB more than asked). Real servers send short parts only at the end of a file; a
-    client that trusted a short part mid-file would write a hole as good data.
+    file bytes are wrong: "truncate" (half of them), "empty" (none, as if past the end of the file),
+    "pad" (4 KiB more than asked) or "flip" (as many bytes as asked, some of them changed). Real
+    servers send short parts only at the end of a file; a client that trusted a short part mid-file
+    would write a hole as good data. A flipped part has the right length: only a hash tells.
     """
 
     request: str  # TL request class name ("GetFileRequest"), or "*" for any
@@ -146,10 +153,14 @@ class SimulatedTelegram:
         state_file: Path | None = None,
         limits: AccountLimits | None = None,
         other_dcs: bool = True,
+        file_hashes: bool = True,
     ) -> None:
         self.catalogue = catalogue
         self.policy = AccountPolicy(limits or AccountLimits())
         self._down_until = 0.0  # an outage: no connection can be made or kept until then
+        # False: upload.getFileHashes is refused with NO_FILE_HASHES, as by a server without it.
+        self.file_hashes = file_hashes
+        self._range_hashes: dict[int, dict[int, bytes]] = {}  # document id -> range index -> SHA-256
         self.this_dc = this_dc
         self.login_code = login_code
         self.code_ttl = code_ttl
@@ -676,8 +687,9 @@ class SimulatedTelegram:
 
     # ---- files ----------------------------------------------------------------------------------
 
-    def _on_GetFileRequest(self, request: Any, *, dc_id: int, **_: Any) -> Any:
-        location = request.location
+    def _located_file(self, location: Any, dc_id: int) -> DemoFile:
+        """The document an InputFileLocation names, checked as Telegram checks it for getFile and
+        getFileHashes: LOCATION_INVALID, FILE_MIGRATE_X (it lives on another DC), FILE_REFERENCE_EXPIRED."""
         if not isinstance(location, types.InputDocumentFileLocation):
             raise RpcErrorReply(400, "LOCATION_INVALID")
         file = self._files.get(location.id)
@@ -687,6 +699,10 @@ class SimulatedTelegram:
             raise RpcErrorReply(303, f"FILE_MIGRATE_{self._dc_of[file.document_id]}")
         if location.file_reference != self.file_reference(file.document_id):
             raise RpcErrorReply(400, "FILE_REFERENCE_EXPIRED")
+        return file
+
+    def _on_GetFileRequest(self, request: Any, *, dc_id: int, **_: Any) -> Any:
+        file = self._located_file(request.location, dc_id)
         check_getfile_window(request.offset, request.limit, precise=bool(request.precise))
         try:
             self.policy.download(max(0, min(request.limit, file.size - request.offset)), time.time())
@@ -699,6 +715,38 @@ class SimulatedTelegram:
             with open(file.path, "rb") as handle:
                 data = os.pread(handle.fileno(), request.limit, request.offset)
         return types.upload.File(type=_storage_type(file.mime_type), mtime=0, bytes=data)
+
+    def _on_GetFileHashesRequest(self, request: Any, *, dc_id: int, **_: Any) -> list[types.FileHash]:
+        """SHA-256 of HASHES_PER_ANSWER consecutive ranges from the one holding ``offset`` (the last
+        range of a file is shorter; past the end there are none)."""
+        if not self.file_hashes:
+            raise RpcErrorReply(400, NO_FILE_HASHES)
+        file = self._located_file(request.location, dc_id)
+        if request.offset < 0:
+            raise RpcErrorReply(400, "OFFSET_INVALID")
+        if request.offset >= file.size:
+            return []
+        first = request.offset // HASH_RANGE
+        last = min(first + HASHES_PER_ANSWER, -(-file.size // HASH_RANGE))
+        return [
+            types.FileHash(
+                offset=index * HASH_RANGE,
+                limit=min(HASH_RANGE, file.size - index * HASH_RANGE),
+                hash=self._range_hash(file, index),
+            )
+            for index in range(first, last)
+        ]
+
+    def _range_hash(self, file: DemoFile, index: int) -> bytes:
+        """One range's SHA-256, hashed from the catalogue file the first time it is asked for."""
+        known = self._range_hashes.setdefault(file.document_id, {})
+        digest = known.get(index)
+        if digest is None:
+            with open(file.path, "rb") as handle:
+                digest = known[index] = hashlib.sha256(
+                    os.pread(handle.fileno(), HASH_RANGE, index * HASH_RANGE)
+                ).digest()
+        return digest
 
 
 _WITHOUT_AUTH = frozenset(
@@ -767,8 +815,13 @@ def _damaged(result: Any, damage: str) -> Any:
         data = b""
     elif damage == "pad":
         data = data + bytes(4096)
+    elif damage == "flip":
+        flipped = bytearray(data)
+        for position in {len(data) // 3, 2 * len(data) // 3} if data else ():
+            flipped[position] ^= 0x5A
+        data = bytes(flipped)
     else:
-        raise ValueError(f"unknown damage {damage!r}: use truncate, empty or pad")
+        raise ValueError(f"unknown damage {damage!r}: use truncate, empty, pad or flip")
     return types.upload.File(type=result.type, mtime=result.mtime, bytes=data)
 
 
@@ -832,6 +885,8 @@ def _detail(request: Any) -> str:
         return f"id={getattr(request.location, 'id', '?')} offset={request.offset} limit={request.limit}"
     if isinstance(request, functions.auth.ExportAuthorizationRequest):
         return f"dc_id={request.dc_id}"
+    if isinstance(request, functions.upload.GetFileHashesRequest):
+        return f"id={getattr(request.location, 'id', '?')} offset={request.offset}"
     if isinstance(request, functions.messages.SearchRequest):
         return f"offset_id={request.offset_id} add_offset={request.add_offset} limit={request.limit}"
     return ""
