@@ -325,8 +325,8 @@ class DemoSettings:
     account_download_limit: int = 2_000_000
     request_flood_limit: int = 50
     server_error_rate: float = 0.0
-    connection_drop_rate: float = 0.0
     other_dcs: bool = True
+    connection_drop_rate: float = 0.0
 
 
 SECTION_CLASSES: dict[str, type] = {

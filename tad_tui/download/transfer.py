@@ -248,8 +248,14 @@ class Transfer:
         attempt = 0
         while True:
             location = self.location
-            await self._acquire(length)
-            sender = await self._sender(location.dc_id, slot)
+            try:
+                sender = await self._sender(location.dc_id, slot)
+            except (errors.ServerError, errors.TimedOutError, ConnectionError, OSError) as error:
+                self.health.trouble(0.75)
+                why = server_words(error) if isinstance(error, errors.RPCError) else (str(error) or type(error).__name__)
+                attempt = await self._backoff(attempt, f"cannot connect to Telegram's DC {location.dc_id} ({why})")
+                continue
+            await self._acquire(length)  # after the connection: bytes are not held while one opens
             request = functions.upload.GetFileRequest(
                 location=location.input_location(), offset=offset, limit=self.settings.part_size
             )
@@ -325,8 +331,8 @@ class Transfer:
                 return await self.pool.get(dc_id, slot)
             except errors.FloodWaitError as error:  # exporting the authorization to a DC is rate-limited too
                 await self._flood_wait(error.seconds)
-            except (ConnectionError, OSError) as error:
-                raise TransferFailed(f"cannot connect to Telegram's DC {dc_id}: {error}") from None
+            except (errors.ServerError, errors.TimedOutError):
+                raise  # the caller backs off and tries again, as for a connection that cannot be opened
             except errors.RPCError as error:  # exporting or importing the authorization for that DC
                 raise TransferFailed(f"Telegram's DC {dc_id} refused this session ({error.message})") from None
 
