@@ -220,6 +220,9 @@ def test_the_default_demo_account_is_throttled_and_downloads_finish(tmp_path: Pa
     assert any(e.get("event") == "waiting" and e["reason"] is None for e in events)  # and the end of it
     summary = events[-1]
     assert summary["failed"] == 0 and summary["downloaded"] == len(_document_ids(demo_catalogue, CLASSICAL))
+    # Tags were written into the files (the default): the bytes Telegram sent are the source's.
+    sent = {e["source_md5"] for e in events if e.get("event") == "downloaded"}
+    assert sent == {m.file.md5 for m in demo_catalogue.group(CLASSICAL).messages if m.file is not None}
 
 
 def test_a_non_premium_cli_download_says_so_in_words(tmp_path: Path, demo_catalogue: Catalogue) -> None:
