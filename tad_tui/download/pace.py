@@ -19,9 +19,11 @@ from tad_tui.download.limits import ByteRateLimiter
 STEP_DOWN = 0.8  # a wait: the pace falls to this share of the refused one…
 STEP_DOWN_SOON = 0.5  # …or this, when the last wait was only moments ago (far above the limit)
 SOON_SECONDS = 5.0
-STEP_UP = 1.03  # each second without a wait while downloads want more than the pace…
-STEP_UP_NEAR = 1.01  # …or this, near the pace last refused
-NEAR = 0.95
+FIRST_STEP = 0.25  # of what the downloads asked for, unpaced: that was far above the limit
+STEP_UP = 1.05  # each second without a wait while downloads want more than the pace…
+STEP_UP_NEAR = 1.01  # …or this, for a while after a wait (the limit is near)
+NEAR_SECONDS = 30.0
+SAME_WAIT_SLACK = 1.0  # seconds: Telegram rounds its waits up to whole seconds
 MIN_PACE = 16 * 1024
 
 
@@ -58,7 +60,7 @@ class AccountPace:
         now = self._clock()
         rate = self.limiter.rate
         if rate and now >= self._wait_until and now - self._last_step >= 1.0 and self.limiter.waiting:
-            step = STEP_UP_NEAR if rate >= self._refused * NEAR else STEP_UP
+            step = STEP_UP_NEAR if now - self._wait_until < NEAR_SECONDS else STEP_UP
             self._set(max(rate * step, rate + 1), now)
 
     def premium_wait(self, seconds: float) -> bool:
@@ -69,14 +71,18 @@ class AccountPace:
         """
         now = self._clock()
         until = now + max(0.0, seconds)
-        if now < self._wait_until:
-            self._wait_until = max(self._wait_until, until)
-            return False
+        if until <= self._wait_until + SAME_WAIT_SLACK:
+            return False  # refused within the wait in force: asked before it was known, the same wait
         soon = self.waits > 0 and now - self._wait_until < SOON_SECONDS
         self._wait_until = until
         self.waits += 1
-        self._refused = self.limiter.rate or self._demand(now)
-        self._set(self._refused * (STEP_DOWN_SOON if soon or not self.limiter.rate else STEP_DOWN), until)
+        if self.limiter.rate == 0:
+            self._refused = self._demand(now)
+            step = FIRST_STEP
+        else:
+            self._refused = self.limiter.rate
+            step = STEP_DOWN_SOON if soon else STEP_DOWN
+        self._set(self._refused * step, until)
         return True
 
     def waiting(self) -> float:
