@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -291,6 +294,43 @@ async def test_first_start_killed_after_the_column_was_added_is_resumed(tmp_path
     await open_store(path)
     assert {name for _, name, _ in schema(path)["applied"]} == known_migrations()
     assert "source_md5" in audio_columns(path)
+
+
+_OPEN_AT_THE_SIGNAL = """
+import asyncio, pathlib, sys, time
+from tad_tui.store.db import close_store, open_store
+go = pathlib.Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+async def main():
+    await open_store(pathlib.Path(sys.argv[1]))
+    await close_store()
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("start", ["new", "older"])
+async def test_two_processes_opening_one_library_at_once_both_succeed(tmp_path: Path, start: str) -> None:
+    """A download and ``performance`` started together, or two commands after an upgrade: one
+    process applies the migrations, the other waits for it and finds them applied."""
+    for attempt in range(6):
+        path = tmp_path / str(attempt) / "library.sqlite3"
+        if start == "older":
+            await create_at_first_migration(path)
+        go = tmp_path / f"go{attempt}"
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPEN_AT_THE_SIGNAL, str(path), str(go)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            for _ in range(2)
+        ]
+        await asyncio.sleep(0.5)  # both started and waiting for the signal
+        go.touch()
+        for process in processes:
+            _, err = process.communicate(timeout=60)
+            assert process.returncode == 0, err
+        assert {name for _, name, _ in schema(path)["applied"]} == known_migrations()
 
 
 async def test_first_start_killed_after_the_migrations_table_is_resumed(tmp_path: Path) -> None:

@@ -10,10 +10,13 @@ New schema migration (after changing ``models.py``), from the repository root:
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import importlib
 import logging
+import os
 import pkgutil
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from pathlib import Path
@@ -33,6 +36,7 @@ MODELS_MODULE: Final = "tad_tui.store.models"
 MIGRATIONS_MODULE: Final = "tad_tui.store.migrations"
 MIGRATIONS_TABLE: Final = "tortoise_migrations"
 BUSY_TIMEOUT_MS: Final = 5000
+OPEN_WAIT_SECONDS: Final = 120.0  # how long to wait for another process checking and migrating the library
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 
 _TABLES_QUERY: Final = (
@@ -103,12 +107,51 @@ async def open_store(db_path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -
 
 
 async def _open_store(db_path: Path, busy_timeout_ms: int) -> None:
-    global _open_context
-    await asyncio.to_thread(_check_existing, db_path, busy_timeout_ms)
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create the folder of {db_path}: {exc.strerror}") from exc
+    folder = await asyncio.to_thread(_lock_folder, db_path.parent)
+    try:
+        await asyncio.to_thread(_check_existing, db_path, busy_timeout_ms)
+        await _init_and_migrate(db_path, busy_timeout_ms)
+    finally:
+        fcntl.flock(folder, fcntl.LOCK_UN)
+        os.close(folder)
+
+
+def _lock_folder(folder: Path) -> int:
+    """Hold an exclusive ``flock`` on the database's folder while the library is checked and migrated.
+
+    Read-only commands open the library beside a writer: two processes opening it at once (a
+    download and ``performance`` started with it; the first start after an upgrade) would otherwise
+    both apply the same migration, and one of them fail, or find the other's half-made schema and
+    refuse it. The folder, not a lock file, so nothing is created beside a file tad-tui refuses.
+    Blocking: run it in a thread.
+    """
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as exc:
+        raise StoreError(f"cannot open the folder {folder}: {exc.strerror}") from exc
+    deadline = time.monotonic() + OPEN_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise StoreError(
+                    f"another tad-tui has been opening the library in {folder} for {OPEN_WAIT_SECONDS:.0f} s; "
+                    "try again when it is done"
+                ) from None
+            time.sleep(0.02)
+        except OSError:  # a file system without flock: open it unguarded, as before
+            return fd
+
+
+async def _init_and_migrate(db_path: Path, busy_timeout_ms: int) -> None:
+    global _open_context
     config = TortoiseConfig.resolve_args(tortoise_config(db_path, busy_timeout_ms=busy_timeout_ms))
     try:
         context = await Tortoise.init(config=config)
