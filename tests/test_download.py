@@ -500,3 +500,30 @@ async def test_part_corrupted_on_disk_before_the_final_check_is_fetched_again(
     for message in demo_catalogue.group("tad_demo_mixes").messages:
         row = await AudioFile.get(document_id=message.file.document_id)
         assert row.checksum_md5 == message.file.md5 and row.checksum_verified
+
+
+async def test_the_md5_is_taken_in_order_while_parts_arrive_out_of_order() -> None:
+    import hashlib
+    import random
+
+    from tad_tui.download.parts import InOrderDigest
+
+    data = random.Random(5).randbytes(10 * 4096 + 123)
+    spans = [(offset, data[offset : offset + 4096]) for offset in range(0, len(data), 4096)]
+    shuffled = spans[:]
+    random.Random(6).shuffle(shuffled)
+    digest = InOrderDigest(len(data))
+    for offset, chunk in shuffled:
+        assert digest.hexdigest() is None or offset == shuffled[-1][0]
+        await digest.add(offset, chunk)
+    assert digest.hexdigest() == hashlib.md5(data).hexdigest()
+
+    too_far_ahead = InOrderDigest(len(data), max_pending=3 * 4096)  # bounded memory: gives up, says None
+    for offset, chunk in reversed(spans):
+        await too_far_ahead.add(offset, chunk)
+    assert too_far_ahead.abandoned and too_far_ahead.hexdigest() is None
+
+    twice = InOrderDigest(len(data))  # a part fetched again: the hashed prefix can no longer be trusted
+    for offset, chunk in spans[:3] + spans[1:2]:
+        await twice.add(offset, chunk)
+    assert twice.hexdigest() is None

@@ -64,6 +64,7 @@ class Job:
         self.audio: AudioFile = entry.audio
         self._claimed: Path | None = None
         self._hashes: RangeHashes | None = None  # Telegram's hashes of the file, kept across transfers
+        self._streamed_md5: str | None = None  # the MD5 of the parts as the last transfer wrote them
 
     async def run(self) -> str:
         """Download the entry; returns the outcome ("downloaded", "skipped" or "failed")."""
@@ -197,6 +198,8 @@ class Job:
             hashes=self._hashes,
         )
         await transfer.run()
+        # Hashed as it arrived only when this transfer fetched the whole file; else from disk at the end.
+        self._streamed_md5 = transfer.digest.hexdigest() if transfer.digest is not None else None
 
     async def _refresh_location(self) -> FileLocation:
         audio = self.audio
@@ -239,7 +242,7 @@ class Job:
         if part.exists():
             # The bytes as Telegram sent them, before any tag is written into them; kept in the row at
             # once, so that a crash after the rename below still leaves them known.
-            md5 = audio.source_md5 = await asyncio.to_thread(file_md5, part)
+            md5 = audio.source_md5 = self._streamed_md5 or await asyncio.to_thread(file_md5, part)
             await audio.save(update_fields=["source_md5"])
             if settings.metadata.update_id3_tags:
                 wanted = TagInfo(title=audio.title, performer=audio.performer)

@@ -8,10 +8,13 @@ file is read back and any part whose bytes no longer match is fetched again.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import os
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 MIB = 1024 * 1024
 
@@ -107,3 +110,51 @@ def verify_on_disk(parts: PartMap, path: str) -> list[int]:
     finally:
         os.close(fd)
     return dropped
+
+
+class InOrderDigest:
+    """The MD5 of a file computed while its parts arrive, so the finished file need not be read again.
+
+    Parts come out of order: those ahead of the hashed prefix wait in memory (at most
+    ``max_pending`` bytes; beyond that, or when a part comes twice, the digest gives up and the
+    file is hashed from disk at the end). Updates run in a thread, one at a time and in order.
+    """
+
+    def __init__(self, size: int, *, max_pending: int = 32 * MIB) -> None:
+        self.size = size
+        self._md5: Any = hashlib.md5()
+        self._next = 0  # first byte not hashed yet
+        self._pending: dict[int, bytes] = {}
+        self._pending_bytes = 0
+        self._max_pending = max_pending
+        self._lock = asyncio.Lock()
+        self.abandoned = False
+
+    async def add(self, offset: int, data: bytes) -> None:
+        if self.abandoned:
+            return
+        if offset < self._next or offset in self._pending:
+            self._abandon()  # the same bytes again (fetched anew): the prefix may no longer be them
+            return
+        self._pending[offset] = data
+        self._pending_bytes += len(data)
+        if self._pending_bytes > self._max_pending:
+            self._abandon()
+            return
+        async with self._lock:
+            while not self.abandoned and self._next in self._pending:
+                chunk = self._pending.pop(self._next)
+                self._pending_bytes -= len(chunk)
+                await asyncio.to_thread(self._md5.update, chunk)
+                self._next += len(chunk)
+
+    def hexdigest(self) -> str | None:
+        """The MD5 once every byte was hashed in order; None otherwise."""
+        if self.abandoned or self._next != self.size:
+            return None
+        return self._md5.hexdigest()
+
+    def _abandon(self) -> None:
+        self.abandoned = True
+        self._pending.clear()
+        self._pending_bytes = 0

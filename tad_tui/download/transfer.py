@@ -30,7 +30,7 @@ from tad_tui.download.events import wait_words
 from tad_tui.download.integrity import PartChecks, RangeHashes
 from tad_tui.download.limits import ByteRateLimiter
 from tad_tui.download.pace import AccountPace
-from tad_tui.download.parts import PartMap, connections_for
+from tad_tui.download.parts import InOrderDigest, PartMap, connections_for
 from tad_tui.telegram.client import ServerTrouble, TadClient
 from tad_tui.telegram.source import FileLocation, SourceError
 
@@ -151,6 +151,7 @@ class Transfer:
     on_progress: Callable[[int], None] = lambda done: None
     on_wait: Callable[[str | None, float | None, str | None], None] = lambda text, until, kind: None
     hashes: RangeHashes | None = None  # Telegram's hashes of the file's ranges; None: not checked
+    digest: InOrderDigest | None = None  # the MD5 of the bytes as they arrived, for a transfer from byte 0
     _fd: int = -1
     _checks: PartChecks = field(init=False, repr=False)  # set by run()
     _dirty: bool = False
@@ -168,6 +169,8 @@ class Transfer:
             return
         self._checks = PartChecks(self.hashes, self.client, self.parts, self._queue, self._read_part)
         self._done_bytes = self.parts.done_bytes()
+        # A transfer from the first byte hashes the file as it arrives (resumed ones: from disk, later).
+        self.digest = InOrderDigest(self.location.size) if not self.parts.crc32 else None
         try:
             self._fd = os.open(self.part_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
@@ -191,6 +194,8 @@ class Transfer:
             await asyncio.sleep(SAVE_INTERVAL)
             if self._dirty:
                 self._dirty = False
+                # The parts the saved map calls done are on disk, and the final fsync has little left.
+                await asyncio.to_thread(getattr(os, "fdatasync", os.fsync), self._fd)
                 await self.save_state(self.parts)
                 failpoints.hit("transfer.saved")
 
@@ -219,6 +224,8 @@ class Transfer:
             await asyncio.to_thread(os.pwrite, self._fd, data, offset)
         except OSError as error:
             raise TransferFailed(disk_error_words(error, self.part_path)) from None
+        if self.digest is not None:
+            await self.digest.add(offset, data)
         self.pace.received(len(data))
         if index not in self.parts.crc32:  # not a part on disk fetched again after a hash mismatch
             self._done_bytes += len(data)  # a running total: summing the part map per part is quadratic
