@@ -27,6 +27,11 @@ RESULTS = BENCH / "RESULTS.md"
 TARGETS: dict[tuple[str, str], tuple[str, Callable[[float], bool]]] = {
     ("download_throughput", "ratio"): ("≥ 8× Telethon's download_media", lambda v: v >= 8),
     ("download_throughput", "limit_error"): ("within ±10 % of the limit", lambda v: abs(v) <= 0.10),
+    ("download_throughput", "cap_fraction"): ("≥ 0.90 of connections × per-connection cap", lambda v: v >= 0.90),
+    ("download_throughput", "engine_vs_parallel"): ("≥ 1.2× a plain parallel downloader", lambda v: v >= 1.2),
+    ("download_throughput", "free_account_cap_fraction"): ("≥ 0.85 of a non-Premium account's limit", lambda v: v >= 0.85),
+    ("download_throughput", "free_account_failed"): ("0 files failed", lambda v: v == 0),
+    ("download_throughput", "free_account_md5_ok"): ("every file's MD5 the source's", lambda v: v == 1),
     ("search_latency", "p95_ms"): ("≤ 16 ms per keystroke at 100k tracks", lambda v: v <= 16),
     ("scan_throughput", "messages_per_s"): ("≥ 20,000 messages/s stored", lambda v: v >= 20_000),
     ("tui", "start_s"): ("≤ 0.8 s to the first frame", lambda v: v <= 0.8),

@@ -48,6 +48,7 @@ from tad_tui.store import AudioFile, FileStatus, QueueEntry, QueueState, opened_
 from tad_tui.store.db import DATABASE_BUSY
 from tad_tui.telegram.sim.catalogue import Catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
+from tad_tui.telegram.sim.limits import AccountLimits
 from tad_tui.telegram.sim.server import FaultRule, SimulatedTelegram
 from tad_tui.telegram.source import TelethonSource
 
@@ -128,11 +129,19 @@ async def rig_for(
     latency: float = 0.0,
     bandwidth: float = 0.0,
     busy_timeout_ms: int = 5000,
+    limits: AccountLimits | None = None,
+    client_options: dict[str, object] | None = None,
     **downloads: object,
 ) -> AsyncIterator[Rig]:
-    server = SimulatedTelegram(catalogue)
+    """The engine over a simulated Telegram (with these account ``limits``) that the test can break;
+    ``client_options`` go to Telethon (``request_retries``, ``connection_retries``…)."""
+    server = SimulatedTelegram(catalogue, limits=limits)
     client = SimulatedClient(
-        server, latency=latency, bandwidth_per_connection=bandwidth, flood_sleep_threshold=FLOOD_THRESHOLD
+        server,
+        latency=latency,
+        bandwidth_per_connection=bandwidth,
+        flood_sleep_threshold=FLOOD_THRESHOLD,
+        **(client_options or {}),  # type: ignore[arg-type]
     )
     source = TelethonSource(client)
     await source.start()

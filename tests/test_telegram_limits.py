@@ -7,8 +7,6 @@ finished with the source's MD5 and nothing failed. Nothing here asserts a time.
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,40 +16,22 @@ from faults_support import json_lines, run_cli, write_config
 from tad_tui.download.events import EntryFinished, EntryWaiting
 from tad_tui.download.pace import AccountPace
 from tad_tui.download.transfer import Health
-from tad_tui.engine import Engine
-from tad_tui.paths import Paths
-from tad_tui.store import opened_store
 from tad_tui.telegram.client import ServerTrouble
 from tad_tui.telegram.sim.catalogue import Catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.limits import AccountLimits
 from tad_tui.telegram.sim.server import FaultRule, SimulatedTelegram
 from tad_tui.telegram.source import TelethonSource
-from test_faults import CLASSICAL, MIXES, Rig, _document_ids, _settings
+from test_faults import CLASSICAL, MIXES, Rig, _document_ids, rig_for
 
 MIB = 1024 * 1024
 
 
-@asynccontextmanager
-async def limited_rig(tmp_path: Path, catalogue: Catalogue, limits: AccountLimits, **client_options: object):
-    """The engine over a simulated Telegram with these account limits (see test_faults.rig_for)."""
-    server = SimulatedTelegram(catalogue, limits=limits)
-    options = {"latency": 0.002, "bandwidth_per_connection": 16 * MIB, "flood_sleep_threshold": 1, **client_options}
-    source = TelethonSource(SimulatedClient(server, **options))  # type: ignore[arg-type]
-    await source.start()
-    paths = Paths(tmp_path / "data", output_override=tmp_path / "out")
-    paths.ensure()
-    paths.output_override.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
-    try:
-        async with opened_store(paths.db):
-            rig = Rig(tmp_path, catalogue, server, source, paths, Engine(_settings(), paths, source))
-            rig.subscribe(rig.engine)
-            try:
-                yield rig
-            finally:
-                await rig.engine.stop_downloads()
-    finally:
-        await source.stop()
+def limited_rig(tmp_path: Path, catalogue: Catalogue, limits: AccountLimits, **client_options: object):
+    """The engine (test_faults.rig_for) on a quick link, over an account with these limits."""
+    return rig_for(
+        tmp_path, catalogue, latency=0.002, bandwidth=16 * MIB, limits=limits, client_options=client_options
+    )
 
 
 def _all_done(rig: Rig, group: str) -> None:
@@ -168,8 +148,8 @@ async def test_telethons_exhausted_retries_become_a_named_error_not_a_value_erro
 async def test_a_file_whose_parts_keep_failing_on_the_server_fails_in_words(
     tmp_path: Path, demo_catalogue: Catalogue
 ) -> None:
-    async with limited_rig(tmp_path, demo_catalogue, AccountLimits(), request_retries=1) as rig:
-        rig.engine = Engine(replace(rig.engine.settings, downloads=replace(rig.engine.settings.downloads, retry_attempts=1)), rig.paths, rig.source)
+    options = {"request_retries": 1}
+    async with rig_for(tmp_path, demo_catalogue, client_options=options, retry_attempts=1) as rig:
         rig.server.inject(FaultRule("GetFileRequest", "RPC_CALL_FAIL", code=500, times=-1))
         outcomes = await rig.download(CLASSICAL, limit=1)
         assert outcomes["failed"] == 1
