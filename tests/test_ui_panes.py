@@ -204,28 +204,35 @@ async def test_queue_rows_draw_state_bar_speed_eta_priority_error_and_batch(held
 
 
 @pytest.mark.parametrize(
-    ("kind", "words"),
-    [("flood", "waiting {} s: flood wait"), ("premium", "Telegram limits this account's download speed (Premium lifts it): {} s")],
+    ("kind", "row", "sentence"),
+    [
+        ("flood", "flood wait: {} s", "waiting {} s: flood wait"),
+        ("premium", "Premium limit: {} s", "Telegram limits this account's download speed (Premium lifts it): {} s"),
+    ],
 )
-async def test_a_wait_counts_down_on_its_row(held: tuple[Engine, Gate], kind: str, words: str) -> None:
+async def test_a_wait_counts_down_on_its_row(held: tuple[Engine, Gate], kind: str, row: str, sentence: str) -> None:
     engine, _ = held
     ids = await queue_group(engine, CLASSICAL, limit=2)
     app = quick(make_app(engine))
-    async with app.run_test(size=(140, 30)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f2")
         queue = app.query_one(QueuePane)
         await until(lambda: len(queue.table.rows) == len(ids), pilot.pause)
+        detail = lambda: str(app.query_one("#queue-detail", Label).content)  # noqa: E731
         engine.events.publish(EntryStarted(ids[0], "x", 1, "x"))
         engine.events.publish(EntryWaiting(ids[0], wait_words(kind, 37), time.time() + 37, kind))
-        await until(lambda: words.format(37) in drawn(queue.table, 0), pilot.pause)
+        await until(lambda: row.format(37) in drawn(queue.table, 0), pilot.pause)
         queue.refresh_speeds()  # what the once-a-second timer does
-        assert any(words.format(s) in drawn(queue.table, 0) for s in (36, 37))
+        assert any(row.format(s) in drawn(queue.table, 0) for s in (36, 37))
         queue._put(replace(queue.table.rows[0], wait_until=time.time() + 5.5))  # as if 31.5 s later
         queue.refresh_speeds()
         await pilot.pause()
-        assert words.format(6) in drawn(queue.table, 0)
+        assert row.format(6) in drawn(queue.table, 0)
+        queue.table.go_to_key(ids[0])
+        await pilot.pause()
+        assert sentence.format(6) in detail()  # the whole sentence, first on the detail line
         engine.events.publish(EntryWaiting(ids[0], None))
-        await until(lambda: words.format(6) not in drawn(queue.table, 0), pilot.pause)
+        await until(lambda: row.format(6) not in drawn(queue.table, 0), pilot.pause)
 
 
 # ---- search pane ------------------------------------------------------------------------------

@@ -44,12 +44,15 @@ class EntryWaiting:
 WAIT_KINDS = ("flood", "premium")
 
 
-def wait_words(kind: str, seconds: float) -> str:
-    """A wait Telegram imposed, in words, with the seconds left (what a countdown repaints)."""
+def wait_words(kind: str, seconds: float, *, short: bool = False) -> str:
+    """A wait Telegram imposed, in words, with the seconds left (what a countdown repaints);
+    ``short`` for a narrow column (the queue row; its detail line has the whole sentence)."""
     left = max(0, math.ceil(seconds))
     if kind == "premium":
+        if short:
+            return f"Premium limit: {left} s"
         return f"Telegram limits this account's download speed (Premium lifts it): {left} s"
-    return f"waiting {left} s: flood wait"
+    return f"flood wait: {left} s" if short else f"waiting {left} s: flood wait"
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ class QueueLine:
     bps: float = 0.0
     wait_until: float | None = None  # a timed wait (flood or premium wait) counts down once a second
     wait_kind: str | None = None
+    wait_note: str | None = None  # the wait in a few words, for the row (``waiting`` is the sentence)
 
     @property
     def id(self) -> int:
@@ -126,7 +127,7 @@ def entries(count: int) -> str:
 def line_cells(line: QueueLine) -> Sequence[Cell]:
     entry = line.entry
     name = Text(figures.clean(entry.file))
-    note = line.waiting or entry.error_message
+    note = line.wait_note or line.waiting or entry.error_message
     if note:  # first: the reason matters more than the end of a long name
         name = Text.assemble((figures.clean(note), "red" if entry.state == "failed" else "yellow"), " · ", name)
     done, size = entry.downloaded_bytes, entry.file_size
@@ -232,9 +233,10 @@ class QueuePane(Vertical):
         if line is not None:
             e = line.entry
             size = f"{figures.format_size(e.downloaded_bytes)} of {figures.format_size(e.file_size)}"
-            text += f"#{e.id} {figures.clean(e.file)} · {figures.clean(e.group)} · {size}"
-            if line.waiting or e.error_message:
-                text += f" · {figures.clean(line.waiting or e.error_message)}"
+            note = line.waiting or e.error_message
+            # The reason first: at 80 columns the end of the line is cut.
+            text += f"#{e.id} {figures.clean(note)} · " if note else f"#{e.id} "
+            text += f"{figures.clean(e.file)} · {figures.clean(e.group)} · {size}"
         self.query_one("#queue-detail", Label).update(Content(text))  # "[FLAC] x" is a name, not markup
 
     # ---- live updates -------------------------------------------------------------------------
@@ -266,7 +268,8 @@ class QueuePane(Vertical):
         elif isinstance(event, EntryResumed):
             self._put(replace(line, entry=replace(entry, downloaded_bytes=event.downloaded_bytes)))
         elif isinstance(event, EntryWaiting):
-            self._put(replace(line, waiting=event.reason, wait_until=event.until, wait_kind=event.kind))
+            note = wait_words(event.kind, event.until - time.time(), short=True) if event.kind and event.until else None
+            self._put(replace(line, waiting=event.reason, wait_until=event.until, wait_kind=event.kind, wait_note=note))
         elif isinstance(event, EntryFinished):
             self._running.discard(entry.id)
             state = FINISHED_STATE.get(event.outcome, entry.state)
@@ -302,7 +305,12 @@ class QueuePane(Vertical):
                 continue
             updated = replace(line, bps=speeds.get(entry_id, 0.0))
             if line.wait_until is not None and line.waiting and line.wait_kind:
-                updated = replace(updated, waiting=wait_words(line.wait_kind, line.wait_until - now))
+                left = line.wait_until - now
+                updated = replace(
+                    updated,
+                    waiting=wait_words(line.wait_kind, left),
+                    wait_note=wait_words(line.wait_kind, left, short=True),
+                )
             if updated != line:
                 self._put(updated)
 
