@@ -71,6 +71,8 @@ async def snapshot(engine: Any) -> dict[str, Any]:
             "completed": counts.get("completed", 0),
             "failed": counts.get("failed", 0),
             "flood_wait_seconds": 0.0,
+            "premium_wait_seconds": 0.0,
+            "account_pace_bps": 0,
             "disk_free_bytes": disk_free(engine.paths.downloads_dir),
             "sampled_at": datetime.now(UTC).timestamp(),
         }
@@ -99,6 +101,12 @@ def render(report: dict[str, Any]) -> list[str]:
         lines.append(f"  connections   {report['connections']}, {report['parts_in_flight']} parts in flight")
     if report.get("flood_wait_seconds"):
         lines.append(f"  flood wait    {report['flood_wait_seconds']:.0f} s left")
+    if report.get("account_pace_bps"):
+        waiting = report.get("premium_wait_seconds") or 0
+        lines.append(
+            f"  no Premium    Telegram limits this account: paced at {format_size(report['account_pace_bps'])}/s"
+            + (f", {waiting:.0f} s left of a wait" if waiting else "")
+        )
     if report.get("memory_pressure"):
         lines.append(f"  {report['memory_pressure']}")
     lines += [

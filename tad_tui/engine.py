@@ -303,6 +303,12 @@ class _LiveFigures:
         source = self._engine._source
         return source.client.flood_wait_remaining() if source is not None else 0.0
 
+    def premium_wait_seconds(self) -> float:
+        return self._scheduler.context.pace.waiting() if self._scheduler else 0.0
+
+    def account_pace_bps(self) -> int:
+        return self._scheduler.context.pace.rate if self._scheduler else 0
+
 
 _ACTIVE = ("queued", "waiting", "running", "paused")
 _QUEUE_FIELDS = (

@@ -83,6 +83,8 @@ class Sample:
     memory_pressure: str | None
     search_ms_p50: float | None
     db_ms: float
+    premium_wait_seconds: float = 0.0  # Telegram throttling this account (no Premium): seconds left
+    account_pace_bps: int = 0  # the download rate learned from Telegram's throttle; 0 = not throttled
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -226,6 +228,8 @@ class Monitor:
             memory_pressure=None,
             search_ms_p50=self.search_timings.p50(),
             db_ms=round(db_ms, 3),
+            premium_wait_seconds=round(live.premium_wait_seconds(), 1),
+            account_pace_bps=live.account_pace_bps(),
         )
         if rss > PRESSURE_SHARE * self.memory_limit:
             sample.memory_pressure = (

@@ -43,6 +43,12 @@ class QuietProbe:
     def flood_wait_seconds(self) -> float:
         return 0.0
 
+    def premium_wait_seconds(self) -> float:
+        return 0.0
+
+    def account_pace_bps(self) -> int:
+        return 0
+
 
 def test_speed_meter_windows() -> None:
     meter = SpeedMeter()

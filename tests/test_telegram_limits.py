@@ -59,6 +59,12 @@ async def test_a_non_premium_account_under_sustained_premium_waits_finishes_ever
         assert 0 < pace.rate  # it learned a pace…
         assert pace.waits < rig.server.policy.premium_waits  # …stepping down once per wait, not per refusal
         assert pace.in_flight(MIB, 16) < 16  # and keeps fewer parts in flight while throttled
+        monitor = rig.engine.start_monitor(share=False)  # what `performance` and the Performance pane show
+        try:
+            await monitor.sample()
+            assert monitor.samples[-1].account_pace_bps == pace.rate
+        finally:
+            await monitor.stop()
 
 
 async def test_a_premium_account_is_never_throttled(tmp_path: Path, demo_catalogue: Catalogue) -> None:

@@ -7,6 +7,8 @@ Times, speeds and machine figures are frozen so the pictures do not change betwe
 
 from __future__ import annotations
 
+import time
+
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ import pytest
 from tortoise.expressions import F
 from textual.pilot import Pilot
 
-from tad_tui.download.events import BatchProgress, EntryProgress, EntryStarted, EntryWaiting
+from tad_tui.download.events import BatchProgress, EntryProgress, EntryStarted, EntryWaiting, wait_words
 from tad_tui.engine import Engine
 from tad_tui.paths import Paths
 from tad_tui.store import opened_store
@@ -78,7 +80,8 @@ def live_events(app: DemoApp) -> None:
     for n, entry_id in enumerate(running):
         events.publish(EntryStarted(entry_id, f"f{entry_id}", 1_000_000, "x"))
         events.publish(EntryProgress(entry_id, 420_000 + n * 300_000, 1_000_000))
-    events.publish(EntryWaiting(running[1], "waiting 37 s: flood wait"))
+    # A wait of 37.9 s shows as 38 s for the 0.9 s the snapshot may take: the screen stays the same.
+    events.publish(EntryWaiting(running[1], wait_words("premium", 38), time.time() + 37.9, "premium"))
     events.publish(BatchProgress(1, "TAD Demo · Classical", 3, len(app.entry_ids), 1))
     app.engine.monitor.samples[-1].per_download_bps.update(  # type: ignore[union-attr]
         {str(running[0]): 1.5 * 2**20, str(running[1]): 0.0}

@@ -69,6 +69,12 @@ class _NoFigures:
     def flood_wait_seconds(self) -> float:
         return 0.0
 
+    def premium_wait_seconds(self) -> float:
+        return 0.0
+
+    def account_pace_bps(self) -> int:
+        return 0
+
 
 async def queue_group(
     engine: Engine, username: str, priority: Priority = Priority.NORMAL, limit: int | None = None

@@ -3,9 +3,9 @@
 An account without Premium is held to a download rate Telegram does not announce: asking for more
 earns ``FLOOD_PREMIUM_WAIT_X`` and no file part at all for X seconds. So every transfer of the
 account draws from one :class:`AccountPace`: unpaced until the first such wait, then a byte rate
-found by bracketing the limit between paces refused and paces held (see the class), stepped down
-once per wait however many requests that wait refused. The pace also tells a transfer how many parts are
-worth keeping in flight: about a second of it, so a throttled file holds few connections.
+that probes for the limit (see the class), stepped down once per wait however many requests that
+wait refused. The pace also tells a transfer how many parts are worth keeping in flight: about a
+second of it, so a throttled file holds few connections.
 """
 
 from __future__ import annotations

@@ -224,15 +224,15 @@ class Transfer:
             await asyncio.to_thread(os.pwrite, self._fd, data, offset)
         except OSError as error:
             raise TransferFailed(disk_error_words(error, self.part_path)) from None
-        if self.digest is not None:
-            await self.digest.add(offset, data)
         self.pace.received(len(data))
         if index not in self.parts.crc32:  # not a part on disk fetched again after a hash mismatch
             self._done_bytes += len(data)  # a running total: summing the part map per part is quadratic
-        self.parts.crc32[index] = zlib.crc32(data)
+        self.parts.crc32[index] = zlib.crc32(data)  # recorded before any other await: a stop keeps it
         self._dirty = True
         self.health.calm()
         self.on_progress(self._done_bytes)
+        if self.digest is not None:  # stopped while hashing, the digest stays short and says None
+            await self.digest.add(offset, data)
 
     async def _read_part(self, index: int) -> bytes:
         offset, length = self.parts.span(index)

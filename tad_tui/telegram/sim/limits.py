@@ -22,22 +22,11 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 
+from tad_tui.telegram.sim.errors import DropConnection, RpcErrorReply
+
 PREMIUM_BURST_SECONDS = 1.0  # what an idle non-Premium account may fetch at once
 PREMIUM_PENALTY_SECONDS = 1  # added to the deficit: a refusal costs more than pacing would have
 _SERVER_ERRORS = ((500, "INTERNAL"), (500, "RPC_CALL_FAIL"), (-503, "Timeout"))
-
-
-class Refusal(Exception):
-    """The account may not have this answer now: an RPC error ``code`` / ``message``."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class Drop(Exception):
-    """The connection carrying the request breaks instead of answering."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +71,7 @@ class AccountPolicy:
         until = self._flooded_until.get(name, 0.0)
         if now < until:
             self.volume_waits += 1
-            raise Refusal(420, f"FLOOD_WAIT_{max(1, math.ceil(until - now))}")
+            raise RpcErrorReply(420, f"FLOOD_WAIT_{max(1, math.ceil(until - now))}")
         if limits.requests_per_second > 0:
             recent = self._recent.setdefault(name, deque())
             recent.append(now)
@@ -92,25 +81,25 @@ class AccountPolicy:
                 recent.clear()
                 self._flooded_until[name] = now + limits.flood_wait_seconds
                 self.volume_waits += 1
-                raise Refusal(420, f"FLOOD_WAIT_{limits.flood_wait_seconds}")
+                raise RpcErrorReply(420, f"FLOOD_WAIT_{limits.flood_wait_seconds}")
         if self._burst_left > 0 or (limits.server_error_rate and self._random.random() < limits.server_error_rate):
             if self._burst_left == 0:
                 self._burst_left = self._random.randint(1, max(1, limits.server_error_burst))
             self._burst_left -= 1
             self.server_errors += 1
-            raise Refusal(*self._random.choice(_SERVER_ERRORS))
+            raise RpcErrorReply(*self._random.choice(_SERVER_ERRORS))
 
     def download(self, nbytes: int, now: float) -> None:
         """A getFile answer of ``nbytes``: within the account's allowance, or refused or dropped."""
         limits = self.limits
         if limits.drop_rate and self._random.random() < limits.drop_rate:
             self.drops += 1
-            raise Drop()
+            raise DropConnection("GetFileRequest")
         if not limits.throttled:
             return
         if now < self._premium_until:
             self.premium_waits += 1
-            raise Refusal(420, f"FLOOD_PREMIUM_WAIT_{max(1, math.ceil(self._premium_until - now))}")
+            raise RpcErrorReply(420, f"FLOOD_PREMIUM_WAIT_{max(1, math.ceil(self._premium_until - now))}")
         rate = limits.download_limit
         capacity = rate * PREMIUM_BURST_SECONDS
         if self._stamp is None:
@@ -124,4 +113,4 @@ class AccountPolicy:
         wait = math.ceil((nbytes - self._allowance) / rate) + PREMIUM_PENALTY_SECONDS
         self._premium_until = now + wait
         self.premium_waits += 1
-        raise Refusal(420, f"FLOOD_PREMIUM_WAIT_{wait}")
+        raise RpcErrorReply(420, f"FLOOD_PREMIUM_WAIT_{wait}")

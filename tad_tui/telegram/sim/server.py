@@ -33,7 +33,8 @@ from telethon.tl import functions, types
 from telethon.tl.tlobject import TLRequest
 
 from tad_tui.telegram.sim.catalogue import Catalogue, DemoFile, DemoGroup, DemoMessage
-from tad_tui.telegram.sim.limits import AccountLimits, AccountPolicy, Drop, Refusal
+from tad_tui.telegram.sim.errors import DropConnection, RpcErrorReply
+from tad_tui.telegram.sim.limits import AccountLimits, AccountPolicy
 from tad_tui.telegram.sim.tl import make
 
 MIB = 1024 * 1024
@@ -49,19 +50,6 @@ HASHES_PER_ANSWER = 8  # consecutive ranges per answer (1 MiB)
 # What a server that does not offer upload.getFileHashes answers it (SimulatedTelegram(file_hashes=False)):
 # Telegram's error for a method it does not accept, 400 METHOD_INVALID (Telethon's MethodInvalidError).
 NO_FILE_HASHES = "METHOD_INVALID"
-
-
-class RpcErrorReply(Exception):
-    """Raised by a handler: the server answers with rpc_error ``code`` / ``message``."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class DropConnection(Exception):
-    """Raised by a handler: the server closes the connection instead of answering."""
 
 
 @dataclass
@@ -276,10 +264,7 @@ class SimulatedTelegram:
             self.flood_violations.append(entry)  # told to wait, asked anyway: refused again, as Telegram does
             raise RpcErrorReply(420, f"FLOOD_WAIT_{max(1, math.ceil(self.flood_until[name] - now))}")
         if name != "PingRequest":
-            try:
-                self.policy.check(name, now)
-            except Refusal as refusal:
-                raise RpcErrorReply(refusal.code, refusal.message) from None
+            self.policy.check(name, now)
         damage = None
         for rule in self.faults:
             if rule.fires(name):
@@ -704,12 +689,7 @@ class SimulatedTelegram:
     def _on_GetFileRequest(self, request: Any, *, dc_id: int, **_: Any) -> Any:
         file = self._located_file(request.location, dc_id)
         check_getfile_window(request.offset, request.limit, precise=bool(request.precise))
-        try:
-            self.policy.download(max(0, min(request.limit, file.size - request.offset)), time.time())
-        except Refusal as refusal:
-            raise RpcErrorReply(refusal.code, refusal.message) from None
-        except Drop:
-            raise DropConnection("GetFileRequest") from None
+        self.policy.download(max(0, min(request.limit, file.size - request.offset)), time.time())
         data = b""
         if request.offset < file.size:
             with open(file.path, "rb") as handle:
