@@ -17,7 +17,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -246,7 +246,9 @@ class RowTable(ScrollView, Generic[Row], can_focus=True):
     def _refresh_index(self, index: int) -> None:
         line = index - int(self.scroll_y) + 1
         if 1 <= line < self.size.height:
-            self.refresh_line(line)
+            # A screen line: ScrollView.refresh_line takes a content line and subtracts the scroll
+            # offset again, so a scrolled list repainted the wrong line (or none) on every key.
+            self.refresh(Region(0, line, self.size.width, 1))
 
     def on_focus(self) -> None:
         self._refresh_index(self.cursor)
