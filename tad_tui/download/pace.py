@@ -44,7 +44,6 @@ class AccountPace:
         self._first_ask: float | None = None
         self._wait_until = 0.0
         self._last_step = 0.0
-        self._refused = 0.0
 
     @property
     def rate(self) -> int:
@@ -76,13 +75,9 @@ class AccountPace:
         soon = self.waits > 0 and now - self._wait_until < SOON_SECONDS
         self._wait_until = until
         self.waits += 1
-        if self.limiter.rate == 0:
-            self._refused = self._demand(now)
-            step = FIRST_STEP
-        else:
-            self._refused = self.limiter.rate
-            step = STEP_DOWN_SOON if soon else STEP_DOWN
-        self._set(self._refused * step, until)
+        refused = self.limiter.rate or self._demand(now)
+        step = FIRST_STEP if not self.limiter.rate else STEP_DOWN_SOON if soon else STEP_DOWN
+        self._set(refused * step, until)
         return True
 
     def waiting(self) -> float:
