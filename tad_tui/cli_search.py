@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 # The same as tad_tui.library.search.FORMATS / STATUSES (a test keeps them equal): importing that
 # module here would load Tortoise for every `tad-tui --help`.
 FORMAT_CHOICES = ("mp3", "m4a", "flac", "ogg", "wav")
-STATUS_CHOICES = ("downloaded", "pending", "failed", "queued")
+STATUS_CHOICES = ("new", "queued", "waiting", "running", "paused", "downloaded", "failed", "cancelled")
 MAX_LIMIT = 10_000
 
 QUERY_HELP = """\
@@ -31,7 +31,8 @@ query language (one line; accents and case never matter):
   group:jazz        part of the group's title, its @username or its id
   performer:"Bill Evans"  these words of the performer, in this order
   year:1959         also year:1950-1959, year>1950 (the year tag of downloaded files)
-  status:queued     downloaded, pending, failed or queued; also status:failed|queued
+  status:queued     new, queued, waiting, running, paused, downloaded, failed, cancelled;
+                    also status:failed|queued, and status:active (queued to paused)
 Unknown or malformed filters are reported as hints and ignored ("AC:DC" is searched as text).
 Quotes, *, -, parentheses, AND/OR/NOT/NEAR are ordinary text, never search syntax.
 
@@ -68,7 +69,7 @@ def add_search_parser(
     parser.add_argument("--min-size", metavar="S", help="only files of at least S (e.g. 1MB, 512KiB)")
     parser.add_argument("--max-size", metavar="S", help="only files of at most S")
     parser.add_argument("--group", metavar="G", type=_group_filter, help="only this group: part of its title, @username or id")
-    parser.add_argument("--status", choices=STATUS_CHOICES, help="only tracks in this state")
+    parser.add_argument("--status", choices=(*STATUS_CHOICES, "active"), help="only tracks in this state")
     parser.add_argument("--limit", metavar="N", default="50", help=f"show at most N tracks (1-{MAX_LIMIT}, default 50)")
     parser.add_argument("--json", action="store_true", help="print a JSON array")
 
@@ -98,14 +99,14 @@ async def run_search(args: argparse.Namespace, settings: Any, paths: Any) -> int
 
 
 def _filters(args: argparse.Namespace) -> SearchFilters:
-    from tad_tui.library.search import SearchFilters
+    from tad_tui.library.search import SearchFilters, status_names
 
     return SearchFilters(
         formats=frozenset({args.format}) if args.format else None,
         min_size=_size("--min-size", args.min_size),
         max_size=_size("--max-size", args.max_size),
         groups=(args.group,) if args.group else (),
-        statuses=frozenset({args.status}) if args.status else None,
+        statuses=status_names(args.status) if args.status else None,
     )
 
 

@@ -360,7 +360,7 @@ async def test_ties_break_on_downloaded_first_then_newest(store: None, service: 
     result = await service.search("blue moon")
     assert len({hit.score for hit in result.hits}) == 1
     assert [hit.id for hit in result.hits] == [rows[n].id for n in (4, 2, 5, 1, 3)]
-    assert [hit.status for hit in result.hits] == ["downloaded", "downloaded", "pending", "pending", "pending"]
+    assert [hit.status for hit in result.hits] == ["downloaded", "downloaded", "new", "new", "new"]
 
 
 async def test_status_filter(store: None, service: SearchService) -> None:
@@ -375,15 +375,20 @@ async def test_status_filter(store: None, service: SearchService) -> None:
     await QueueEntry.create(audio=retried, rank=1, state="running")
     await QueueEntry.create(audio=waiting, rank=2, state="queued")
     await QueueEntry.create(audio=cancelled, rank=3, state="cancelled")
-    expected = {"downloaded": {done, kept}, "failed": {failed}, "queued": {retried, waiting},
-                "pending": {idle, cancelled}}
+    # One word per state, as the Groups and Queue panes say it (a queued entry that runs is "running").
+    expected = {"downloaded": {done, kept}, "failed": {failed}, "running": {retried}, "queued": {waiting},
+                "new": {idle}, "cancelled": {cancelled}}
     for status, rows in expected.items():
         for text, filters in ((f"status:{status}", None), ("status", SearchFilters(statuses=frozenset({status})))):
             result = await service.search(text, filters=filters)
             assert {hit.id for hit in result.hits} == {row.id for row in rows}, (status, text)
             assert {hit.status for hit in result.hits} == {status}
     both = await service.search("status:failed|queued")
-    assert {hit.id for hit in both.hits} == {failed.id, retried.id, waiting.id}
+    assert {hit.id for hit in both.hits} == {failed.id, waiting.id}
+    active = await service.search("status:active")  # everything in the queue that has not finished
+    assert {hit.id for hit in active.hits} == {retried.id, waiting.id}
+    older = await service.search("status:pending")  # the old word still works
+    assert {hit.id for hit in older.hits} == {idle.id}
 
 
 async def test_format_comes_from_the_mime_type_or_the_extension(store: None, service: SearchService) -> None:

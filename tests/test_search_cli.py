@@ -51,7 +51,7 @@ def test_a_typo_returns_beethoven_first(library) -> None:
     hits = search_json(library, "bethoven")
     assert hits and all(set(hit) == FIELDS for hit in hits)
     assert [hit["performer"] for hit in hits[:4]] == ["Ludwig van Beethoven"] * 4
-    assert all(hit["status"] == "pending" and hit["local_path"] is None for hit in hits)
+    assert all(hit["status"] == "new" and hit["local_path"] is None for hit in hits)
 
 
 def test_format_and_min_size_return_only_big_flac(library) -> None:
@@ -77,7 +77,7 @@ def test_cyrillic_and_japanese(library) -> None:
 
 
 def test_every_option(library) -> None:
-    hits = search_json(library, "--group", "hostile", "--status", "pending", "--max-size", "1MB", "--limit", "3")
+    hits = search_json(library, "--group", "hostile", "--status", "new", "--max-size", "1MB", "--limit", "3")
     assert len(hits) == 3
     assert all(h["group"] == "TAD Demo · Hostile Names" and h["file_size"] <= MB for h in hits)
     assert search_json(library, "--status", "downloaded") == []

@@ -371,7 +371,7 @@ async def test_search_malformed_filter_shows_a_hint(held: tuple[Engine, Gate]) -
         assert pane.table.rows and all(hit.format == "flac" for hit in pane.table.rows)
 
 
-async def test_search_enter_queues_a_pending_track(held: tuple[Engine, Gate]) -> None:
+async def test_search_enter_queues_a_new_track(held: tuple[Engine, Gate]) -> None:
     engine, _ = held
     await _scanned(engine)
     app = make_app(engine)
@@ -380,7 +380,7 @@ async def test_search_enter_queues_a_pending_track(held: tuple[Engine, Gate]) ->
         await pilot.press("f3", *"bethov")
         await settle(app, pilot)
         first = pane.table.rows[0]
-        assert first.status == "pending"
+        assert first.status == "new"
         await pilot.press("enter")  # from the box: to the results
         assert pane.table.has_focus
         await pilot.press("enter")

@@ -131,7 +131,7 @@ async def test_scan_reports_live_progress_then_a_rescan_finds_nothing_new(held: 
         groups._groups.go_to(title_index(groups, "tad_demo_classical"))
         shown: list[str] = []
         real_status = groups._status
-        groups._status = lambda text: (shown.append(text), real_status(text))[-1]  # type: ignore[method-assign]
+        groups._status = lambda text, group_id=None: (shown.append(text), real_status(text, group_id))[-1]  # type: ignore[method-assign]
         await pilot.press("s")
         await until(lambda: any(" new, " in t for t in shown), pilot.pause)
         stored = await AudioFile.filter(group__username="tad_demo_classical").count()

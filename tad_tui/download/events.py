@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,17 @@ class QueueIdle:
 
 
 @dataclass(frozen=True)
+class StatesChanged:
+    """Queue entries changed state: audio file id -> the entry's new state (a QueueState value).
+
+    One event for a whole action (pausing 10,000 entries is one event), so panes that list files,
+    not entries, keep their status column true without reading the queue again.
+    """
+
+    states: Mapping[int, str]
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the user should be told that is not about one entry (e.g. the memory limit)."""
 
@@ -92,7 +103,15 @@ class Notice:
 
 
 Event = (
-    EntryStarted | EntryResumed | EntryProgress | EntryWaiting | EntryFinished | BatchProgress | QueueIdle | Notice
+    EntryStarted
+    | EntryResumed
+    | EntryProgress
+    | EntryWaiting
+    | EntryFinished
+    | BatchProgress
+    | QueueIdle
+    | StatesChanged
+    | Notice
 )
 Listener = Callable[[Event], None]
 

@@ -23,7 +23,7 @@ from tortoise.transactions import in_transaction
 from tad_tui import failpoints
 from tad_tui.audit import enabled as audit_enabled
 from tad_tui.audit import id_list, record, recorded
-from tad_tui.download.events import BatchProgress, EntryFinished, Notice, QueueIdle
+from tad_tui.download.events import BatchProgress, EntryFinished, Notice, QueueIdle, StatesChanged
 from tad_tui.download.job import PART_SUFFIX, Job, JobContext
 from tad_tui.store.db import DATABASE_BUSY, database_busy
 from tad_tui.store.models import AudioFile, DownloadBatch, FileStatus, Priority, QueueEntry, QueueState
@@ -37,6 +37,13 @@ PAUSABLE = (QueueState.QUEUED, QueueState.WAITING, QueueState.RUNNING)
 MOVES = ("up", "down", "top", "bottom")
 DATABASE_RETRY_SECONDS = 1.0  # between tries while another program holds the database's write lock
 MAX_GROUPS_NAMED = 10  # an enqueue's audit line names at most this many groups
+OUTCOME_STATES = {
+    "downloaded": QueueState.COMPLETED,
+    "skipped": QueueState.COMPLETED,
+    "failed": QueueState.FAILED,
+    "cancelled": QueueState.CANCELLED,
+    "paused": QueueState.PAUSED,
+}
 
 
 class QueueError(Exception):
@@ -114,6 +121,7 @@ class Scheduler:
                     if entry is None:
                         break
                     self._busy = True
+                    self._tell({entry.audio_id: QueueState.RUNNING})
                     self._running[entry.pk] = asyncio.create_task(self._run_entry(entry))
                 if self._busy and self.idle():
                     self._busy = False
@@ -156,6 +164,7 @@ class Scheduler:
         if entry.state != QueueState.WAITING:
             entry.state = QueueState.WAITING
             await entry.save(update_fields=["state", "updated_at"])
+            self._tell({entry.audio_id: QueueState.WAITING})
         self._waiting_on.setdefault(dependency.pk, set()).add(entry.pk)
         return False
 
@@ -188,6 +197,8 @@ class Scheduler:
                 break
             self._database_wait(False)
             self.outcomes[outcome] += 1
+            if outcome in OUTCOME_STATES:
+                self._tell({entry.audio_id: OUTCOME_STATES[outcome]})
             await self._release_dependents(entry.pk)
             if entry.batch_id is not None:
                 await self._publish_batch(entry.batch_id)
@@ -195,6 +206,11 @@ class Scheduler:
             # Only now: the run loop may return as soon as nothing is running.
             self._running.pop(entry.pk, None)
             self._changed.set()
+
+    def _tell(self, states: dict[int, QueueState]) -> None:
+        """Publish the entries' new states (by audio file id) for the panes that list files."""
+        if states:
+            self.context.events.publish(StatesChanged({audio: state.value for audio, state in states.items()}))
 
     def _database_wait(self, waiting: bool) -> None:
         """Say once when downloads start waiting for the locked database, and once when they go on."""
@@ -225,6 +241,7 @@ class Scheduler:
         await entry.save(update_fields=["state", "error_message", "updated_at"])
         await AudioFile.filter(id=entry.audio_id).update(status=FileStatus.FAILED, error_message=message)
         self.outcomes["failed"] += 1
+        self._tell({entry.audio_id: QueueState.FAILED})
         self.context.events.publish(
             EntryFinished(entry.pk, entry.audio.file_id, "failed", error_message=message, file_size=entry.audio.file_size)
         )
@@ -316,6 +333,7 @@ class Scheduler:
                 rank += RANK_GAP
         for entry in entries:
             self._offer(entry.pk, int(priority), entry.rank)
+        self._tell({entry.audio_id: QueueState.QUEUED for entry in entries})
         retried = await self._retry_failed(list(failed.values()), list(failed))
         return Enqueued(batch_id, [entry.pk for entry in entries], len(existing), retried)
 
@@ -403,16 +421,17 @@ class Scheduler:
             self._running[entry_id].cancel()
         await asyncio.gather(*(self._running[i] for i in running if i in self._running), return_exceptions=True)
         waiting = [i for i in entry_ids if i not in running]
-        paused = len(running)
+        audio_ids: list[int] = []
         async with in_transaction():
             for chunk in _chunks(waiting):
-                paused += await QueueEntry.filter(id__in=chunk, state__in=PAUSABLE).update(
-                    state=QueueState.PAUSED, updated_at=_now()
-                )
+                found = QueueEntry.filter(id__in=chunk, state__in=PAUSABLE)
+                audio_ids += await found.values_list("audio_id", flat=True)
+                await found.update(state=QueueState.PAUSED, updated_at=_now())
         for entry_id in waiting:
             self._keys.pop(entry_id, None)
         self._changed.set()
-        return paused
+        self._tell(dict.fromkeys(audio_ids, QueueState.PAUSED))
+        return len(running) + len(audio_ids)
 
     async def resume_many(self, entry_ids: Sequence[int]) -> int:
         """Resume many paused entries at once (one UPDATE per chunk). Returns how many."""
@@ -420,14 +439,15 @@ class Scheduler:
 
     async def _requeue_many(self, entry_ids: Sequence[int], state: QueueState) -> int:
         """Queue again, in their places, those of the entries that are in ``state``; returns how many."""
-        rows: list[tuple[int, int, int]] = []
+        rows: list[tuple[int, int, int, int]] = []
         async with in_transaction():
             for chunk in _chunks(list(entry_ids)):
                 found = QueueEntry.filter(id__in=chunk, state=state)
-                rows += await found.values_list("id", "priority", "rank")
+                rows += await found.values_list("id", "priority", "rank", "audio_id")
                 await found.update(state=QueueState.QUEUED, error_message=None, updated_at=_now())
-        for entry_id, priority, rank in rows:
+        for entry_id, priority, rank, _ in rows:
             self._offer(entry_id, int(priority), rank)
+        self._tell({audio_id: QueueState.QUEUED for *_, audio_id in rows})
         return len(rows)
 
     async def on_batch(self, batch_id: int, action: str) -> int:
@@ -463,6 +483,7 @@ class Scheduler:
         self._keys.pop(entry.pk, None)
         entry.state = state
         await entry.save(update_fields=["state", "updated_at"])
+        self._tell({entry.audio_id: state})
         if state == QueueState.CANCELLED:
             await entry.fetch_related("audio")
             await _discard_partial(entry.audio)
@@ -473,6 +494,7 @@ class Scheduler:
         entry.error_message = None
         await entry.save(update_fields=["state", "error_message", "updated_at"])
         self._offer(entry.pk, int(entry.priority), entry.rank)
+        self._tell({entry.audio_id: QueueState.QUEUED})
 
     def _requeue(self, entry: QueueEntry) -> None:
         if entry.pk in self._keys:

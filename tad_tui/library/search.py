@@ -31,6 +31,7 @@ from thefuzz import fuzz, process
 from tortoise import connections
 from tortoise.exceptions import OperationalError
 
+from tad_tui.library import status
 from tad_tui.library.text import clean_text
 from tad_tui.sizes import parse_size
 
@@ -91,11 +92,13 @@ def index_tokens(text: str) -> list[str]:
 # ---- the query language ------------------------------------------------------------------------
 
 FORMATS: Final = ("mp3", "m4a", "flac", "ogg", "wav")
-STATUSES: Final = ("downloaded", "pending", "failed", "queued")
+STATUSES: Final = tuple(status.STATES)
 FILTER_KEYS: Final = ("format", "size", "duration", "group", "performer", "year", "status")
 _KEY_ALIASES: Final = {"artist": "performer", "ext": "format", "type": "format", "length": "duration"}
 _FORMAT_ALIASES: Final = {"mpeg": "mp3", "mp4": "m4a", "aac": "m4a", "opus": "ogg", "oga": "ogg", "wave": "wav"}
-_STATUS_ALIASES: Final = {"done": "downloaded", "completed": "downloaded", "active": "queued"}
+_STATUS_ALIASES: Final = {"done": "downloaded", "completed": "downloaded", "pending": "new"}
+# A name for several states: "active" is everything in the queue that has not finished.
+_STATUS_GROUPS: Final = {"active": ("queued", "waiting", "running", "paused")}
 _LAST_YEAR: Final = 9999
 
 _CHUNK: Final = re.compile(
@@ -210,7 +213,13 @@ def _parse_format(op: str, value: str) -> SearchFilters:
 
 
 def _parse_status(op: str, value: str) -> SearchFilters:
-    return SearchFilters(statuses=_choices("status", op, value, _STATUS_ALIASES, STATUSES, "statuses"))
+    named = _choices("status", op, value, _STATUS_ALIASES, (*STATUSES, *_STATUS_GROUPS), "statuses")
+    return SearchFilters(statuses=frozenset(s for name in named for s in status_names(name)))
+
+
+def status_names(name: str) -> frozenset[str]:
+    """The states a status filter's name stands for ("active": every unfinished one)."""
+    return frozenset(_STATUS_GROUPS.get(name, (name,)))
 
 
 def _parse_size(op: str, value: str) -> SearchFilters:
@@ -383,7 +392,7 @@ class SearchHit:
     format: str | None
     file_size: int
     duration: int | None
-    status: str  # downloaded, queued, failed or pending
+    status: str  # one of status.STATES: new, queued, running, downloaded…
     local_path: str | None
     checksum_md5: str | None  # of the file on disk
     source_md5: str | None  # of the bytes as Telegram sent them
@@ -454,8 +463,8 @@ def _format_sql() -> str:
 _FORMAT_SQL: Final = _format_sql()
 _STATUS_SQL: Final = (
     "CASE WHEN a.status = 'completed' OR (a.status = 'skipped' AND a.local_path IS NOT NULL) THEN 'downloaded'"
-    " WHEN q.state IN ('queued', 'waiting', 'running', 'paused') THEN 'queued'"
-    " WHEN a.status = 'failed' THEN 'failed' ELSE 'pending' END"
+    " WHEN q.state = 'completed' THEN 'downloaded' WHEN q.state IS NOT NULL THEN q.state"
+    " WHEN a.status = 'failed' THEN 'failed' ELSE 'new' END"
 )
 _COLUMNS: Final = (
     f"a.id, a.file_id, a.title, a.performer, a.album, a.file_name, g.title, ({_FORMAT_SQL}), a.file_size,"

@@ -116,7 +116,7 @@ class TadApp(App[None]):
             self.notify(problem, title="Theme skipped", severity="warning", timeout=10)
         for warning in self.engine.startup_warnings:  # e.g. a session file others could read, now private
             self.notify(warning, title="Warning", severity="warning", timeout=20)
-        self.bridge.targets = [self, self.query_one(QueuePane)]
+        self.bridge.targets = [self, self.query_one(QueuePane), self.query_one(GroupsPane), self.query_one(SearchPane)]
         self.bridge.start()
         self.set_interval(1 / PROGRESS_HZ, self.bridge.flush)
         self._notifier = Notifier(self.engine.settings.notifications, self.engine.events, self._toast)

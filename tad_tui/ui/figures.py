@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.text import Text
+
+from tad_tui.library import status
 from tad_tui.library.text import printable
 from tad_tui.sizes import format_size
 
+# One look per state word (tad_tui.library.status), in every pane.
+STATE_STYLE = {
+    "new": "",
+    "queued": "cyan",
+    "waiting": "yellow",
+    "running": "bold cyan",
+    "paused": "yellow",
+    "downloaded": "green",
+    "failed": "bold red",
+    "cancelled": "dim",
+}
 BAR_FULL = "█"
 BAR_PARTIAL = " ▏▎▍▌▋▊▉"  # eighths of a cell, so a narrow bar still moves smoothly
 
@@ -81,3 +95,9 @@ def audio_format(mime_type: str | None, file_name: str | None) -> str:
 def clean(text: str | None) -> str:
     """Text from Telegram made safe to draw: no escape sequences, controls or bidi/zero-width marks."""
     return printable(text)
+
+
+def state(queue_state: str) -> Text:
+    """A queue entry's or a track's state in its one word and style ("completed" reads "downloaded")."""
+    word = status.word(queue_state)
+    return Text(word, style=STATE_STYLE.get(word, ""))

@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,11 +15,13 @@ from textual.content import Content
 from textual.widgets import ContentSwitcher, Label
 
 from tad_tui.engine import Engine, GroupSummary
-from tad_tui.store.models import FileStatus, Priority, QueueEntry, QueueState
+from tad_tui.library import status
+from tad_tui.store.models import FileStatus, Priority, QueueEntry
 from tad_tui.telegram.source import SourceError
 from tad_tui.ui import figures
 from tad_tui.ui.dialogs import PriorityDialog
-from tad_tui.ui.messages import QueueChanged, ScanFinished, ScanProgressed
+from tad_tui.download.events import StatesChanged
+from tad_tui.ui.messages import EngineEvent, QueueChanged, ScanFinished, ScanProgressed
 from tad_tui.ui.table import Cell, Column, RowTable
 
 GROUP_COLUMNS = (
@@ -40,14 +41,6 @@ TRACK_COLUMNS = (
     Column("Status", 10),
 )
 AGE_REDRAW_SECONDS = 60  # "Last scan" says minutes at its finest
-STATUS_STYLE = {
-    "downloaded": "green",
-    "queued": "cyan",
-    "running": "bold cyan",
-    "paused": "yellow",
-    "failed": "red",
-    "cancelled": "dim",
-}
 
 
 @dataclass(frozen=True)
@@ -58,7 +51,7 @@ class TrackRow:
     duration: int | None
     size: int
     format: str
-    status: str  # "new", "downloaded", or the queue state
+    status: str  # a word of tad_tui.library.status: "new", "queued", "downloaded"…
 
 
 def group_cells(clock: Callable[[], datetime]) -> Callable[[GroupSummary], Sequence[Cell]]:
@@ -82,7 +75,7 @@ def track_cells(track: TrackRow) -> Sequence[Cell]:
         figures.duration(track.duration),
         figures.format_size(track.size),
         track.format,
-        Text(track.status, style=STATUS_STYLE.get(track.status, "")),
+        figures.state(track.status),
     )
 
 
@@ -106,6 +99,7 @@ class GroupsPane(Vertical):
         self.engine = engine
         self.group: GroupSummary | None = None  # the group whose tracks are open
         self._scanning: set[int] = set()
+        self._status_group: int | None = None  # the group the status line speaks of
         self._groups = RowTable[GroupSummary](
             GROUP_COLUMNS, group_cells(clock), lambda g: g.id, empty_text="Loading groups…", id="group-list"
         )
@@ -142,10 +136,12 @@ class GroupsPane(Vertical):
             return self.group is not None
         return True
 
-    def _status(self, text: str) -> None:
+    def _status(self, text: str, group_id: int | None = None) -> None:
+        """The status line, about ``group_id`` if given: it goes when another group is opened."""
         status = self.query_one("#groups-status", Label)
         status.update(Content(text))  # holds group titles: "[/]" in one is text, not markup
         status.display = bool(text)
+        self._status_group = group_id
 
     # ---- groups -------------------------------------------------------------------------------
 
@@ -169,6 +165,8 @@ class GroupsPane(Vertical):
 
     def open_group(self, group: GroupSummary) -> None:
         self.group = group
+        if self._status_group is not None and self._status_group != group.id:
+            self._status("")  # "DJ Mixes: 5 new" is not news about the group now open
         self._tracks.set_rows([], keep_cursor=False)
         self._tracks.marked.clear()
         self._show_tracks_title()
@@ -218,12 +216,31 @@ class GroupsPane(Vertical):
                 duration=row.duration,
                 size=row.file_size,
                 format=figures.audio_format(row.mime_type, row.file_name),
-                status=_track_status(row.pk in done, row.status, queued.get(row.pk)),
+                status=status.track_word(
+                    downloaded=row.pk in done, failed=row.status == FileStatus.FAILED, queue_state=queued.get(row.pk)
+                ),
             )
             for row in rows
         ]
         if self.group is not None and self.group.id == group.id:
             self._tracks.set_rows(tracks)
+            self._show_tracks_title()
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        """A queue entry changed state: its track's row and the header follow, wherever it is scrolled."""
+        if not isinstance(message.event, StatesChanged) or self.group is None:
+            return
+        states = message.event.states
+        changed = False
+        for audio_id, state in states.items():
+            index = self._tracks.index_of(audio_id)
+            if index is not None:
+                track = self._tracks.rows[index]
+                word = status.word(state)
+                if track.status != word:
+                    self._tracks.update_row(replace(track, status=word))
+                    changed = True
+        if changed:
             self._show_tracks_title()
 
     def action_toggle_mark(self) -> None:
@@ -298,13 +315,13 @@ class GroupsPane(Vertical):
     async def scan(self, group: GroupSummary) -> None:
         self._scanning.add(group.id)  # already there when started by the key
         title = figures.clean(group.title)
-        self._status(f"Scanning {title}…")
+        self._status(f"Scanning {title}…", group.id)
         try:
             result = await self.engine.scan(
                 str(group.id), on_progress=lambda p: self.post_message(ScanProgressed(group.id, title, p.new))
             )
         except SourceError as error:
-            self._status(f"Scanning {title} failed: {error}")
+            self._status(f"Scanning {title} failed: {error}", group.id)
             return
         finally:
             self._scanning.discard(group.id)
@@ -312,21 +329,13 @@ class GroupsPane(Vertical):
 
     def on_scan_progressed(self, message: ScanProgressed) -> None:
         if message.group_id in self._scanning:
-            self._status(f"Scanning {message.title}… {message.new} new audio messages")
+            self._status(f"Scanning {message.title}… {message.new} new audio messages", message.group_id)
 
     def on_scan_finished(self, message: ScanFinished) -> None:
-        self._status(f"{message.title}: {message.new} new, {message.total} in the library")
+        self._status(f"{message.title}: {message.new} new, {message.total} in the library", message.group_id)
         self.load_groups(refresh=False)
         if self.group is not None and self.group.id == message.group_id:
             self.load_tracks(self.group)
-
-
-def _track_status(downloaded: bool, status: FileStatus, queue_state: QueueState | None) -> str:
-    if downloaded:
-        return "downloaded"
-    if queue_state is not None:
-        return str(queue_state.value if isinstance(queue_state, QueueState) else queue_state)
-    return "failed" if status == FileStatus.FAILED else "new"
 
 
 def _by_title(groups: list[GroupSummary]) -> list[GroupSummary]:

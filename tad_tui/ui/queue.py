@@ -38,6 +38,7 @@ from tad_tui.download.events import (
 from tad_tui.audit import recorded
 from tad_tui.download.scheduler import QueueError
 from tad_tui.engine import Engine, QueueRow
+from tad_tui.library import status
 from tad_tui.store.models import Priority, QueueEntry, QueueState
 from tad_tui.ui import figures
 from tad_tui.ui.dialogs import BandwidthDialog, BatchDialog
@@ -53,19 +54,10 @@ FINISHED_STATE = {
     "cancelled": "cancelled",
     "paused": "paused",
 }
-STATE_STYLE = {
-    "running": "bold cyan",
-    "waiting": "yellow",
-    "paused": "yellow",
-    "completed": "green",
-    "failed": "bold red",
-    "cancelled": "dim",
-}
-SHORT_STATE = {"completed": "done"}
 MOVE_WORDS = {"up": "up", "down": "down", "top": "to the top", "bottom": "to the bottom"}
 BAR_WIDTH = 10
 COLUMNS = (
-    Column("State", 9),
+    Column("State", 10),  # "downloaded"
     Column("File", 0),
     Column("Progress", BAR_WIDTH + 5),
     Column("Speed", 11, "right"),
@@ -134,7 +126,7 @@ def line_cells(line: QueueLine) -> Sequence[Cell]:
     progress = f"{figures.bar(done, size, BAR_WIDTH)} {figures.percent(done, size):>4}"
     running = entry.state == "running"
     return (
-        Text(entry.state, style=STATE_STYLE.get(entry.state, "")),
+        figures.state(entry.state),
         name,
         progress,
         figures.speed(line.bps) if running else "",
@@ -214,9 +206,9 @@ class QueuePane(Vertical):
     def _show_summary(self) -> None:
         states = Counter(line.entry.state for line in self.table.rows)
         order = ("running", "queued", "waiting", "paused", "completed", "failed", "cancelled")
-        counts = ", ".join(f"{states[s]} {SHORT_STATE.get(s, s)}" for s in order if states[s])
+        counts = ", ".join(f"{states[s]} {status.word(s)}" for s in order if states[s])
         limit = self.engine.scheduler.context.bandwidth.rate
-        text = f"{len(self.table.rows)} entries" + (f": {counts}" if counts else "")
+        text = entries(len(self.table.rows)) + (f": {counts}" if counts else "")
         text += f" · limit {figures.format_size(limit)}/s" if limit else " · no limit"
         batches = [b for b in self._batches.values() if b.done < b.total][-2:] or list(self._batches.values())[-1:]
         for batch in batches:

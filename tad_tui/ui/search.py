@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -19,10 +18,12 @@ from textual.content import Content
 from textual.widgets import Input, Label
 
 from tad_tui.engine import Engine
+from tad_tui.library import status
 from tad_tui.library.search import SearchHit, SearchResult
 from tad_tui.store.models import Priority
 from tad_tui.ui import figures
-from tad_tui.ui.messages import QueueChanged
+from tad_tui.download.events import EntryFinished, StatesChanged
+from tad_tui.ui.messages import EngineEvent, QueueChanged
 from tad_tui.ui.table import Cell, Column, RowTable
 
 LIMIT = 200  # hits shown; the count above them says how many more match
@@ -34,7 +35,6 @@ COLUMNS = (
     Column("Length", 7, "right"),
     Column("Status", 10),
 )
-STATUS_STYLE = {"downloaded": "green", "queued": "cyan", "failed": "red", "pending": ""}
 EMPTY_TEXT = "Type words and filters, e.g. bethoven format:flac size>10MB"
 
 
@@ -45,7 +45,7 @@ def hit_cells(hit: SearchHit) -> Sequence[Cell]:
         hit.format or "",
         figures.format_size(hit.file_size),
         figures.duration(hit.duration),
-        Text(hit.status, style=STATUS_STYLE.get(hit.status, "")),
+        figures.state(hit.status),
     )
 
 
@@ -137,6 +137,21 @@ class SearchPane(Vertical):
         summary.update(line)
         self.table.empty_text = "No track matches"
         self.table.set_rows(result.hits, keep_cursor=False)
+
+    # ---- live states --------------------------------------------------------------------------
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        """Results shown keep their status true as downloads go (no search is run again)."""
+        event = message.event
+        if isinstance(event, StatesChanged):
+            for audio_id, state in event.states.items():
+                index = self.table.index_of(audio_id)
+                if index is not None and self.table.rows[index].status != status.word(state):
+                    self.table.update_row(replace(self.table.rows[index], status=status.word(state)))
+        elif isinstance(event, EntryFinished) and event.local_path:
+            for hit in self.table.rows:  # at most LIMIT rows
+                if hit.file_id == event.file_id:
+                    self.table.update_row(replace(hit, status="downloaded", local_path=event.local_path))
 
     # ---- results ------------------------------------------------------------------------------
 

@@ -244,6 +244,11 @@ class RowTable(ScrollView, Generic[Row], can_focus=True):
     # ---- drawing ------------------------------------------------------------------------------
 
     def _refresh_index(self, index: int) -> None:
+        if not self.size.height:
+            # Hidden (another pane is shown): nothing to place the line on, so every line it last
+            # painted is stale now; without this, the pane shows the old row when it comes back.
+            self.refresh()
+            return
         line = index - int(self.scroll_y) + 1
         if 1 <= line < self.size.height:
             # A screen line: ScrollView.refresh_line takes a content line and subtracts the scroll

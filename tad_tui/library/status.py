@@ -1,0 +1,38 @@
+"""One word per state of a track, the same in every pane, on the command line and in JSON.
+
+A track is ``new`` until it is queued; its queue entry's state then speaks for it until the file is
+on disk (``downloaded``, which is also what a finished queue entry is called). README lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# In the order a track goes through them, with what each means (README's table is this one).
+STATES: Final = {
+    "new": "in the library, not queued",
+    "queued": "waiting for a download slot",
+    "waiting": "waiting for the entry it depends on",
+    "running": "downloading now (a Telegram wait shows beside it)",
+    "paused": "stopped by you; resumes where it stopped",
+    "downloaded": "on disk",
+    "failed": "gave up (the reason shows beside it); r or queueing it again retries",
+    "cancelled": "stopped by you for good; its partial file was removed",
+}
+# The queue's stored state values that are called otherwise.
+_QUEUE_WORDS: Final = {"completed": "downloaded"}
+
+
+def word(queue_state: str) -> str:
+    """What a queue entry's state is called on screen."""
+    value = str(queue_state)  # a QueueState too
+    return _QUEUE_WORDS.get(value, value)
+
+
+def track_word(*, downloaded: bool, failed: bool, queue_state: str | None) -> str:
+    """A track's state: on disk beats its queue entry, which beats the library's own record."""
+    if downloaded:
+        return "downloaded"
+    if queue_state is not None:
+        return word(queue_state)
+    return "failed" if failed else "new"
