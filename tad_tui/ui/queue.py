@@ -169,8 +169,9 @@ class QueuePane(Vertical):
             COLUMNS, line_cells, lambda line: line.id, empty_text="Loading the queue…", markable=True, id="queue-list"
         )
         self._batches: dict[int, BatchProgress] = {}
-        self._running: set[int] = set()
+        self._running_ids: set[int] = set()
         self._lock = asyncio.Lock()  # one queue operation at a time: each reads what the last wrote
+        self._misplaced = False  # a finished row was queued again: only the engine knows its place
 
     def compose(self) -> ComposeResult:
         yield Label("", id="queue-summary")
@@ -197,7 +198,7 @@ class QueuePane(Vertical):
             before = old.get(row.id)
             keep = before is not None and row.state == before.entry.state
             lines.append(replace(before, entry=row) if keep and before else QueueLine(row))
-        self._running = {line.id for line in lines if line.entry.state == "running"}
+        self._running_ids = {line.id for line in lines if line.entry.state == "running"}
         self._batches = _batches_from(rows) | {k: v for k, v in self._batches.items() if k in _batch_ids(rows)}
         self.table.empty_text = "The queue is empty: open a group (F1), select tracks and press e"
         self.table.set_rows(lines)
@@ -255,7 +256,7 @@ class QueuePane(Vertical):
             return
         entry = line.entry
         if isinstance(event, EntryStarted):
-            self._running.add(entry.id)
+            self._running_ids.add(entry.id)
             self._put(replace(line, entry=replace(entry, state="running", error_message=None)))
         elif isinstance(event, EntryResumed):
             self._put(replace(line, entry=replace(entry, downloaded_bytes=event.downloaded_bytes)))
@@ -263,7 +264,7 @@ class QueuePane(Vertical):
             note = wait_words(event.kind, event.until - time.time(), short=True) if event.kind and event.until else None
             self._put(replace(line, waiting=event.reason, wait_until=event.until, wait_kind=event.kind, wait_note=note))
         elif isinstance(event, EntryFinished):
-            self._running.discard(entry.id)
+            self._running_ids.discard(entry.id)
             state = FINISHED_STATE.get(event.outcome, entry.state)
             done = entry.file_size if state == "completed" else entry.downloaded_bytes
             done = 0 if state == "cancelled" else done
@@ -290,8 +291,8 @@ class QueuePane(Vertical):
         now = time.time()
         speeds = self._speeds()
         # Every entry the monitor measures, too: one that started while the rows were being read
-        # in is shown running but was never added to _running.
-        for entry_id in self._running | speeds.keys():
+        # in is shown running but was never added to _running_ids.
+        for entry_id in self._running_ids | speeds.keys():
             line = self._line(entry_id)
             if line is None:
                 continue
@@ -315,6 +316,11 @@ class QueuePane(Vertical):
                 await operation()
             except QueueError as error:
                 self.notify(str(error), severity="error")
+            if self._misplaced:
+                # A retried entry sat among the finished ones; it runs at its old place in its
+                # priority, so that is where the list shows it (the cursor stays on its row).
+                self._misplaced = False
+                self.show_rows(await self.engine.queue_rows())
             self._show_summary()
 
     def action_move(self, where: str) -> None:
@@ -445,6 +451,7 @@ class QueuePane(Vertical):
     def _set_state(self, entry_id: int, state: str, **changes: object) -> None:
         line = self._line(entry_id)
         if line is not None and line.entry.state != state:
+            self._misplaced |= not line.active and state in ACTIVE
             self._put(QueueLine(replace(line.entry, state=state, **changes)))  # type: ignore[arg-type]
 
     def action_toggle_pause(self) -> None:

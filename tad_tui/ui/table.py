@@ -140,6 +140,7 @@ class RowTable(ScrollView, Generic[Row], can_focus=True):
         self.virtual_size = Size(0, len(self._rows) + 1)
         self._lines.clear()
         self.refresh()
+        self._scroll_to_cursor()  # a key acts on the cursor's row: it is always on screen
         self._cursor_moved()
 
     def update_row(self, row: Row) -> None:
@@ -168,7 +169,6 @@ class RowTable(ScrollView, Generic[Row], can_focus=True):
     def reorder(self, rows: Iterable[Row]) -> None:
         """The same rows in a new order: the cursor and the marks stay on their rows, kept in view."""
         self.set_rows(rows)
-        self._scroll_to_cursor()
 
     def toggle_mark(self) -> None:
         row = self.current
