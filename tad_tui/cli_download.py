@@ -21,6 +21,7 @@ from tad_tui.download.events import (
 from tad_tui.notify import Notifier, terminal_fallback
 from tad_tui.sizes import format_size
 from tad_tui.store.models import AudioFile, Priority
+from tad_tui.words import counted
 
 
 class JsonLines:
@@ -177,7 +178,7 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
                 reporter.already(row)
             already = len(selection.already_downloaded)
             reporter.note(
-                f"{info.title}: {scanned.total} audio files, {len(chosen)} to download, {already} already here"
+                f"{info.title}: {counted(scanned.total, 'audio file')}, {len(chosen)} to download, {already} already here"
             )
             scheduler = await engine.start_downloads()
             engine.start_monitor()

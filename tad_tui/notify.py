@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from tad_tui.config import NotificationSettings
 from tad_tui.download.events import BatchProgress, EntryFinished, Event, EventBus, QueueIdle
+from tad_tui.words import counted
 
 log = logging.getLogger(__name__)
 Fallback = Callable[[str, str], None]
@@ -39,7 +40,7 @@ def choose(event: Event, settings: NotificationSettings) -> Notification | None:
         return None
     if isinstance(event, BatchProgress) and settings.on_batch_complete and event.done == event.total:
         failed = f", {event.failed} failed" if event.failed else ""
-        return Notification("Batch complete", f"{event.name}: {event.total} files{failed}")
+        return Notification("Batch complete", f"{event.name}: {counted(event.total, 'file')}{failed}")
     if isinstance(event, EntryFinished) and settings.on_file_failed and event.outcome == "failed":
         return Notification("Download failed", f"{event.file_id}: {event.error_message}")
     if isinstance(event, QueueIdle) and settings.on_queue_empty:

@@ -37,4 +37,5 @@ async def test_without_a_desktop_the_fallback_gets_it() -> None:
     notifier = Notifier(SETTINGS, bus, lambda title, message: shown.append((title, message)))
     notifier.desktop = False
     bus.publish(BatchProgress(1, "Mixes", 5, 5, 0))
-    assert shown == [("Batch complete", "Mixes: 5 files")]
+    bus.publish(BatchProgress(2, "Single", 1, 1, 0))
+    assert shown == [("Batch complete", "Mixes: 5 files"), ("Batch complete", "Single: 1 file")]

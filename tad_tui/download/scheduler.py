@@ -28,6 +28,7 @@ from tad_tui.download.job import PART_SUFFIX, Job, JobContext
 from tad_tui.store.db import DATABASE_BUSY, database_busy
 from tad_tui.store.models import AudioFile, DownloadBatch, FileStatus, Priority, QueueEntry, QueueState
 from tad_tui.store.ranks import RANK_GAP, move_entry
+from tad_tui.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +297,7 @@ class Scheduler:
         entries: list[QueueEntry] = []
         async with in_transaction():
             if len(fresh) > 1 or batch_name:
-                batch = await DownloadBatch.create(name=(batch_name or f"{len(fresh)} files")[:255])
+                batch = await DownloadBatch.create(name=(batch_name or counted(len(fresh), "file"))[:255])
                 batch_id = batch.pk
             last = await QueueEntry.filter(priority=priority).order_by("-rank").first()
             rank = (last.rank if last else 0) + RANK_GAP

@@ -44,6 +44,7 @@ from tad_tui.ui.dialogs import BandwidthDialog, BatchDialog
 from tad_tui.ui.messages import EngineEvent, ProgressTick
 from tad_tui.ui.queue_order import after_priority_change, move_marked
 from tad_tui.ui.table import Cell, Column, RowTable
+from tad_tui.words import counted
 
 ACTIVE = ("queued", "waiting", "running", "paused")
 FINISHED_STATE = {
@@ -121,7 +122,7 @@ BATCH_DONE = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled", "re
 
 
 def entries(count: int) -> str:
-    return f"{count} entry" if count == 1 else f"{count} entries"
+    return counted(count, "entry")
 
 
 def line_cells(line: QueueLine) -> Sequence[Cell]:
@@ -216,7 +217,7 @@ class QueuePane(Vertical):
         order = ("running", "queued", "waiting", "paused", "completed", "failed", "cancelled")
         counts = ", ".join(f"{states[s]} {SHORT_STATE.get(s, s)}" for s in order if states[s])
         limit = self.engine.scheduler.context.bandwidth.rate
-        text = f"{len(self.table.rows)} entries" + (f": {counts}" if counts else "")
+        text = entries(len(self.table.rows)) + (f": {counts}" if counts else "")
         text += f" · limit {figures.format_size(limit)}/s" if limit else " · no limit"
         batches = [b for b in self._batches.values() if b.done < b.total][-2:] or list(self._batches.values())[-1:]
         for batch in batches:
@@ -545,7 +546,7 @@ class QueuePane(Vertical):
                 await self.engine.scheduler.pause_many(ids)
             for entry_id in ids:
                 self._set_state(entry_id, "paused")
-            self.notify(f"Paused {len(ids)} entries")
+            self.notify(f"Paused {entries(len(ids))}")
 
         self._apply(pause_all)
 
@@ -557,7 +558,7 @@ class QueuePane(Vertical):
                 await self.engine.scheduler.resume_many(ids)
             for entry_id in ids:
                 self._set_state(entry_id, "queued")
-            self.notify(f"Resumed {len(ids)} entries")
+            self.notify(f"Resumed {entries(len(ids))}")
 
         self._apply(resume_all)
 
