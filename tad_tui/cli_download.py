@@ -50,6 +50,9 @@ class JsonLines:
         """Human notes go to stderr so stdout stays pure JSON."""
         print(text, file=sys.stderr, flush=True)
 
+    # The notifier's terminal fallback: no live display here, so a notification is written at once.
+    notify = staticmethod(terminal_fallback)
+
     def already(self, row: AudioFile) -> None:
         self.emit({"event": "skipped", "file_id": row.file_id, "local_path": row.local_path,
                    "file_size": row.file_size, "checksum_md5": row.checksum_md5, "source_md5": row.source_md5,
@@ -87,6 +90,8 @@ class PlainLines:
     def note(self, text: str) -> None:
         print(text, flush=True)
 
+    notify = staticmethod(terminal_fallback)  # stderr is no terminal here, so this writes nothing
+
     def already(self, row: AudioFile) -> None:
         pass
 
@@ -120,6 +125,12 @@ class ProgressBars(PlainLines):
         )
         self.progress.start()
         self.tasks: dict[int, Any] = {}
+        self.held: list[tuple[str, str]] = []
+
+    def notify(self, title: str, message: str) -> None:
+        """Held until the display stops: an OSC sequence written while Rich redraws the bars
+        would be cut by the redraw or coloured by Rich, and left as text on the screen."""
+        self.held.append((title, message))
 
     def handle(self, event: Event) -> None:
         if isinstance(event, EntryStarted):
@@ -151,6 +162,9 @@ class ProgressBars(PlainLines):
 
     def close(self) -> None:
         self.progress.stop()
+        held, self.held = self.held, []
+        for title, message in held:
+            terminal_fallback(title, message)
 
 
 def _reporter(as_json: bool) -> JsonLines | PlainLines:
@@ -182,7 +196,7 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
             )
             scheduler = await engine.start_downloads()
             engine.start_monitor()
-            Notifier(settings.notifications, engine.events, terminal_fallback)
+            Notifier(settings.notifications, engine.events, reporter.notify)
             await scheduler.enqueue(
                 [row.pk for row in chosen],
                 priority=Priority[args.priority.upper()],
