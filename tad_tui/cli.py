@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tad_tui import __version__
+from tad_tui.words import counted
 
 PRIORITIES = ("low", "normal", "high", "critical")
 
@@ -305,7 +306,7 @@ async def _scan(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
         result = await engine.scan(
             args.group,
-            on_progress=lambda p: status.show(f"Scanning {p.group.title}: {p.new} new audio messages…"),
+            on_progress=lambda p: status.show(f"Scanning {p.group.title}: {counted(p.new, 'new audio message')}…"),
             takeout=args.takeout,
         )
     status.clear()

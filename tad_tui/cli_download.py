@@ -21,6 +21,7 @@ from tad_tui.download.events import (
 from tad_tui.notify import Notifier, terminal_fallback
 from tad_tui.sizes import format_size
 from tad_tui.store.models import AudioFile, Priority
+from tad_tui.words import counted
 
 
 class JsonLines:
@@ -48,6 +49,9 @@ class JsonLines:
     def note(self, text: str) -> None:
         """Human notes go to stderr so stdout stays pure JSON."""
         print(text, file=sys.stderr, flush=True)
+
+    # The notifier's terminal fallback: no live display here, so a notification is written at once.
+    notify = staticmethod(terminal_fallback)
 
     def already(self, row: AudioFile) -> None:
         self.emit({"event": "skipped", "file_id": row.file_id, "local_path": row.local_path,
@@ -86,6 +90,8 @@ class PlainLines:
     def note(self, text: str) -> None:
         print(text, flush=True)
 
+    notify = staticmethod(terminal_fallback)  # stderr is no terminal here, so this writes nothing
+
     def already(self, row: AudioFile) -> None:
         pass
 
@@ -119,6 +125,12 @@ class ProgressBars(PlainLines):
         )
         self.progress.start()
         self.tasks: dict[int, Any] = {}
+        self.held: list[tuple[str, str]] = []
+
+    def notify(self, title: str, message: str) -> None:
+        """Held until the display stops: an OSC sequence written while Rich redraws the bars
+        would be cut by the redraw or coloured by Rich, and left as text on the screen."""
+        self.held.append((title, message))
 
     def handle(self, event: Event) -> None:
         if isinstance(event, EntryStarted):
@@ -150,6 +162,9 @@ class ProgressBars(PlainLines):
 
     def close(self) -> None:
         self.progress.stop()
+        held, self.held = self.held, []
+        for title, message in held:
+            terminal_fallback(title, message)
 
 
 def _reporter(as_json: bool) -> JsonLines | PlainLines:
@@ -177,11 +192,11 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
                 reporter.already(row)
             already = len(selection.already_downloaded)
             reporter.note(
-                f"{info.title}: {scanned.total} audio files, {len(chosen)} to download, {already} already here"
+                f"{info.title}: {counted(scanned.total, 'audio file')}, {len(chosen)} to download, {already} already here"
             )
             scheduler = await engine.start_downloads()
             engine.start_monitor()
-            Notifier(settings.notifications, engine.events, terminal_fallback)
+            Notifier(settings.notifications, engine.events, reporter.notify)
             await scheduler.enqueue(
                 [row.pk for row in chosen],
                 priority=Priority[args.priority.upper()],

@@ -21,6 +21,7 @@ import psutil
 from tad_tui.monitor import disk_free, read_shared
 from tad_tui.sizes import format_size
 from tad_tui.store.models import AudioFile, FileStatus
+from tad_tui.words import counted
 
 HISTORY_DAYS = 14
 
@@ -98,7 +99,7 @@ def render(report: dict[str, Any]) -> list[str]:
         f"  disk free     {format_size(report['disk_free_bytes'])} in the output folder",
     ]
     if "connections" in report:
-        lines.append(f"  connections   {report['connections']}, {report['parts_in_flight']} parts in flight")
+        lines.append(f"  connections   {report['connections']}, {counted(report['parts_in_flight'], 'part')} in flight")
     if report.get("flood_wait_seconds"):
         lines.append(f"  flood wait    {report['flood_wait_seconds']:.0f} s left")
     if report.get("account_pace_bps"):
@@ -111,11 +112,11 @@ def render(report: dict[str, Any]) -> list[str]:
         lines.append(f"  {report['memory_pressure']}")
     lines += [
         "",
-        f"  history       {history['files_downloaded']} files, {format_size(history['bytes_downloaded'])}, "
+        f"  history       {counted(history['files_downloaded'], 'file')}, {format_size(history['bytes_downloaded'])}, "
         f"average {format_size(int(history['average_bps']))}/s",
     ]
     for day, count in list(history["files_per_day"].items())[-7:]:
-        lines.append(f"    {day}  {count} files")
+        lines.append(f"    {day}  {counted(count, 'file')}")
     for reason, count in history["failures_by_reason"].items():
         lines.append(f"    failed ×{count}: {reason}")
     return lines

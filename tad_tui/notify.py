@@ -3,7 +3,8 @@
 Desktop notifications go through plyer where a desktop can show them (a D-Bus session, not over
 SSH); elsewhere plyer would raise NotImplementedError after printing warnings, or run notify-send
 that writes into the terminal, so it is not tried at all and the driver's own fallback is used:
-the TUI's toast and bell, or a bell plus an OSC 777/9 terminal notification on the CLI's stderr.
+the TUI's toast and bell, or a bell plus an OSC 777/9 terminal notification on the CLI's stderr
+(written raw to the terminal, and held while a progress display is live: see ``terminal_fallback``).
 On Linux without python-dbus, notify-send is run here with its output captured: plyer would let it
 write over the TUI's screen and would not notice that it failed (no notification daemon).
 """
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 
 from tad_tui.config import NotificationSettings
 from tad_tui.download.events import BatchProgress, EntryFinished, Event, EventBus, QueueIdle
+from tad_tui.library.text import printable
+from tad_tui.words import counted
 
 log = logging.getLogger(__name__)
 Fallback = Callable[[str, str], None]
@@ -39,7 +42,7 @@ def choose(event: Event, settings: NotificationSettings) -> Notification | None:
         return None
     if isinstance(event, BatchProgress) and settings.on_batch_complete and event.done == event.total:
         failed = f", {event.failed} failed" if event.failed else ""
-        return Notification("Batch complete", f"{event.name}: {event.total} files{failed}")
+        return Notification("Batch complete", f"{event.name}: {counted(event.total, 'file')}{failed}")
     if isinstance(event, EntryFinished) and settings.on_file_failed and event.outcome == "failed":
         return Notification("Download failed", f"{event.file_id}: {event.error_message}")
     if isinstance(event, QueueIdle) and settings.on_queue_empty:
@@ -57,12 +60,38 @@ def desktop_available(env: dict[str, str] | None = None) -> bool:
 
 
 def terminal_fallback(title: str, message: str) -> None:
-    """Bell plus OSC 777 and OSC 9 on stderr, only when it is a terminal (never into a pipe)."""
-    if not sys.stderr.isatty():
+    """Bell plus OSC 777 and OSC 9 on stderr, only when it is a terminal (never into a pipe).
+
+    The bytes go straight to the descriptor of the process's real stderr, not through
+    ``sys.stderr``: while Rich's live progress display runs, ``sys.stderr`` is Rich's proxy, which
+    prints through its console, and its highlighter coloured the sequence and broke it
+    ("]777;notify;tad-tui;Batch complete…" left on the screen). Even raw, the sequence must not be
+    written while the display is live (it redraws over the cursor's line): the CLI holds them until
+    the display has stopped (``ProgressBars.notify`` in cli_download.py).
+    """
+    fd = _terminal_stderr()
+    if fd is None:
         return
-    safe = f"{title}: {message}".replace("\x1b", "").replace("\x07", "").replace(";", ",")
-    sys.stderr.write(f"\a\x1b]777;notify;tad-tui;{safe}\x07\x1b]9;{safe}\x07")
-    sys.stderr.flush()
+    os.write(fd, osc_notification(title, message))
+
+
+def osc_notification(title: str, message: str) -> bytes:
+    """The bell and the two sequences; the text cannot end them early (no controls, no ";")."""
+    safe = printable(f"{title}: {message}").replace(";", ",")
+    return f"\a\x1b]777;notify;tad-tui;{safe}\x07\x1b]9;{safe}\x07".encode("utf-8", "replace")
+
+
+def _terminal_stderr() -> int | None:
+    """The real stderr's descriptor if it is a terminal (after what Python buffered there is out)."""
+    stream = sys.__stderr__
+    try:
+        if stream is None:
+            return None
+        stream.flush()
+        fd = stream.fileno()
+        return fd if os.isatty(fd) else None
+    except (OSError, ValueError):  # closed, or not a real file
+        return None
 
 
 class Notifier:
@@ -73,9 +102,12 @@ class Notifier:
         self.fallback = fallback
         self.desktop = desktop_available()
         self.sent: list[Notification] = []
+        self._complete: set[int] = set()  # batches whose last count said every entry finished
         events.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
+        if isinstance(event, BatchProgress) and not self._newly_complete(event):
+            return
         note = choose(event, self.settings)
         if note is None:
             return
@@ -85,6 +117,18 @@ class Notifier:
             loop.run_in_executor(None, self._desktop, note, loop)
         else:
             self.fallback(note.title, note.message)
+
+    def _newly_complete(self, event: BatchProgress) -> bool:
+        """False for a count that repeats a completion already told: one "Batch complete" per batch
+        reaching completion. A retry opens the batch again (the scheduler publishes the lower count),
+        and when it completes again that is news, told again: whether the retried files made it."""
+        if event.done < event.total:
+            self._complete.discard(event.batch_id)
+            return True
+        if event.batch_id in self._complete:
+            return False
+        self._complete.add(event.batch_id)
+        return True
 
     def _desktop(self, note: Notification, loop: asyncio.AbstractEventLoop) -> None:
         """In a worker thread: plyer may block on D-Bus or a subprocess."""

@@ -527,3 +527,69 @@ async def test_the_md5_is_taken_in_order_while_parts_arrive_out_of_order() -> No
     for offset, chunk in spans[:3] + spans[1:2]:
         await twice.add(offset, chunk)
     assert twice.hexdigest() is None
+
+
+def _complete(events: Recorder) -> list[BatchProgress]:
+    return [e for e in events.of(BatchProgress) if e.done == e.total]
+
+
+async def test_pausing_everything_is_not_the_queue_running_empty(engine: Engine, events: Recorder) -> None:
+    entries = await _queue_group(engine, "@tad_demo_mixes")
+    scheduler = engine.scheduler
+    scheduler.max_concurrent = 2
+    started = asyncio.Event()
+    engine.events.subscribe(lambda e: started.set() if isinstance(e, EntryStarted) else None)
+    run = asyncio.create_task(_run(engine))
+    await started.wait()
+    await scheduler.pause_many(entries)  # "p" in the Queue pane: the running ones stop too
+    await run
+    assert events.finished("paused") and events.of(QueueIdle) == []
+    before = len(events.finished("downloaded"))  # those that finished before the pause
+    paused = [e.pk for e in await QueueEntry.filter(state=QueueState.PAUSED)]
+    await scheduler.resume_many(paused[:2])  # the last running entry finishes while the rest are paused
+    await _run(engine)
+    assert len(events.finished("downloaded")) == before + 2 and events.of(QueueIdle) == []
+    await scheduler.resume_many(paused[2:])
+    await _run(engine)
+    await _run(engine)  # an idle look at an empty queue says nothing again
+    assert events.of(QueueIdle) == [QueueIdle(len(entries), 0)]
+    assert len(_complete(events)) == 1
+
+
+async def test_a_dependent_held_by_a_paused_entry_keeps_the_queue_from_being_empty(
+    engine: Engine, events: Recorder
+) -> None:
+    entries = await _queue_group(engine, "@tad_demo_mixes")
+    scheduler = engine.scheduler
+    await scheduler.pause_many(entries[:1])
+    dependent = await QueueEntry.get(id=entries[1])
+    dependent.depends_on_id = entries[0]
+    await dependent.save()
+    await _run(engine)
+    assert (await QueueEntry.get(id=entries[1])).state == QueueState.WAITING
+    assert events.of(QueueIdle) == []
+    await scheduler.cancel(entries[0])
+    await _run(engine)
+    assert events.of(QueueIdle) == [QueueIdle(len(entries) - 2, 1)]
+
+
+async def test_a_batch_completes_once_however_its_last_entries_race(engine: Engine, events: Recorder) -> None:
+    engine.scheduler.max_concurrent = 8
+    for group in ("@tad_demo_classical", "@tad_demo_mixes"):
+        await _queue_group(engine, group, priority=Priority.HIGH)
+    await _run(engine)
+    complete = _complete(events)
+    assert len(complete) == 2 and len({e.batch_id for e in complete}) == 2
+    assert events.of(QueueIdle)[0].failed == 0 and len(events.of(QueueIdle)) == 1
+
+
+async def test_a_retried_batch_is_told_open_again_then_complete_again(engine: Engine, events: Recorder) -> None:
+    entries = await _queue_group(engine, "@tad_demo_mixes")
+    await engine.scheduler.cancel(entries[0])
+    await _run(engine)
+    assert [(e.done, e.total) for e in _complete(events)] == [(len(entries), len(entries))]
+    await engine.scheduler.retry(entries[0])
+    last = events.of(BatchProgress)[-1]
+    assert (last.done, last.total) == (len(entries) - 1, len(entries))
+    await _run(engine)
+    assert len(_complete(events)) == 2 and len(events.of(QueueIdle)) == 2

@@ -28,6 +28,7 @@ from tad_tui.download.job import PART_SUFFIX, Job, JobContext
 from tad_tui.store.db import DATABASE_BUSY, database_busy
 from tad_tui.store.models import AudioFile, DownloadBatch, FileStatus, Priority, QueueEntry, QueueState
 from tad_tui.store.ranks import RANK_GAP, move_entry
+from tad_tui.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,10 @@ class Scheduler:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._stop_reason: dict[int, QueueState] = {}
         self._changed = asyncio.Event()
-        self._batch_done: dict[int, int] = {}
-        self._busy = False  # something ran since the queue was last idle
+        self._batch_shown: dict[int, tuple[int, int, int]] = {}  # batch id -> (done, total, failed) last published
+        self._batch_lock = asyncio.Lock()  # one count at a time, so they are published in the order taken
+        self._busy = False  # something ran since the queue was last empty
+        self._spell: Counter[str] = Counter()  # outcomes since the queue was last empty (for QueueIdle)
         self._waiting_for_database = False
         # Why no new entry may start now (the memory limit), or None; see monitor.py.
         self.admission: Callable[[], str | None] = lambda: None
@@ -123,14 +126,28 @@ class Scheduler:
                     self._busy = True
                     self._tell({entry.audio_id: QueueState.RUNNING})
                     self._running[entry.pk] = asyncio.create_task(self._run_entry(entry))
-                if self._busy and self.idle():
+                if self._busy and self.idle() and await self._emptied():
                     self._busy = False
-                    self.context.events.publish(QueueIdle(self.outcomes["downloaded"], self.outcomes["failed"]))
+                    self.context.events.publish(QueueIdle(self._spell["downloaded"], self._spell["failed"]))
+                    self._spell.clear()
                 if until_idle and self.idle():
                     return self.outcomes
                 await self._changed.wait()
         finally:
             await self.stop()
+
+    async def _emptied(self) -> bool:
+        """Nothing is left in the queue: no entry queued, waiting, running or paused.
+
+        Idle is not empty: pausing everything (or a dependent parked on a paused entry) leaves work
+        to do, so "Queue empty" waits until that work finishes, fails or is cancelled. ``_busy``
+        stays set meanwhile, so the queue becoming empty later is still told, once.
+        """
+        return not await QueueEntry.filter(state__in=ACTIVE).exists()
+
+    def _count(self, outcome: str) -> None:
+        self.outcomes[outcome] += 1
+        self._spell[outcome] += 1
 
     async def stop(self) -> None:
         """Stop every transfer; their state is saved and they resume on the next start."""
@@ -196,7 +213,7 @@ class Scheduler:
                     return
                 break
             self._database_wait(False)
-            self.outcomes[outcome] += 1
+            self._count(outcome)
             if outcome in OUTCOME_STATES:
                 self._tell({entry.audio_id: OUTCOME_STATES[outcome]})
             await self._release_dependents(entry.pk)
@@ -240,7 +257,7 @@ class Scheduler:
         entry.error_message = message
         await entry.save(update_fields=["state", "error_message", "updated_at"])
         await AudioFile.filter(id=entry.audio_id).update(status=FileStatus.FAILED, error_message=message)
-        self.outcomes["failed"] += 1
+        self._count("failed")
         self._tell({entry.audio_id: QueueState.FAILED})
         self.context.events.publish(
             EntryFinished(entry.pk, entry.audio.file_id, "failed", error_message=message, file_size=entry.audio.file_size)
@@ -256,16 +273,32 @@ class Scheduler:
                 self._offer(row.pk, int(row.priority), row.rank)
 
     async def _publish_batch(self, batch_id: int) -> None:
-        batch = await DownloadBatch.get_or_none(id=batch_id)
-        if batch is None:
-            return
-        states = Counter(await QueueEntry.filter(batch_id=batch_id).values_list("state", flat=True))
-        finished = sum(states[s] for s in (QueueState.COMPLETED, QueueState.FAILED, QueueState.CANCELLED))
-        total = sum(states.values())
-        if finished < self._batch_done.get(batch_id, 0):
-            return  # a newer count (from an entry finishing meanwhile) was already published
-        self._batch_done[batch_id] = finished
-        self.context.events.publish(BatchProgress(batch_id, batch.name, finished, total, states[QueueState.FAILED]))
+        """Publish the batch's count if it changed since the last one published.
+
+        Entries finishing together each count the batch after both were written: both counts say
+        "44 of 44", and publishing both told "Batch complete" twice. Counts are taken one at a time
+        (the lock keeps them in order) and a count equal to the last one published is not repeated.
+        """
+        async with self._batch_lock:
+            batch = await DownloadBatch.get_or_none(id=batch_id)
+            if batch is None:
+                return
+            states = Counter(await QueueEntry.filter(batch_id=batch_id).values_list("state", flat=True))
+            finished = sum(states[s] for s in (QueueState.COMPLETED, QueueState.FAILED, QueueState.CANCELLED))
+            count = (finished, sum(states.values()), states[QueueState.FAILED])
+            if self._batch_shown.get(batch_id) == count:
+                return
+            self._batch_shown[batch_id] = count
+            self.context.events.publish(BatchProgress(batch_id, batch.name, *count))
+
+    async def _publish_batches(self, entry_ids: Sequence[int]) -> None:
+        """Publish the count of every batch these entries belong to (after a retry opened them again)."""
+        batch_ids: set[int] = set()
+        for chunk in _chunks(list(entry_ids)):
+            rows = QueueEntry.filter(id__in=chunk, batch_id__not_isnull=True)
+            batch_ids.update(await rows.values_list("batch_id", flat=True))
+        for batch_id in sorted(batch_ids):
+            await self._publish_batch(batch_id)
 
     # ---- what users do to the queue ---------------------------------------------------------------
     # Each writes one audit line. A caller that loops over many entries passes ``audit=False`` and
@@ -313,7 +346,7 @@ class Scheduler:
         entries: list[QueueEntry] = []
         async with in_transaction():
             if len(fresh) > 1 or batch_name:
-                batch = await DownloadBatch.create(name=(batch_name or f"{len(fresh)} files")[:255])
+                batch = await DownloadBatch.create(name=(batch_name or counted(len(fresh), "file"))[:255])
                 batch_id = batch.pk
             last = await QueueEntry.filter(priority=priority).order_by("-rank").first()
             rank = (last.rank if last else 0) + RANK_GAP
@@ -346,7 +379,9 @@ class Scheduler:
                 await AudioFile.filter(id__in=chunk, status=FileStatus.FAILED).update(
                     status=FileStatus.PENDING, error_message=None
                 )
-            return await self._requeue_many(entry_ids, QueueState.FAILED)
+            retried = await self._requeue_many(entry_ids, QueueState.FAILED)
+        await self._publish_batches(entry_ids)
+        return retried
 
     async def move(self, entry_id: int, where: str, *, audit: bool = True) -> None:
         """Move an entry up, down, to the top or the bottom of its priority: one row written."""
@@ -411,6 +446,8 @@ class Scheduler:
             if entry.state in (QueueState.FAILED, QueueState.CANCELLED):
                 await AudioFile.filter(id=entry.audio_id).update(status=FileStatus.PENDING, error_message=None)
                 await self._requeue_as_new(entry)
+                if entry.batch_id is not None:
+                    await self._publish_batch(entry.batch_id)  # open again: completing again is news again
 
     async def pause_many(self, entry_ids: Sequence[int]) -> int:
         """Pause many entries at once: running ones stop (saving their state), the others are
@@ -487,6 +524,7 @@ class Scheduler:
         if state == QueueState.CANCELLED:
             await entry.fetch_related("audio")
             await _discard_partial(entry.audio)
+            await self._release_dependents(entry.pk)  # they fail now, saying why, not wait for ever
         self._changed.set()
 
     async def _requeue_as_new(self, entry: QueueEntry) -> None:

@@ -33,6 +33,7 @@ from tad_tui.download.pace import AccountPace
 from tad_tui.download.parts import InOrderDigest, PartMap, connections_for
 from tad_tui.telegram.client import ServerTrouble, TadClient
 from tad_tui.telegram.source import FileLocation, SourceError
+from tad_tui.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -404,7 +405,7 @@ class Transfer:
     async def _backoff(self, attempt: int, reason: str) -> int:
         attempt += 1
         if attempt > self.settings.retry_attempts:
-            raise TransferFailed(f"{reason}; gave up after {attempt} attempts")
+            raise TransferFailed(f"{reason}; gave up after {counted(attempt, 'attempt')}")
         delay = min(MAX_BACKOFF, self.settings.retry_delay * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
         log.info("%s; retrying in %.1f s", reason, delay)
         await asyncio.sleep(delay)

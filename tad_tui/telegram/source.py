@@ -20,6 +20,7 @@ from telethon.tl import functions, types
 from tad_tui.library.text import CAPTION_MAX, GROUP_TITLE_MAX, MIME_TYPE_MAX, TEXT_MAX, USERNAME_MAX, clean_text
 from tad_tui.telegram.client import TadClient
 from tad_tui.telegram.login import LoginFlow, account_name, forget_session, log_out
+from tad_tui.words import counted
 
 log = logging.getLogger(__name__)
 SCAN_PAGE = 100
@@ -265,10 +266,10 @@ def _duration(seconds: int) -> str:
         return f"about {seconds / 86400:.0f} days"
     if seconds >= 3600:
         hours = round(seconds / 3600)
-        return f"about {hours} hour{'s' if hours != 1 else ''}"
+        return f"about {counted(hours, 'hour')}"
     if seconds >= 120:
         return f"about {seconds // 60} minutes"
-    return f"{seconds} seconds"
+    return counted(seconds, "second")
 
 
 def _group_info(entity: Any) -> GroupInfo | None:

@@ -23,6 +23,7 @@ from tad_tui.ui.dialogs import PriorityDialog
 from tad_tui.download.events import StatesChanged
 from tad_tui.ui.messages import EngineEvent, QueueChanged, ScanFinished, ScanProgressed
 from tad_tui.ui.table import Cell, Column, RowTable
+from tad_tui.words import counted
 
 GROUP_COLUMNS = (
     Column("Group", 0),
@@ -196,7 +197,7 @@ class GroupsPane(Vertical):
             return
         marked = len(self._tracks.marked)
         downloaded = sum(1 for t in self._tracks.rows if t.status == "downloaded")
-        text = f"{figures.clean(self.group.title)} · {len(self._tracks.rows)} tracks, {downloaded} downloaded"
+        text = f"{figures.clean(self.group.title)} · {counted(len(self._tracks.rows), 'track')}, {downloaded} downloaded"
         self.query_one("#tracks-title", Label).update(Content(text + (f" · {marked} selected" if marked else "")))
 
     @work(group="tracks", exclusive=True, exit_on_error=False)
@@ -290,7 +291,7 @@ class GroupsPane(Vertical):
         self._tracks.marked.clear()
         self._tracks.refresh()
         self._show_tracks_title()
-        parts = [f"Queued {len(result.entry_ids)} tracks ({priority.name.lower()})"]
+        parts = [f"Queued {counted(len(result.entry_ids), 'track')} ({priority.name.lower()})"]
         if result.already_queued:
             parts.append(f"{result.already_queued} were already queued")
         if len(wanted) < len(chosen):
@@ -329,7 +330,7 @@ class GroupsPane(Vertical):
 
     def on_scan_progressed(self, message: ScanProgressed) -> None:
         if message.group_id in self._scanning:
-            self._status(f"Scanning {message.title}… {message.new} new audio messages", message.group_id)
+            self._status(f"Scanning {message.title}… {counted(message.new, 'new audio message')}", message.group_id)
 
     def on_scan_finished(self, message: ScanFinished) -> None:
         self._status(f"{message.title}: {message.new} new, {message.total} in the library", message.group_id)

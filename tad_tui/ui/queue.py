@@ -45,6 +45,7 @@ from tad_tui.ui.dialogs import BandwidthDialog, BatchDialog
 from tad_tui.ui.messages import EngineEvent, ProgressTick
 from tad_tui.ui.queue_order import after_priority_change, move_marked
 from tad_tui.ui.table import Cell, Column, RowTable
+from tad_tui.words import counted
 
 ACTIVE = ("queued", "waiting", "running", "paused")
 FINISHED_STATE = {
@@ -113,7 +114,7 @@ BATCH_DONE = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled", "re
 
 
 def entries(count: int) -> str:
-    return f"{count} entry" if count == 1 else f"{count} entries"
+    return counted(count, "entry")
 
 
 def line_cells(line: QueueLine) -> Sequence[Cell]:
@@ -544,7 +545,7 @@ class QueuePane(Vertical):
                 await self.engine.scheduler.pause_many(ids)
             for entry_id in ids:
                 self._set_state(entry_id, "paused")
-            self.notify(f"Paused {len(ids)} entries")
+            self.notify(f"Paused {entries(len(ids))}")
 
         self._apply(pause_all)
 
@@ -556,7 +557,7 @@ class QueuePane(Vertical):
                 await self.engine.scheduler.resume_many(ids)
             for entry_id in ids:
                 self._set_state(entry_id, "queued")
-            self.notify(f"Resumed {len(ids)} entries")
+            self.notify(f"Resumed {entries(len(ids))}")
 
         self._apply(resume_all)
 

@@ -25,6 +25,7 @@ from tad_tui.ui import figures
 from tad_tui.download.events import EntryFinished, StatesChanged
 from tad_tui.ui.messages import EngineEvent, QueueChanged
 from tad_tui.ui.table import Cell, Column, RowTable
+from tad_tui.words import noun
 
 LIMIT = 200  # hits shown; the count above them says how many more match
 COLUMNS = (
@@ -129,7 +130,7 @@ class SearchPane(Vertical):
         hints.update(Content("\n".join(figures.clean(hint) for hint in result.hints)))  # hints quote the query
         hints.display = bool(result.hints)
         count = f"{result.matched}+" if result.more else str(result.matched)
-        line = f"{count} {'match' if result.matched == 1 else 'matches'} · {self.elapsed(result):.0f} ms"
+        line = f"{count} {noun(result.matched, 'match')} · {self.elapsed(result):.0f} ms"
         if len(result.hits) < result.matched:
             line += f" · best {len(result.hits)} shown"
         if result.relaxed:
