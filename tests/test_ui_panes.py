@@ -46,7 +46,7 @@ from tad_tui.ui.search import SearchInput, SearchPane
 from tad_tui.ui.table import RowTable
 from tad_tui.ui.themes import shipped_themes_dir
 from test_ui import CLASSICAL, held, make_app, settle  # noqa: F401  (held: the fixture)
-from test_ui_support import FrozenMonitor, Gate, frozen_samples, queue_group, until
+from test_ui_support import FrozenMonitor, Gate, frozen_samples, queue_group, shown_words, until
 
 
 async def scanned(engine: Engine, username: str = CLASSICAL) -> None:
@@ -337,6 +337,26 @@ async def test_performance_pane_shows_every_figure_and_redraws_each_second(held:
         )
         await until(lambda: text("#perf-cpu").startswith("CPU 77.0 %"), pilot.pause, timeout=3)
         assert "no flood wait" in text("#perf-links") and text("#perf-downloads") == "Per download: nothing running"
+
+
+async def test_performance_pane_shows_every_word_and_unit_at_80_columns(held: tuple[Engine, Gate]) -> None:
+    engine, _ = held
+    widest = 1023.9 * 2**10  # "1023.9 KiB/s": the longest speed format_size writes
+    sample = replace(
+        frozen_samples(count=1)[0],
+        download_bps=widest, download_bps_10s=widest, download_bps_60s=widest,
+        rss_bytes=1023 * 2**20, memory_limit_bytes=1000 * 2**20,
+        memory_pressure="memory limit: tad-tui uses 1023 MiB of max_memory_mb 1000 MiB",
+        account_pace_bps=int(widest),
+    )
+    engine.monitor = FrozenMonitor([sample])  # type: ignore[assignment]
+    app = quick(make_app(engine))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        assert "60 s 1023.9 KiB/s" in str(app.query_one("#perf-speed", Label).content)
+        for label in app.query_one(PerformancePane).query(Label):
+            assert shown_words(label) == " ".join(str(label.content).split()), label.id
 
 
 # ---- keys, help, palette ----------------------------------------------------------------------
