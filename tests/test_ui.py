@@ -239,7 +239,7 @@ async def test_tab_keys_help_and_command_palette(held: tuple[Engine, Gate]) -> N
             "Show the groups pane",
             "Set the total download limit",
             "Choose a colour theme",
-            "Focus Next",
+            "Focus next",
         ):
             assert expected in help_lines
         await pilot.press("escape")

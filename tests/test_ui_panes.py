@@ -424,6 +424,11 @@ async def test_help_lists_every_binding_of_the_focused_pane_and_of_the_app(held:
                 assert not {b.tooltip or b.description for b in bindings if _track_only(b)} & shown[title]
             assert app_lines <= shown["Everywhere"]
             assert list(shown)[-1] == "Everywhere"
+            # One style: sentence case, Textual's own "Focus Next" and "Scroll Left" included.
+            every = set().union(*shown.values())
+            assert "Focus next" in every and ("Scroll left" in every or key == "f3")
+            title_case = [d for d in every if len(d.split()) > 1 and all(w[:1].isupper() for w in d.split())]
+            assert not title_case
             keys_text = " ".join(line.keys for _, lines in app.screen.sections for line in lines)
             for app_key in ("f1", "f2", "f3", "f4", "^q", "?", "^t"):
                 assert app_key in keys_text.lower(), app_key
