@@ -120,6 +120,10 @@ async def test_open_group_rows_show_title_performer_length_size_format_and_statu
         assert "2 selected" in str(app.query_one("#tracks-title", Label).content)
         assert drawn(groups._tracks, 0).startswith("●") and drawn(groups._tracks, 1).startswith("●")
         assert not drawn(groups._tracks, 2).startswith("●")
+        # The header names each column over its marks: ● (selected) over the bullets, ✓ (downloaded) over the ticks.
+        header = groups._tracks.render_line(0).text
+        selected = groups._tracks.render_line(1).text
+        assert header.index("●") == selected.index("●") and header.index("✓") == selected.index("●") + 2
 
 
 async def test_scan_reports_live_progress_then_a_rescan_finds_nothing_new(held: tuple[Engine, Gate]) -> None:

@@ -104,9 +104,10 @@ class RowTable(ScrollView, Generic[Row], can_focus=True):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        # A marked row shows a bullet in a column of its own, readable without colour too.
+        # A marked row shows a bullet in a column of its own, readable without colour too; its header
+        # is the bullet, so a ✓ column beside it (downloaded) is not read as the selection.
         self.markable = markable
-        self.columns = ([Column(" ", 1)] if markable else []) + list(columns)
+        self.columns = ([Column("●", 1)] if markable else []) + list(columns)
         self._cells = cells
         self._key = key
         self.empty_text = empty_text
