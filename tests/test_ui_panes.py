@@ -274,6 +274,19 @@ async def test_a_slow_earlier_search_never_paints_over_the_latest(held: tuple[En
         assert pane.shown_text == "bethov" and "Beethoven" in pane.table.rows[0].name
 
 
+async def test_a_result_shows_its_title_first_at_80_columns(held: tuple[Engine, Gate]) -> None:
+    engine, _ = held
+    await scanned(engine)
+    app = quick(make_app(engine))
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(SearchPane)
+        await pilot.press("f3", *"symphony 5 beethoven")
+        await until(lambda: pane.shown_text == "symphony 5 beethoven" and bool(pane.table.rows), pilot.pause)
+        hit = pane.table.rows[0]
+        assert hit.name == f"{hit.title} – {hit.performer}"
+        assert drawn(pane.table, 0).startswith("Symphony No. 5 in C minor")  # not "Ludwig van Beethoven – Sym…"
+
+
 async def test_enter_on_a_downloaded_result_shows_where_the_file_is(held: tuple[Engine, Gate]) -> None:
     engine, gate = held
     ids = await queue_group(engine, CLASSICAL, limit=1)
