@@ -11,9 +11,15 @@ from tad_tui.library.text import printable
 
 
 def print_table(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric: Collection[int] = (), empty: str = "(none)"
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    numeric: Collection[int] = (),
+    shrink_first: Collection[int] = (),
+    empty: str = "(none)",
 ) -> None:
-    """Columns sized to their content in terminal cells (CJK takes two); the widest shrink (with …).
+    """Columns sized to their content in terminal cells (CJK takes two); the widest shrink (with …),
+    the ``shrink_first`` ones before any other, so the column that matters most stays readable.
 
     Every cell goes through ``printable``: a title holding a clear-screen escape or a bidi override
     cannot clear or reorder the user's terminal, whatever reached the library before it was sanitized.
@@ -23,8 +29,12 @@ def print_table(
     width = shutil.get_terminal_size((100, 24)).columns
     widths = [max([cells(h)] + [cells(r[i]) for r in rows]) for i, h in enumerate(headers)]
     gap = 2
-    while sum(widths) + gap * (len(widths) - 1) > width and max(widths) > 8:
-        widths[widths.index(max(widths))] -= 1
+    for shrinking in (set(shrink_first), set(range(len(widths)))):
+        while sum(widths) + gap * (len(widths) - 1) > width:
+            widest = max(shrinking, key=lambda i: widths[i], default=None)
+            if widest is None or widths[widest] <= 8:
+                break
+            widths[widest] -= 1
 
     def line(row: Sequence[str]) -> str:
         parts = []

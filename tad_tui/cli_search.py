@@ -138,7 +138,7 @@ def _print_human(result: SearchResult) -> None:
     from tad_tui.cli_output import print_table
     from tad_tui.sizes import format_size
 
-    headers = ["Score", "Track", "Album", "Group", "Format", "Size", "Time", "Status"]
+    headers = ["Score", "Track", "Album", "Group", "Type", "Size", "Time", "Status"]
     rows = [
         [str(hit.score), hit.name, hit.album or "", hit.group, hit.format or "?", format_size(hit.file_size),
          _clock(hit.duration), hit.status]
@@ -148,7 +148,12 @@ def _print_human(result: SearchResult) -> None:
         del headers[2]
         for row in rows:
             del row[2]
-    print_table(headers, rows, numeric={0, len(headers) - 3, len(headers) - 2}, empty="(no matching tracks)")
+    # Album and group give way first: at 80 columns the track's title stays readable.
+    squeezed = {i for i, header in enumerate(headers) if header in ("Album", "Group")}
+    print_table(
+        headers, rows, numeric={0, len(headers) - 3, len(headers) - 2}, shrink_first=squeezed,
+        empty="(no matching tracks)",
+    )
     if result.relaxed:
         print("No track has every word; these have some of them.")
     if result.more or result.matched > len(result.hits):

@@ -6,11 +6,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import textual.constants
 
 from tad_tui.telegram.sim.catalogue import Catalogue, load_catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.server import SimulatedTelegram
 from tad_tui.telegram.source import TelethonSource
+
+
+@pytest.fixture(autouse=True)
+def truecolor_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps draw for a truecolor terminal whatever TERM the tests run under (TERM=xterm means 16
+    colours to Textual, which changes the cursor row); snapshots are truecolor SVGs."""
+    monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", "truecolor")
 
 
 @pytest.fixture(scope="session")

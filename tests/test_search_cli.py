@@ -121,7 +121,17 @@ def test_the_table_fits_the_terminal(library, columns: str) -> None:
     assert lines[0].split()[:2] == ["Score", "Track"]
     assert len(lines) == 2 + 44 + 24  # header, rule, every classical and hostile track
     assert all(cells(line) <= int(columns) for line in lines), "\n".join(lines)
-    assert any("坂本" in line for line in lines)  # double-width characters measured as two cells
+    assert any(cells(line) > len(line) for line in lines)  # double-width characters measured as two cells
+
+
+def test_the_title_comes_first_and_stays_readable_at_80_columns(library) -> None:
+    result = search(library, "symphony", "5", "beethoven", env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    header, _, first = result.stdout.splitlines()[:3]
+    track = first[header.index("Track"):].split("  ")[0]
+    assert track.startswith("Symphony No. 5 in"), result.stdout  # the title, not "Ludwig van Beethoven – Sym…"
+    wide = search(library, "symphony", "5", "beethoven", env={"COLUMNS": "200"}).stdout.splitlines()[2]
+    assert "Symphony No. 5 in C minor, Op. 67: I. Allegro con brio – Ludwig van Beethoven" in wide
 
 
 def test_search_works_beside_a_writer(library) -> None:

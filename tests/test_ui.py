@@ -22,7 +22,7 @@ from tad_tui.ui.groups import GroupsPane
 from tad_tui.ui.help import HelpScreen, render_sections
 from tad_tui.ui.queue import QueuePane
 from tad_tui.ui.themes import shipped_themes_dir
-from test_ui_support import FROZEN_NOW, Gate, held_engine, queue_group, until
+from test_ui_support import FROZEN_NOW, Gate, held_engine, queue_group, shown_words, until
 
 CLASSICAL = "@tad_demo_classical"
 
@@ -171,6 +171,13 @@ async def test_bandwidth_dialog_sets_the_limit_and_explains_bad_input(held: tupl
         assert "ambiguous" in error and isinstance(app.screen, BandwidthDialog)
         await pilot.press("backspace", "backspace", "1", "B", "enter")
         assert "too low" in str(app.screen.query_one("#bandwidth-error", Label).content)
+        await pilot.press("backspace", "backspace", *"abc", "enter")
+        await pilot.pause()
+        error_label = app.screen.query_one("#bandwidth-error", Label)
+        error = str(error_label.content)
+        assert "write bytes (1048576) or a number and unit" in error  # longer than the dialog is wide
+        assert shown_words(error_label) == error  # wrapped, every word on screen at 80×24
+        await pilot.press(*["backspace"] * 3)
         await pilot.press("backspace", "backspace", "8", "M", "B", "enter")
         await pilot.pause()
         assert not isinstance(app.screen, BandwidthDialog)
@@ -232,7 +239,7 @@ async def test_tab_keys_help_and_command_palette(held: tuple[Engine, Gate]) -> N
             "Show the groups pane",
             "Set the total download limit",
             "Choose a colour theme",
-            "Focus Next",
+            "Focus next",
         ):
             assert expected in help_lines
         await pilot.press("escape")
@@ -366,6 +373,12 @@ async def test_search_malformed_filter_shows_a_hint(held: tuple[Engine, Gate]) -
         await settle(app, pilot)
         hints = app.query_one("#search-hints", Label)
         assert hints.display and "size" in str(hints.content)
+        await pilot.press(*" foo:bar")  # two hints, each longer than the 80 columns
+        await settle(app, pilot)
+        text = str(hints.content)
+        assert "no filter called 'foo'" in text and "'lots' is not a size" in text
+        assert shown_words(hints) == " ".join(text.split())  # wrapped, every word on screen at 80×24
+        await pilot.press(*["backspace"] * 8)
         await pilot.press(*" format:flac")
         await settle(app, pilot)
         assert pane.table.rows and all(hit.format == "flac" for hit in pane.table.rows)

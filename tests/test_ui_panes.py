@@ -46,7 +46,7 @@ from tad_tui.ui.search import SearchInput, SearchPane
 from tad_tui.ui.table import RowTable
 from tad_tui.ui.themes import shipped_themes_dir
 from test_ui import CLASSICAL, held, make_app, settle  # noqa: F401  (held: the fixture)
-from test_ui_support import FrozenMonitor, Gate, frozen_samples, queue_group, until
+from test_ui_support import FrozenMonitor, Gate, frozen_samples, queue_group, shown_words, until
 
 
 async def scanned(engine: Engine, username: str = CLASSICAL) -> None:
@@ -120,6 +120,10 @@ async def test_open_group_rows_show_title_performer_length_size_format_and_statu
         assert "2 selected" in str(app.query_one("#tracks-title", Label).content)
         assert drawn(groups._tracks, 0).startswith("●") and drawn(groups._tracks, 1).startswith("●")
         assert not drawn(groups._tracks, 2).startswith("●")
+        # The header names each column over its marks: ● (selected) over the bullets, ✓ (downloaded) over the ticks.
+        header = groups._tracks.render_line(0).text
+        selected = groups._tracks.render_line(1).text
+        assert header.index("●") == selected.index("●") and header.index("✓") == selected.index("●") + 2
 
 
 async def test_scan_reports_live_progress_then_a_rescan_finds_nothing_new(held: tuple[Engine, Gate]) -> None:
@@ -270,6 +274,19 @@ async def test_a_slow_earlier_search_never_paints_over_the_latest(held: tuple[En
         assert pane.shown_text == "bethov" and "Beethoven" in pane.table.rows[0].name
 
 
+async def test_a_result_shows_its_title_first_at_80_columns(held: tuple[Engine, Gate]) -> None:
+    engine, _ = held
+    await scanned(engine)
+    app = quick(make_app(engine))
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(SearchPane)
+        await pilot.press("f3", *"symphony 5 beethoven")
+        await until(lambda: pane.shown_text == "symphony 5 beethoven" and bool(pane.table.rows), pilot.pause)
+        hit = pane.table.rows[0]
+        assert hit.name == f"{hit.title} – {hit.performer}"
+        assert drawn(pane.table, 0).startswith("Symphony No. 5 in C minor")  # not "Ludwig van Beethoven – Sym…"
+
+
 async def test_enter_on_a_downloaded_result_shows_where_the_file_is(held: tuple[Engine, Gate]) -> None:
     engine, gate = held
     ids = await queue_group(engine, CLASSICAL, limit=1)
@@ -339,6 +356,26 @@ async def test_performance_pane_shows_every_figure_and_redraws_each_second(held:
         assert "no flood wait" in text("#perf-links") and text("#perf-downloads") == "Per download: nothing running"
 
 
+async def test_performance_pane_shows_every_word_and_unit_at_80_columns(held: tuple[Engine, Gate]) -> None:
+    engine, _ = held
+    widest = 1023.9 * 2**10  # "1023.9 KiB/s": the longest speed format_size writes
+    sample = replace(
+        frozen_samples(count=1)[0],
+        download_bps=widest, download_bps_10s=widest, download_bps_60s=widest,
+        rss_bytes=1023 * 2**20, memory_limit_bytes=1000 * 2**20,
+        memory_pressure="memory limit: tad-tui uses 1023 MiB of max_memory_mb 1000 MiB",
+        account_pace_bps=int(widest),
+    )
+    engine.monitor = FrozenMonitor([sample])  # type: ignore[assignment]
+    app = quick(make_app(engine))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        assert "60 s 1023.9 KiB/s" in str(app.query_one("#perf-speed", Label).content)
+        for label in app.query_one(PerformancePane).query(Label):
+            assert shown_words(label) == " ".join(str(label.content).split()), label.id
+
+
 # ---- keys, help, palette ----------------------------------------------------------------------
 
 
@@ -404,6 +441,11 @@ async def test_help_lists_every_binding_of_the_focused_pane_and_of_the_app(held:
                 assert not {b.tooltip or b.description for b in bindings if _track_only(b)} & shown[title]
             assert app_lines <= shown["Everywhere"]
             assert list(shown)[-1] == "Everywhere"
+            # One style: sentence case, Textual's own "Focus Next" and "Scroll Left" included.
+            every = set().union(*shown.values())
+            assert "Focus next" in every and ("Scroll left" in every or key == "f3")
+            title_case = [d for d in every if len(d.split()) > 1 and all(w[:1].isupper() for w in d.split())]
+            assert not title_case
             keys_text = " ".join(line.keys for _, lines in app.screen.sections for line in lines)
             for app_key in ("f1", "f2", "f3", "f4", "^q", "?", "^t"):
                 assert app_key in keys_text.lower(), app_key

@@ -9,6 +9,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from textual.widget import Widget
+
 from tad_tui.config import Settings, default_settings
 from tad_tui.engine import Engine
 from tad_tui.library.scan import scan_group
@@ -152,3 +154,16 @@ async def until(condition: Callable[[], bool], pause: Callable[[], object], *, t
             await result
         else:
             await asyncio.sleep(0.02)
+
+
+def shown_words(widget: Widget) -> str:
+    """What the screen shows inside the widget's region, its lines joined by single spaces.
+
+    Read from the screen's compositor (what the terminal gets), so a clipped or unwrapped line is
+    missing words here even when the widget holds the whole text.
+    """
+    compositor = widget.screen._compositor  # the pinned Textual's frame, as painted
+    region = compositor.find_widget(widget).visible_region
+    lines = compositor.render_strips()
+    cropped = (lines[y].crop(region.x, region.right).text for y in range(region.y, region.bottom))
+    return " ".join(" ".join(cropped).split())

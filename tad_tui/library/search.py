@@ -401,9 +401,10 @@ class SearchHit:
 
     @property
     def name(self) -> str:
-        """What a person calls the track: performer – title, else the title or file name."""
+        """What a person calls the track: title – performer (the title first: a narrow column keeps
+        it), else the title or file name."""
         if self.performer and self.title:
-            return f"{self.performer} – {self.title}"
+            return f"{self.title} – {self.performer}"
         return self.title or self.file_name or self.file_id
 
     def to_json(self) -> dict[str, Any]:

@@ -35,12 +35,24 @@ def key_help(node: DOMNode) -> list[KeyHelp]:
             if node.check_action(binding.action.partition("(")[0], ()) is False:
                 continue  # does nothing where the user is (a track key on the list of groups)
             # The footer shows the short description; the tooltip, where given, says it in full.
-            keys = by_action.setdefault((binding.action, binding.tooltip or binding.description), [])
+            description = sentence_case(binding.tooltip or binding.description)
+            keys = by_action.setdefault((binding.action, description), [])
             # Each key by its own name: a footer's short key_display ("⇧↑") would hide K beside shift+up.
             shown = node.app.get_key_display(replace(binding, key_display=None))
             if shown not in keys:
                 keys.append(shown)
     return [KeyHelp(" / ".join(keys), description) for (_, description), keys in by_action.items()]
+
+
+def sentence_case(description: str) -> str:
+    """Textual's own bindings say "Page Left", "Focus Next"; ours say "Page left": one style in help.
+
+    Only a description with every word capitalised changes, so "Ask Telegram for …" keeps its name.
+    """
+    words = description.split(" ")
+    if len(words) < 2 or not all(word[:1].isupper() for word in words):
+        return description
+    return " ".join([words[0], *(word.lower() for word in words[1:])])
 
 
 def sections_for(focused: DOMNode | None, app: DOMNode) -> list[tuple[str, list[KeyHelp]]]:

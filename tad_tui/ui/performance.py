@@ -44,6 +44,7 @@ class PerformancePane(Vertical, can_focus=True):
             yield Sparkline([], id="spark-rss")
             yield Label("", id="perf-speed")
             yield Sparkline([], id="spark-speed")
+        yield Label("", id="perf-pressure")  # a sentence: too long for the column beside the graphs
         yield Label("Waiting for the first sample…", id="perf-counts")
         yield Label("", id="perf-links")
         yield Label("", id="perf-downloads")
@@ -69,7 +70,9 @@ class PerformancePane(Vertical, can_focus=True):
         minutes = max(len(window) // 60, 1)
         self._set("#perf-cpu", f"CPU {latest.cpu_percent:.1f} %\nlast {minutes} min")
         limit = f" of {format_size(latest.memory_limit_bytes)}" if latest.memory_limit_bytes else ""
-        self._set("#perf-rss", f"Memory {format_size(latest.rss_bytes)}{limit}\n{latest.memory_pressure or ''}")
+        self._set("#perf-rss", f"Memory {format_size(latest.rss_bytes)}{limit}")
+        self._set("#perf-pressure", latest.memory_pressure or "")
+        self.query_one("#perf-pressure").display = latest.memory_pressure is not None
         self._set(
             "#perf-speed",
             f"Download {figures.speed(latest.download_bps) or '0 B/s'}\n"

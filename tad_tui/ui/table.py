@@ -11,6 +11,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Generic, Literal, TypeVar
 
+from rich.console import COLOR_SYSTEMS
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -21,6 +22,8 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from tad_tui.ui.contrast import readable
 
 Row = TypeVar("Row", bound=Hashable)
 Cell = str | Text
@@ -104,9 +107,10 @@ class RowTable(ScrollView, Generic[Row], can_focus=True):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        # A marked row shows a bullet in a column of its own, readable without colour too.
+        # A marked row shows a bullet in a column of its own, readable without colour too; its header
+        # is the bullet, so a ✓ column beside it (downloaded) is not read as the selection.
         self.markable = markable
-        self.columns = ([Column(" ", 1)] if markable else []) + list(columns)
+        self.columns = ([Column("●", 1)] if markable else []) + list(columns)
         self._cells = cells
         self._key = key
         self.empty_text = empty_text
@@ -300,9 +304,11 @@ class RowTable(ScrollView, Generic[Row], can_focus=True):
         cells = self._cells(row)
         if self.markable:
             cells = ["●" if marked else "", *cells]
-        return self._strip((row, width, marked, cursor, self.has_focus), cells, style, width)
+        return self._strip((row, width, marked, cursor, self.has_focus), cells, style, width, cursor=cursor)
 
-    def _strip(self, cache_key: tuple[object, ...], cells: Sequence[Cell], style: Style, width: int) -> Strip:
+    def _strip(
+        self, cache_key: tuple[object, ...], cells: Sequence[Cell], style: Style, width: int, *, cursor: bool = False
+    ) -> Strip:
         cached = self._lines.get(cache_key)
         if cached is not None:
             return cached
@@ -320,6 +326,9 @@ class RowTable(ScrollView, Generic[Row], can_focus=True):
             if n < len(self.columns) - 1:
                 line.append(" ")
         segments = list(Segment.apply_style(line.render(self.app.console), style))
+        shown = self.app.console.color_system  # what the terminal shows: Rich downgrades to it
+        if cursor and shown in ("standard", "windows"):
+            segments = readable(segments, COLOR_SYSTEMS[shown])  # the cursor's colours may meet in 16 colours
         strip = Strip(segments).adjust_cell_length(width, style)
         self._lines[cache_key] = strip
         return strip
