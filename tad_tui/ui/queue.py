@@ -36,7 +36,7 @@ from tad_tui.download.events import (
     wait_words,
 )
 from tad_tui.audit import recorded
-from tad_tui.download.scheduler import QueueError
+from tad_tui.download.scheduler import PriorityChange, QueueError
 from tad_tui.engine import Engine, QueueRow
 from tad_tui.store.models import Priority, QueueEntry, QueueState
 from tad_tui.ui import figures
@@ -409,8 +409,8 @@ class QueuePane(Vertical):
         wanted = Priority(current + step)
 
         async def change() -> None:
-            await self.engine.scheduler.set_priority(line.id, wanted)
-            self._show_priorities({line.id: wanted})
+            placed = await self.engine.scheduler.set_priority(line.id, wanted)
+            self._show_priorities([placed] if placed else [])
 
         self._apply(change)
 
@@ -418,7 +418,7 @@ class QueuePane(Vertical):
         ids = [line.id for line in self.table.marked_rows()]
 
         async def change() -> None:
-            changed: dict[int, Priority] = {}
+            changed: list[PriorityChange] = []
             try:
                 with recorded("set_priority", refused=(QueueError,), scope="marked", step=step, count=0) as audited:
                     for entry_id in ids:
@@ -426,8 +426,8 @@ class QueuePane(Vertical):
                         if line is None or not Priority.LOW <= line.level + step <= Priority.CRITICAL:
                             continue
                         wanted = Priority(line.level + step)
-                        await self.engine.scheduler.set_priority(entry_id, wanted, audit=False)
-                        changed[entry_id] = wanted
+                        placed = await self.engine.scheduler.set_priority(entry_id, wanted, audit=False)
+                        changed += [placed] if placed else []
                         audited["count"] = len(changed)
             except QueueError:
                 self.reload()
@@ -441,11 +441,12 @@ class QueuePane(Vertical):
 
         self._apply(change)
 
-    def _show_priorities(self, changed: dict[int, Priority]) -> None:
+    def _show_priorities(self, changed: Sequence[PriorityChange]) -> None:
         if not changed:
             return
+        levels = {change.entry_id: change.priority.name.lower() for change in changed}
         rows = [
-            replace(line, entry=replace(line.entry, priority=changed[line.id].name.lower())) if line.id in changed else line
+            replace(line, entry=replace(line.entry, priority=levels[line.id])) if line.id in levels else line
             for line in self.table.rows
         ]
         self.table.reorder(after_priority_change(rows, changed))
