@@ -10,12 +10,14 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
 from tortoise.functions import Count
+from tortoise.transactions import in_transaction
 
-from tad_tui.audit import recorded
+from tad_tui.audit import id_list, recorded
 from tad_tui.config import Settings
 from tad_tui.download.events import EventBus
 from tad_tui.library.scan import ScanProgress, ScanResult, group_info, scan_group, upsert_groups
@@ -77,6 +79,23 @@ class QueueRow:
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class EntryLocation:
+    """Where a queue entry's file is (``downloaded``) or will be saved."""
+
+    path: Path
+    downloaded: bool
+    on_disk: bool
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+# "Clear finished" takes these: done with for good. Failed entries stay, to be retried.
+CLEARED_STATES = (QueueState.COMPLETED, QueueState.CANCELLED)
 
 
 class Engine:
@@ -250,6 +269,42 @@ class Engine:
         key = "performance.bandwidth_limit"
         with recorded("config_changed", key=key, old=bandwidth.rate, new=bytes_per_second, saved=False):
             bandwidth.set_rate(bytes_per_second)
+
+    async def clear_finished(self) -> list[int]:
+        """Take completed and cancelled entries off the queue; returns their ids.
+
+        Only queue rows go: downloaded files and the library's rows (with their status, path and
+        checksums) stay. Failed entries stay to be retried, and so does a finished entry that an
+        unfinished one depends on (its outcome decides whether that one may run).
+        """
+        with recorded("clear_finished") as line:
+            needed = QueueEntry.filter(state__in=_ACTIVE, depends_on_id__not_isnull=True).values_list("depends_on_id", flat=True)
+            kept = set(await needed)
+            finished = await QueueEntry.filter(state__in=CLEARED_STATES).values_list("id", flat=True)
+            ids = [i for i in finished if i not in kept]
+            async with in_transaction():
+                for start in range(0, len(ids), 500):  # under SQLite's limit on bound variables
+                    await QueueEntry.filter(id__in=ids[start : start + 500]).delete()
+            line |= {"count": len(ids), "kept_as_dependency": len(finished) - len(ids), **id_list(ids)}
+        return ids
+
+    async def entry_location(self, entry_id: int) -> EntryLocation | None:
+        """Where the entry's file is, or where it will go (None: no such entry)."""
+        from tad_tui.download.job import PART_SUFFIX, planned_target
+
+        entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio__group")
+        if entry is None:
+            return None
+        audio = entry.audio
+        if entry.state == QueueState.COMPLETED and audio.local_path:
+            path = Path(audio.local_path)
+            return EntryLocation(path, True, path.is_file())
+        if audio.partial_file_path:  # started: its name is settled
+            path = Path(audio.partial_file_path.removesuffix(PART_SUFFIX))
+        else:
+            output, relative = planned_target(entry, audio, self.paths.downloads_dir, self.settings.downloads.filename_template)
+            path = output / relative
+        return EntryLocation(path, False, path.is_file())
 
     async def select_for_download(self, info: GroupInfo, *, limit: int | None = None) -> DownloadSelection:
         """The group's audio in message order: what still needs fetching, and what is already here."""

@@ -443,3 +443,12 @@ def test_a_demo_cli_run_leaves_valid_lines_and_no_secret(tmp_path: Path, demo_co
     actions = [(line["action"], line["outcome"]) for line in lines if line["action"] not in ("enqueue", "file_written")]
     assert actions == [("logout", "ok"), ("login_code_sent", "ok"), ("login", "failed"), ("login", "ok")]
     _assert_no_secret(lines, SIM_API_HASH, DEMO_PHONE, DEMO_PHONE[1:], DEMO_LOGIN_CODE)
+
+
+async def test_clear_finished_is_one_line_with_its_count_and_ids(engine: Engine, audited: AuditFile) -> None:
+    first, second, third, *_ = await _queue(engine)
+    await engine.scheduler.cancel(first)
+    await engine.scheduler.cancel(second)
+    await QueueEntry.filter(id=third).update(depends_on_id=second)
+    assert await engine.clear_finished() == [first]
+    audited.one("clear_finished", outcome="ok", count=1, kept_as_dependency=1, entry_ids=[first])
