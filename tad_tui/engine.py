@@ -18,10 +18,11 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from tad_tui.audit import id_list, recorded
-from tad_tui.config import Settings
+from tad_tui.config import ConfigError, Settings, save_setting
 from tad_tui.download.events import EventBus
 from tad_tui.library.scan import ScanProgress, ScanResult, group_info, scan_group, upsert_groups
 from tad_tui.paths import Paths
+from tad_tui.sizes import format_size_exact
 from tad_tui.store.models import AudioFile, FileStatus, Priority, QueueEntry, QueueState, TelegramGroup
 from tad_tui.telegram.source import GroupInfo, Source, SourceError
 
@@ -263,11 +264,20 @@ class Engine:
         rows = await QueueEntry.annotate(n=Count("id")).group_by("state").values_list("state", "n")
         return {str(getattr(state, "value", state)): n for state, n in rows}
 
-    def set_bandwidth_limit(self, bytes_per_second: int) -> None:
-        """Change the total download limit for this session (the config file is left as it is)."""
+    def set_bandwidth_limit(self, bytes_per_second: int, *, save_to: Path | None = None) -> None:
+        """Change the total download limit: for this session, or also in ``save_to`` (a config file,
+        as ``[performance] bandwidth_limit``, its comments and other keys kept).
+
+        Saving comes first: a file that cannot be written (ConfigError) leaves the limit as it was.
+        """
         bandwidth = self.scheduler.context.bandwidth
-        key = "performance.bandwidth_limit"
-        with recorded("config_changed", key=key, old=bandwidth.rate, new=bytes_per_second, saved=False):
+        fields: dict[str, Any] = {"key": "performance.bandwidth_limit", "old": bandwidth.rate, "new": bytes_per_second}
+        fields |= {"saved": True, "file": str(save_to)} if save_to else {"saved": False}
+        with recorded("config_changed", refused=(ConfigError,), **fields):
+            if save_to is not None:
+                text = format_size_exact(bytes_per_second)  # "512KiB" as a person would write it
+                value = int(text) if text.isdigit() else text
+                save_setting(save_to, "performance", "bandwidth_limit", value, what="the download limit")
             bandwidth.set_rate(bytes_per_second)
 
     async def clear_finished(self) -> list[int]:
