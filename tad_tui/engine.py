@@ -374,6 +374,9 @@ class _LiveFigures:
     def account_pace_bps(self) -> int:
         return self._scheduler.context.pace.rate if self._scheduler else 0
 
+    def bandwidth_limit(self) -> int:
+        return self._scheduler.context.bandwidth.rate if self._scheduler else 0
+
 
 _ACTIVE = ("queued", "waiting", "running", "paused")
 _QUEUE_FIELDS = (

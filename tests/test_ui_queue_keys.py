@@ -267,3 +267,29 @@ async def test_o_shows_and_copies_where_the_file_is_or_says_where_it_will_go(hel
         await pilot.press("o")
         await settle(app, pilot)
         assert "no file there any more" in _toasts(app)[-1]
+
+
+async def test_a_row_never_shows_more_than_the_limit(held: tuple[Engine, Gate]) -> None:
+    from tad_tui.download.events import EntryProgress, EntryStarted
+    from tad_tui.ui import figures
+    from test_ui_panes import drawn
+    from test_ui_support import FrozenMonitor, frozen_samples
+
+    engine, _ = held
+    ids = await queue_group(engine, CLASSICAL, limit=3)
+    first = ids[0]
+    # A sample taken before the limit was lowered: a whole part in its last second.
+    engine.monitor = FrozenMonitor(frozen_samples(per_download={str(first): 2**20}))  # type: ignore[assignment]
+    engine.set_bandwidth_limit(200 * 1024)
+    app = quick(make_app(engine))
+    async with app.run_test(size=(80, 24)) as pilot:
+        queue = await _open(app, pilot, len(ids))
+        size = queue.table.rows[queue.table.index_of(first)].entry.file_size
+        engine.events.publish(EntryStarted(first, "x", size, "x"))
+        engine.events.publish(EntryProgress(first, 2**20, size))
+        app.bridge.flush()
+        await until(lambda: queue.table.rows[queue.table.index_of(first)].bps > 0, pilot.pause)
+        assert queue.table.rows[queue.table.index_of(first)].bps == 200 * 1024
+        line = drawn(queue.table, queue.table.index_of(first))
+        assert figures.speed(200 * 1024) in line and figures.speed(2**20) not in line
+        await assert_screen_is_true(queue.table, pilot)

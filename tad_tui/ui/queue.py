@@ -362,7 +362,9 @@ class QueuePane(Vertical):
         monitor = self.engine.monitor
         if monitor is None or not monitor.samples:
             return {}
-        return {int(k): v for k, v in monitor.samples[-1].per_download_bps.items()}
+        limit = self.engine.scheduler.context.bandwidth.rate  # as it is now: it may have changed since
+        speeds = {int(k): v for k, v in monitor.samples[-1].per_download_bps.items()}
+        return {k: min(v, limit) for k, v in speeds.items()} if limit else speeds
 
     def refresh_speeds(self) -> None:
         """Called once a second: speeds come from the monitor's latest sample; waits count down."""
