@@ -296,6 +296,8 @@ class Engine:
                 for start in range(0, len(ids), 500):  # under SQLite's limit on bound variables
                     await QueueEntry.filter(id__in=ids[start : start + 500]).delete()
             line |= {"count": len(ids), "kept_as_dependency": len(finished) - len(ids), **id_list(ids)}
+        if self._scheduler is not None:
+            self._scheduler.forget_batch_counts()
         return ids
 
     async def entry_location(self, entry_id: int) -> EntryLocation | None:

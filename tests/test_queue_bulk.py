@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_download import _queue_group, _run, engine  # noqa: F401  (the engine fixture)
+from test_download import Recorder, _queue_group, _run, engine, events  # noqa: F401  (the fixtures)
 
 from tad_tui.engine import Engine
 from tad_tui.store import QueueEntry, QueueState
@@ -66,3 +66,19 @@ async def test_clear_finished_takes_only_queue_rows_and_keeps_files_library_and_
     assert {row.pk: (row.status, row.local_path, row.checksum_md5) for row in await AudioFile.all()} == files
     assert Path(audio.local_path).is_file()  # the file stays where it was downloaded
     assert await engine.clear_finished() == []  # nothing more to clear
+
+
+async def test_a_batch_still_completes_after_its_finished_entries_were_cleared(
+    engine: Engine, events: Recorder  # noqa: F811
+) -> None:
+    from tad_tui.download.events import BatchProgress
+
+    entries = await _queue_group(engine, "@tad_demo_classical")
+    last_two = entries[-2:]
+    await engine.scheduler.pause_many(last_two)
+    await _run(engine)
+    assert len(await engine.clear_finished()) == len(entries) - 2
+    await engine.scheduler.resume_many(last_two)
+    await _run(engine)
+    progress = [e for e in events.events if isinstance(e, BatchProgress)]
+    assert (progress[-1].done, progress[-1].total) == (2, 2)  # told, though fewer than were done before

@@ -185,6 +185,7 @@ async def test_clear_finished_asks_when_many_and_keeps_files_library_and_failed(
         assert set(queue_ids(app)) == left
         assert sorted(await AudioFile.all().values_list("id", "status", "local_path")) == library
         assert "Cleared 20 entries from the queue; their files stay where they are" in _toasts(app)
+        assert _summary(app).splitlines()[-1].endswith(f": 2/{len(ids) - 20} done, 2 failed")  # what is left
         await assert_screen_is_true(queue.table, pilot)
         await pilot.press("C")  # nothing left to clear: no question
         await pilot.pause()

@@ -260,6 +260,10 @@ class Scheduler:
         self._batch_done[batch_id] = finished
         self.context.events.publish(BatchProgress(batch_id, batch.name, finished, total, states[QueueState.FAILED]))
 
+    def forget_batch_counts(self) -> None:
+        """Entries left the queue (cleared): a batch's count may go down, and must still be told."""
+        self._batch_done.clear()
+
     # ---- what users do to the queue ---------------------------------------------------------------
     # Each writes one audit line. A caller that loops over many entries passes ``audit=False`` and
     # records the whole action once (as on_batch does), so pausing 10,000 entries is one line.

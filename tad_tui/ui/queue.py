@@ -751,7 +751,7 @@ class QueuePane(Vertical):
         if count < CONFIRM_CLEAR_AT:
             self._apply(self._clear_finished)
             return
-        question = f"Take {entries(count)} completed or cancelled off the queue? Files and library stay."
+        question = f"Clear {entries(count)} finished? (Files stay.)"  # one line: the dialog is 52 wide
 
         def chosen(yes: bool | None) -> None:
             if yes:
@@ -761,6 +761,7 @@ class QueuePane(Vertical):
 
     async def _clear_finished(self) -> None:
         cleared = await self.engine.clear_finished()
+        self._batches = {}  # counted again from what is left: the cleared entries are no longer in them
         self.reload()
         self.notify(f"Cleared {entries(len(cleared))} from the queue; their files stay where they are")
 
