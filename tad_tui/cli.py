@@ -139,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     queue = commands.add_parser("queue", help="list the download queue in order (works beside a running download)")
     _common_options(queue, suppress=True)
     queue.add_argument("--json", action="store_true", help="print a JSON array")
+    queue.add_argument(
+        "--clear-finished",
+        action="store_true",
+        help="take completed and cancelled entries off the queue (files and library stay; failed ones stay)",
+    )
 
     login = commands.add_parser(
         "login", help="sign in to Telegram here: phone, code, then the two-step verification password if there is one"
@@ -333,6 +338,14 @@ async def _download(args: argparse.Namespace, settings: Any, paths: Any) -> int:
 async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.runtime import open_engine
 
+    if args.clear_finished:
+        async with open_engine(settings, paths, demo=args.demo, writer=True, connect=False) as engine:
+            cleared = await engine.clear_finished()
+        if args.json:
+            _print_json({"cleared": len(cleared), "entry_ids": cleared})
+        else:
+            print(f"Cleared {len(cleared)} finished entries from the queue (their files and library rows stay)")
+        return EXIT_OK
     async with open_engine(settings, paths, demo=args.demo, writer=False) as engine:
         rows = await engine.queue_rows()
     if args.json:

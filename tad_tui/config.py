@@ -214,7 +214,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("performance", "max_memory_mb", "int", 1024, "Memory budget in MiB.", low=64, high=1048576),
     Key("performance", "rate_limit_requests_per_second", "float", 20.0, "Steady rate of Telegram API requests other than file parts (bandwidth_limit governs those).", low=0.0, high=1000.0, check=_check_positive, rule="a number greater than 0 and at most 1000"),
     Key("performance", "rate_limit_burst_size", "int", 40, "Requests allowed in a burst above the steady rate.", low=1, high=10000),
-    Key("performance", "bandwidth_limit", "size", 0, "Total download bandwidth in bytes per second; 0 = unlimited.", low=0, check=_check_bandwidth, rule='0 (unlimited) or a size of at least 16 KiB per second (bytes, or with a unit such as "2MB")'),
+    Key("performance", "bandwidth_limit", "size", 0, "Total download bandwidth in bytes per second; 0 = unlimited. The Queue pane's l key can save a new limit here.", low=0, check=_check_bandwidth, rule='0 (unlimited) or a size of at least 16 KiB per second (bytes, or with a unit such as "2MB")'),
     Key("metadata", "extract_extended", "bool", True, "Read extended tags (album, genre, track number) from downloaded files."),
     Key("metadata", "verify_checksums", "bool", True, "Check each downloaded part: its bytes against the SHA-256 hashes Telegram holds for the file's ranges (upload.getFileHashes; a part that does not match is fetched again and never written; for a file Telegram gives no hashes for, the log says so and only the next check is made), and each part's CRC-32, read back from disk before the file is renamed into place. false: neither (parts kept from an interrupted run are still re-read against their CRC). Either way the library records checksum_md5, the MD5 of the file on disk (tags included), and source_md5, that of the bytes Telegram sent."),
     Key("metadata", "update_id3_tags", "bool", True, "Write title and performer from Telegram into the file's tags."),
@@ -688,3 +688,35 @@ def _toml_string(text: str) -> str:
         for char in text
     )
     return f'"{body}"'
+
+
+def save_setting(config_file: Path, section: str, name: str, value: str | int, *, what: str) -> object:
+    """Set ``[section] name`` in the config file, keeping every comment and other key as it was.
+
+    Returns the value it had (None: unset). ``what`` names the change in an error ("the theme").
+    The file is replaced in one rename: a crash never leaves half a config file.
+    """
+    import tomlkit
+
+    try:
+        text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
+        document = tomlkit.parse(text)
+    except OSError as error:
+        raise ConfigError(f"cannot read {config_file} to save {what}: {error.strerror or error}") from None
+    except tomlkit.exceptions.ParseError as error:
+        raise ConfigError(f"cannot save {what}: {config_file} is not valid TOML ({error})") from None
+    table = document.get(section)
+    if table is None:
+        table = tomlkit.table()
+        document[section] = table
+    old = table[name].unwrap() if name in table else None
+    table[name] = value
+    temporary = config_file.with_name(f".{config_file.name}.{os.getpid()}.tmp")
+    try:
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(tomlkit.dumps(document), encoding="utf-8")
+        os.replace(temporary, config_file)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise ConfigError(f"cannot save {what} to {config_file}: {error.strerror or error}") from None
+    return old

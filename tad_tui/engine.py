@@ -10,16 +10,19 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
 from tortoise.functions import Count
+from tortoise.transactions import in_transaction
 
-from tad_tui.audit import recorded
-from tad_tui.config import Settings
+from tad_tui.audit import id_list, recorded
+from tad_tui.config import ConfigError, Settings, save_setting
 from tad_tui.download.events import EventBus
 from tad_tui.library.scan import ScanProgress, ScanResult, group_info, scan_group, upsert_groups
 from tad_tui.paths import Paths
+from tad_tui.sizes import format_size_exact
 from tad_tui.store.models import AudioFile, FileStatus, Priority, QueueEntry, QueueState, TelegramGroup
 from tad_tui.telegram.source import GroupInfo, Source, SourceError
 
@@ -77,6 +80,23 @@ class QueueRow:
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class EntryLocation:
+    """Where a queue entry's file is (``downloaded``) or will be saved."""
+
+    path: Path
+    downloaded: bool
+    on_disk: bool
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+# "Clear finished" takes these: done with for good. Failed entries stay, to be retried.
+CLEARED_STATES = (QueueState.COMPLETED, QueueState.CANCELLED)
 
 
 class Engine:
@@ -244,12 +264,59 @@ class Engine:
         rows = await QueueEntry.annotate(n=Count("id")).group_by("state").values_list("state", "n")
         return {str(getattr(state, "value", state)): n for state, n in rows}
 
-    def set_bandwidth_limit(self, bytes_per_second: int) -> None:
-        """Change the total download limit for this session (the config file is left as it is)."""
+    def set_bandwidth_limit(self, bytes_per_second: int, *, save_to: Path | None = None) -> None:
+        """Change the total download limit: for this session, or also in ``save_to`` (a config file,
+        as ``[performance] bandwidth_limit``, its comments and other keys kept).
+
+        Saving comes first: a file that cannot be written (ConfigError) leaves the limit as it was.
+        """
         bandwidth = self.scheduler.context.bandwidth
-        key = "performance.bandwidth_limit"
-        with recorded("config_changed", key=key, old=bandwidth.rate, new=bytes_per_second, saved=False):
+        fields: dict[str, Any] = {"key": "performance.bandwidth_limit", "old": bandwidth.rate, "new": bytes_per_second}
+        fields |= {"saved": True, "file": str(save_to)} if save_to else {"saved": False}
+        with recorded("config_changed", refused=(ConfigError,), **fields):
+            if save_to is not None:
+                text = format_size_exact(bytes_per_second)  # "512KiB" as a person would write it
+                value = int(text) if text.isdigit() else text
+                save_setting(save_to, "performance", "bandwidth_limit", value, what="the download limit")
             bandwidth.set_rate(bytes_per_second)
+
+    async def clear_finished(self) -> list[int]:
+        """Take completed and cancelled entries off the queue; returns their ids.
+
+        Only queue rows go: downloaded files and the library's rows (with their status, path and
+        checksums) stay. Failed entries stay to be retried, and so does a finished entry that an
+        unfinished one depends on (its outcome decides whether that one may run).
+        """
+        with recorded("clear_finished") as line:
+            needed = QueueEntry.filter(state__in=_ACTIVE, depends_on_id__not_isnull=True).values_list("depends_on_id", flat=True)
+            kept = set(await needed)
+            finished = await QueueEntry.filter(state__in=CLEARED_STATES).values_list("id", flat=True)
+            ids = [i for i in finished if i not in kept]
+            async with in_transaction():
+                for start in range(0, len(ids), 500):  # under SQLite's limit on bound variables
+                    await QueueEntry.filter(id__in=ids[start : start + 500]).delete()
+            line |= {"count": len(ids), "kept_as_dependency": len(finished) - len(ids), **id_list(ids)}
+        if self._scheduler is not None:
+            self._scheduler.forget_batch_counts()
+        return ids
+
+    async def entry_location(self, entry_id: int) -> EntryLocation | None:
+        """Where the entry's file is, or where it will go (None: no such entry)."""
+        from tad_tui.download.job import PART_SUFFIX, planned_target
+
+        entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio__group")
+        if entry is None:
+            return None
+        audio = entry.audio
+        if entry.state == QueueState.COMPLETED and audio.local_path:
+            path = Path(audio.local_path)
+            return EntryLocation(path, True, path.is_file())
+        if audio.partial_file_path:  # started: its name is settled
+            path = Path(audio.partial_file_path.removesuffix(PART_SUFFIX))
+        else:
+            output, relative = planned_target(entry, audio, self.paths.downloads_dir, self.settings.downloads.filename_template)
+            path = output / relative
+        return EntryLocation(path, False, path.is_file())
 
     async def select_for_download(self, info: GroupInfo, *, limit: int | None = None) -> DownloadSelection:
         """The group's audio in message order: what still needs fetching, and what is already here."""
@@ -308,6 +375,9 @@ class _LiveFigures:
 
     def account_pace_bps(self) -> int:
         return self._scheduler.context.pace.rate if self._scheduler else 0
+
+    def bandwidth_limit(self) -> int:
+        return self._scheduler.context.bandwidth.rate if self._scheduler else 0
 
 
 _ACTIVE = ("queued", "waiting", "running", "paused")

@@ -23,7 +23,15 @@ from typing import Any
 
 import psutil
 
-from tad_tui.download.events import EntryFinished, EntryProgress, EntryResumed, Event, EventBus, Notice
+from tad_tui.download.events import (
+    EntryFinished,
+    EntryProgress,
+    EntryResumed,
+    EntryStarted,
+    Event,
+    EventBus,
+    Notice,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,38 @@ class SpeedMeter:
         current = int(now)
         total = sum(b for s, b in self._buckets if current - window <= s < current)
         return total / window
+
+
+ENTRY_SPEED_WINDOW = 10.0  # seconds of a download's progress its speed is measured over
+ENTRY_SPEED_MIN_SPAN = 2.0  # a first part that lands at once does not read as its size per tenth of a second
+
+
+class EntrySpeed:
+    """One download's speed, steady although its progress comes in whole parts (1 MiB at a time).
+
+    The bytes of the parts that landed in the last ENTRY_SPEED_WINDOW seconds, over the time from
+    the part before them (or the start) to the latest one: at 200 KiB/s a part lands every 5 s and
+    this reads 200 KiB/s throughout, where bytes per fixed window read 0 or 1 MiB/s in turn. A stall
+    shows: once the wait since the latest part is longer than the usual gap, the wait counts too.
+    """
+
+    def __init__(self, started: float) -> None:
+        self._parts: deque[tuple[float, int]] = deque([(started, 0)])  # the first one is the anchor
+
+    def add(self, nbytes: int, now: float) -> None:
+        self._parts.append((now, nbytes))
+
+    def rate(self, now: float) -> float:
+        parts = self._parts
+        while len(parts) > 1 and parts[1][0] <= now - ENTRY_SPEED_WINDOW:
+            parts.popleft()  # the latest part before the window stays, as the anchor
+        if len(parts) < 2:
+            return 0.0
+        anchor = parts[0][0]
+        latest = parts[-1][0]
+        gap = (latest - anchor) / (len(parts) - 1)
+        span = max(latest - anchor, now - anchor - gap, ENTRY_SPEED_MIN_SPAN)
+        return sum(nbytes for _, nbytes in list(parts)[1:]) / span
 
 
 @dataclass
@@ -125,7 +165,7 @@ class Monitor:
         self.samples: deque[Sample] = deque(maxlen=int(HISTORY_SECONDS / interval))
         self.search_timings = Timings()
         self.total = SpeedMeter()
-        self._per_entry: dict[int, SpeedMeter] = {}
+        self._per_entry: dict[int, EntrySpeed] = {}
         self._seen: dict[int, int] = {}
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # the first call only sets the baseline
@@ -139,7 +179,9 @@ class Monitor:
     # ---- download speed from progress events --------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, EntryResumed):
+        if isinstance(event, EntryStarted):
+            self._per_entry[event.entry_id] = EntrySpeed(time.time())
+        elif isinstance(event, EntryResumed):
             self._seen[event.entry_id] = event.downloaded_bytes
         elif isinstance(event, EntryProgress):
             delta = event.downloaded_bytes - self._seen.get(event.entry_id, 0)
@@ -147,10 +189,19 @@ class Monitor:
             if delta > 0:
                 now = time.time()
                 self.total.add(delta, now)
-                self._per_entry.setdefault(event.entry_id, SpeedMeter()).add(delta, now)
+                if event.entry_id in self._per_entry:
+                    self._per_entry[event.entry_id].add(delta, now)
+                else:  # started before the monitor: this part is where its measure starts
+                    self._per_entry[event.entry_id] = EntrySpeed(now)
         elif isinstance(event, EntryFinished):
             self._seen.pop(event.entry_id, None)
             self._per_entry.pop(event.entry_id, None)
+
+    def _download_speeds(self, now: float, limit: int) -> dict[str, float]:
+        """Each running download's steady speed; never above the total limit, which no one download
+        can pass for long (the limiter lets a first part through at once)."""
+        speeds = {str(k): speed.rate(now) for k, speed in self._per_entry.items()}
+        return {k: min(v, limit) for k, v in speeds.items()} if limit else speeds
 
     # ---- memory ---------------------------------------------------------------------------------
 
@@ -215,7 +266,7 @@ class Monitor:
             download_bps=self.total.rate(1, now),
             download_bps_10s=self.total.rate(10, now),
             download_bps_60s=self.total.rate(60, now),
-            per_download_bps={str(k): m.rate(10, now) for k, m in self._per_entry.items()},
+            per_download_bps=self._download_speeds(now, live.bandwidth_limit()),
             active_downloads=live.active_downloads(),
             connections=live.connections(),
             parts_in_flight=live.parts_in_flight(),

@@ -301,6 +301,24 @@ async def test_the_live_bandwidth_limit_is_a_config_change(engine: Engine, audit
     audited.one("config_changed", key="performance.bandwidth_limit", old=0, new=8_000_000, saved=False)
 
 
+async def test_a_saved_bandwidth_limit_says_where_and_a_broken_file_is_refused(
+    engine: Engine, audited: AuditFile, tmp_path: Path
+) -> None:
+    from tad_tui.config import ConfigError
+
+    await engine.start_downloads()
+    config = tmp_path / "saved.toml"
+    engine.set_bandwidth_limit(512 * 1024, save_to=config)
+    line = audited.of("config_changed")[-1]
+    assert (line["outcome"], line["saved"], line["file"], line["new"]) == ("ok", True, str(config), 512 * 1024)
+    assert config.read_text(encoding="utf-8") == '[performance]\nbandwidth_limit = "512KiB"\n'
+    config.write_text("[performance\n", encoding="utf-8")
+    with pytest.raises(ConfigError):
+        engine.set_bandwidth_limit(1_000_000, save_to=config)
+    assert audited.of("config_changed")[-1]["outcome"] == "refused"
+    assert engine.scheduler.context.bandwidth.rate == 512 * 1024  # not saved: not set either
+
+
 # ---- login and logout ------------------------------------------------------------------------
 
 
@@ -443,3 +461,12 @@ def test_a_demo_cli_run_leaves_valid_lines_and_no_secret(tmp_path: Path, demo_co
     actions = [(line["action"], line["outcome"]) for line in lines if line["action"] not in ("enqueue", "file_written")]
     assert actions == [("logout", "ok"), ("login_code_sent", "ok"), ("login", "failed"), ("login", "ok")]
     _assert_no_secret(lines, SIM_API_HASH, DEMO_PHONE, DEMO_PHONE[1:], DEMO_LOGIN_CODE)
+
+
+async def test_clear_finished_is_one_line_with_its_count_and_ids(engine: Engine, audited: AuditFile) -> None:
+    first, second, third, *_ = await _queue(engine)
+    await engine.scheduler.cancel(first)
+    await engine.scheduler.cancel(second)
+    await QueueEntry.filter(id=third).update(depends_on_id=second)
+    assert await engine.clear_finished() == [first]
+    audited.one("clear_finished", outcome="ok", count=1, kept_as_dependency=1, entry_ids=[first])

@@ -71,6 +71,23 @@ def test_queue_lists_entries_in_order(dirs) -> None:
     assert set(rows[0]) >= {"id", "file", "group", "priority", "state", "downloaded_bytes", "file_size"}
 
 
+def test_queue_clear_finished_keeps_the_files_and_the_library(dirs) -> None:
+    assert demo_download(dirs, "@tad_demo_mixes", "-l", "2", "-o", str(dirs["out"])).returncode == 0
+    files = sorted(p for p in dirs["out"].rglob("*") if p.is_file())
+    assert len(files) == 2
+    cleared = run("--config", dirs["config"], "--demo", "--data-dir", dirs["data"], "queue", "--clear-finished", "--json")
+    assert cleared.returncode == 0, cleared.stderr
+    assert json.loads(cleared.stdout)["cleared"] == 2
+    listed = run("--config", dirs["config"], "--demo", "--data-dir", dirs["data"], "queue", "--json")
+    assert json.loads(listed.stdout) == []
+    assert sorted(p for p in dirs["out"].rglob("*") if p.is_file()) == files
+    with sqlite3.connect(f"file:{Path(dirs['data']) / 'library.sqlite3'}?mode=ro", uri=True) as conn:
+        done = conn.execute("SELECT local_path FROM audio_file WHERE status = 'completed'").fetchall()
+    assert sorted(Path(path) for (path,) in done) == files
+    again = run("--config", dirs["config"], "--demo", "--data-dir", dirs["data"], "queue", "--clear-finished")
+    assert again.returncode == 0 and "Cleared 0 finished entries" in again.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [

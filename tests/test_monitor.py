@@ -49,6 +49,9 @@ class QuietProbe:
     def account_pace_bps(self) -> int:
         return 0
 
+    def bandwidth_limit(self) -> int:
+        return 0
+
 
 def test_speed_meter_windows() -> None:
     meter = SpeedMeter()
@@ -180,3 +183,44 @@ def test_performance_beside_a_running_download_shows_it(tmp_path: Path, demo_cat
     finally:
         download.kill()
         download.wait()
+
+
+def test_entry_speed_is_steady_when_parts_come_a_mebibyte_at_a_time() -> None:
+    from tad_tui.monitor import EntrySpeed
+
+    limit = 200 * 1024
+    part = 2**20
+    gap = part / limit  # 5.12 s between parts at the limit
+    speed = EntrySpeed(started=0.0)
+    landed = [0.3 + i * gap for i in range(12)]  # the first part is let through at once
+    readings = []
+    for tenth in range(1, 600):
+        now = tenth / 10
+        while landed and landed[0] <= now:
+            speed.add(part, landed.pop(0))
+        readings.append((now, speed.rate(now)))
+    settled = [bps for now, bps in readings if 15 <= now <= 55]
+    assert all(0.95 * limit <= bps <= 1.05 * limit for bps in settled), (min(settled), max(settled))
+    assert max(bps for _, bps in readings) < 2.6 * limit  # never a whole part per second (1 MiB/s)
+    stalled = EntrySpeed(started=0.0)
+    stalled.add(part, 1.0)
+    stalled.add(part, 6.0)
+    going, slowing = stalled.rate(7.0), stalled.rate(12.0)  # asked in time order, as the sampler does
+    assert going == 2**21 / 6 and slowing < going and stalled.rate(30.0) == 0.0  # a stall shows
+
+
+async def test_per_download_speeds_never_exceed_the_limit(tmp_path: Path) -> None:
+    class Limited(QuietProbe):
+        def bandwidth_limit(self) -> int:
+            return 200 * 1024
+
+    bus = EventBus()
+    monitor = Monitor(bus, Limited, output_dir=tmp_path, shared_file=None, max_memory_mb=1024)
+    bus.publish(EntryStarted(1, "f", 60_000_000, "one"))
+    bus.publish(EntryProgress(1, 2**20, 60_000_000))  # the first part, let through at once
+    sample = await monitor.sample()
+    assert sample.per_download_bps == {"1": 200 * 1024}
+    unlimited = Monitor(bus, QuietProbe, output_dir=tmp_path, shared_file=None, max_memory_mb=1024)
+    bus.publish(EntryStarted(2, "g", 60_000_000, "two"))
+    bus.publish(EntryProgress(2, 2**20, 60_000_000))
+    assert (await unlimited.sample()).per_download_bps["2"] == 2**20 / 2  # over at least 2 s

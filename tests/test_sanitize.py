@@ -295,7 +295,7 @@ def test_hostile_group_through_the_command(tmp_path: Path, demo_config: Path, de
     listed = tad("search", "hostile", "--limit", "100")
     assert "Hostile Tester" in listed
     typed = tad("search", "\x1b[31mred\u202e alert")  # a hostile query is cleaned the same way
-    assert "Bold Host – Red" in typed
+    assert "Red Alert – Bold Host" in typed  # title first, as in the Search pane
     hits = json.loads(tad("search", "--group", HOSTILE, "--limit", "100", "--json"))
     assert len(hits) == expected
     for hit in hits:

@@ -556,7 +556,7 @@ async def test_defaults(store: Path) -> None:
     group = await TelegramGroup.get(group_id=GROUP_ID)
     await make_audio(group, 1)
     audio = await AudioFile.get(message_id=1)
-    await QueueEntry.create(audio=audio, rank=await next_rank(Priority.NORMAL))
+    await QueueEntry.create(audio=audio, rank=await next_rank())
     entry = await QueueEntry.get(audio_id=audio.id)
     assert (group.last_message_id, group.audio_count) == (0, 0)
     assert audio.status is FileStatus.PENDING and audio.checksum_verified is False
@@ -580,7 +580,7 @@ async def queue_of(count: int) -> list[QueueEntry]:
     entries = []
     for message_id in range(1, count + 1):
         audio = await make_audio(group, message_id)
-        rank = await next_rank(Priority.NORMAL)
+        rank = await next_rank()
         entries.append(await QueueEntry.create(audio=audio, rank=rank))
     return entries
 

@@ -160,9 +160,11 @@ async def test_queue_keys_go_through_the_scheduler_and_the_rows_follow_in_place(
         assert sorted(queue_ids(app)) == sorted(line.id for line in rows_before)
 
 
-async def test_bandwidth_dialog_sets_the_limit_and_explains_bad_input(held: tuple[Engine, Gate]) -> None:
+async def test_bandwidth_dialog_sets_the_limit_and_explains_bad_input(held: tuple[Engine, Gate], tmp_path: Path) -> None:
     engine, _ = held
-    app = make_app(engine)
+    config = tmp_path / "config.toml"
+    config.write_text("# mine\n[performance]\nbandwidth_limit = \"2MB\"\n", encoding="utf-8")
+    app = TadApp(engine, clock=lambda: FROZEN_NOW, theme_dirs=[shipped_themes_dir()], config_file=config)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f2", "l")
         assert isinstance(app.screen, BandwidthDialog)
@@ -180,12 +182,19 @@ async def test_bandwidth_dialog_sets_the_limit_and_explains_bad_input(held: tupl
         await pilot.press(*["backspace"] * 3)
         await pilot.press("backspace", "backspace", "8", "M", "B", "enter")
         await pilot.pause()
+        assert isinstance(app.screen, BandwidthDialog)  # then: how long
+        await pilot.press("enter")  # the first choice: this session only
+        await pilot.pause()
         assert not isinstance(app.screen, BandwidthDialog)
         assert engine.scheduler.context.bandwidth.rate == 8_000_000
         assert "limit 7.6 MiB/s" in str(app.query_one("#queue-summary", Label).content)
-        await pilot.press("l", "0", "enter")
+        await pilot.press("l", "0", "enter", "enter")
         await pilot.pause()
         assert engine.scheduler.context.bandwidth.rate == 0
+        assert config.read_text(encoding="utf-8") == "# mine\n[performance]\nbandwidth_limit = \"2MB\"\n"
+        await pilot.press("l", "escape")  # cancels: nothing changes
+        await pilot.pause()
+        assert engine.scheduler.context.bandwidth.rate == 0 and not isinstance(app.screen, BandwidthDialog)
 
 
 async def test_progress_is_merged_and_painted_and_downloads_finish_live(held: tuple[Engine, Gate]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from textual.widgets import Label
 
@@ -11,7 +12,7 @@ from tad_tui.store.models import AudioFile, Priority, QueueEntry, QueueState
 from tad_tui.ui.app import TadApp
 from tad_tui.ui.dialogs import BatchDialog
 from tad_tui.ui.queue import QueueLine, QueuePane, entries
-from tad_tui.ui.queue_order import move_marked
+from tad_tui.ui.queue_order import after_priority_change, move_marked
 from test_ui import CLASSICAL, held, make_app, queue_ids, settle  # noqa: F401  (held: a fixture)
 from test_ui_support import Gate, queue_group, until
 
@@ -127,7 +128,7 @@ async def test_space_x_r_and_priority_act_on_exactly_the_marked_entries(held: tu
         await same_order_as_engine()
         priorities = {e.pk: e.priority for e in await QueueEntry.filter(id__in=ids)}
         assert {priorities[i] for i in marked} == {Priority.NORMAL}
-        assert queue_ids(app)[-3:] == marked  # went to the end of "normal"
+        assert queue_ids(app) == order  # raised and lowered again: back between their old neighbours
         await pilot.press("M", "space")  # no marks: the row under the cursor only
         await settle(app, pilot)
         assert (await _states(ids)) == {**dict.fromkeys(ids, "queued"), order[0]: "paused"}
@@ -195,6 +196,33 @@ async def test_marked_moves_match_the_scheduler_for_any_marks(held: tuple[Engine
         for entry_id in calls:
             await engine.scheduler.move(entry_id, where)
         assert [row.id for row in await engine.queue_rows()] == [line.id for line in expected], (where, marked)
+
+
+async def test_priority_changes_match_the_scheduler_and_keep_the_place(held: tuple[Engine, Gate]) -> None:
+    engine, _ = held
+    ids = await queue_group(engine, CLASSICAL)
+    rng = random.Random(11)
+    for entry_id in rng.sample(ids, 4):
+        await engine.scheduler.cancel(entry_id)
+    start = [row.id for row in await engine.queue_rows()]
+    middle = start[7]
+    await engine.scheduler.set_priority(middle, Priority.CRITICAL)
+    await engine.scheduler.set_priority(middle, Priority.NORMAL)
+    assert [row.id for row in await engine.queue_rows()] == start  # back between its neighbours
+    for _ in range(40):
+        lines = [QueueLine(row) for row in await engine.queue_rows()]
+        if rng.random() < 0.3:  # moves in between: ranks from moves count as much as from enqueues
+            await engine.scheduler.move(rng.choice(ids), rng.choice(["up", "down", "top", "bottom"]))
+            continue
+        chosen = rng.sample(ids, rng.randint(1, 6))
+        changes = []
+        for entry_id in chosen:
+            placed = await engine.scheduler.set_priority(entry_id, rng.choice(list(Priority)))
+            changes += [placed] if placed else []
+        levels = {c.entry_id: c.priority.name.lower() for c in changes}
+        lines = [QueueLine(replace(l.entry, priority=levels[l.id])) if l.id in levels else l for l in lines]
+        expected = [line.id for line in after_priority_change(lines, changes)]
+        assert [row.id for row in await engine.queue_rows()] == expected, changes
 
 
 async def test_batch_dialog_pauses_and_resumes_the_whole_batch(held: tuple[Engine, Gate]) -> None:

@@ -81,3 +81,51 @@ async def test_a_scrolled_queue_repaints_marks_moves_and_priorities(held: tuple[
         await pilot.press("end", "m")
         await assert_screen_is_true(table, pilot)
         assert (await QueueEntry.filter(id__in=list(table.marked)).count()) == len(table.marked) == 1
+
+
+async def test_scrolled_search_results_repaint_what_keys_and_downloads_change(held: tuple[Engine, Gate]) -> None:
+    from tad_tui.ui.search import LIMIT, SearchPane
+
+    engine, gate = held
+    await scanned(engine, ARCHIVE)
+    app = quick(make_app(engine))
+    async with app.run_test(size=(80, 24)) as pilot:
+        search = app.query_one(SearchPane)
+        await pilot.press("f3", *"status:new")  # no words: the newest tracks, as many as are shown
+        await until(lambda: len(search.table.rows) == LIMIT, pilot.pause)
+        await pilot.press("down")  # from the box to the results
+        table = search.table
+        for keys in (("pagedown",) * 6, ("up", "up"), ("enter",), ("down",), ("enter",), ("end",), ("up", "enter")):
+            await pilot.press(*keys)
+            await until(lambda: not any(w.group == "search-enqueue" and not w.is_finished for w in app.workers), pilot.pause)
+            await assert_screen_is_true(table, pilot)
+        queued = [hit.id for hit in table.rows if hit.status == "queued"]
+        assert len(queued) == 3 and 90 < table.index_of(queued[0]) < 110  # in the middle, and at the end
+        gate.open()  # the downloads change rows that are scrolled out of sight and on screen
+        await until(lambda: all(table.rows[table.index_of(i)].status == "downloaded" for i in queued), pilot.pause)
+        await assert_screen_is_true(table, pilot)
+        await pilot.press("home")
+        await assert_screen_is_true(table, pilot)
+
+
+async def test_the_help_screen_scrolls_to_its_end_and_back(held: tuple[Engine, Gate]) -> None:
+    engine, _ = held
+    app = quick(make_app(engine))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f2", "question_mark")
+        await pilot.pause()
+        body = app.screen.query_one("#help-body")
+
+        def shown() -> str:
+            return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+        assert body.max_scroll_y > 10 and "Escape closes" not in shown()  # longer than the screen
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert 0 < body.scroll_y < body.max_scroll_y
+        await pilot.press("end")
+        await pilot.pause()
+        assert body.scroll_y == body.max_scroll_y and "Escape closes" in shown()  # its last line
+        await pilot.press("home")
+        await pilot.pause()
+        assert body.scroll_y == 0 and "Queue pane" in shown()

@@ -182,3 +182,56 @@ def test_search_pane(snap_compare: Any, demo_app: DemoApp, size: tuple[int, int]
         await pilot.pause()
 
     assert snap_compare(demo_app, terminal_size=size, run_before=search_bethov)
+
+
+# ---- scrolled: the middle and the end of long lists, where a repaint once went missing ---------
+
+
+def test_archive_tracks_scrolled_with_a_selection(snap_compare: Any, demo_app: DemoApp) -> None:
+    from tad_tui.library.scan import scan_group
+
+    async def archive_scrolled(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        engine = demo_app.engine
+        await scan_group(engine.source, await engine.resolve_group("@tad_demo_archive"))
+        groups = pilot.app.query_one(GroupsPane)
+        groups._groups.go_to(next(i for i, g in enumerate(groups._groups.rows) if g.username == "tad_demo_archive"))
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("pagedown", "pagedown", "pagedown", "up", "up", "space", "space", "up")
+        await pilot.pause()
+        assert len(groups._tracks.rows) > 1000 and groups._tracks.scroll_y > 0 and len(groups._tracks.marked) == 2
+
+    assert snap_compare(demo_app, terminal_size=(80, 24), run_before=archive_scrolled)
+
+
+def test_queue_scrolled_to_its_middle_with_marks_and_a_raised_priority(snap_compare: Any, demo_app: DemoApp) -> None:
+    async def queue_middle(pilot: Pilot[Any]) -> None:
+        await pilot.press("f2")
+        await settle(pilot)
+        queue = pilot.app.query_one(QueuePane)
+        await pilot.press("pagedown", "pagedown", "m", "m", "up")
+        await settle(pilot)
+        await pilot.press("escape", "plus")  # the marks go; the highlighted entry rises to high
+        await settle(pilot)
+        await pilot.press("down", "x")
+        await settle(pilot)
+        assert queue.table.scroll_y > 0 and not queue.table.marked
+
+    assert snap_compare(demo_app, terminal_size=(80, 24), run_before=queue_middle)
+
+
+def test_search_results_scrolled_to_their_end(snap_compare: Any, demo_app: DemoApp) -> None:
+    from tad_tui.ui.search import SearchPane
+
+    async def results_end(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        pane = pilot.app.query_one(SearchPane)
+        pane.elapsed = lambda result: 2.0
+        await pilot.press("slash", *"status:new")
+        await settle(pilot)
+        await pilot.press("down", "end", "up", "enter")  # queue the last track but one
+        await settle(pilot)
+        assert pane.table.scroll_y > 0 and pane.table.rows[-2].status == "queued"
+
+    assert snap_compare(demo_app, terminal_size=(80, 24), run_before=results_end)

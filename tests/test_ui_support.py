@@ -77,6 +77,9 @@ class _NoFigures:
     def account_pace_bps(self) -> int:
         return 0
 
+    def bandwidth_limit(self) -> int:
+        return 0
+
 
 async def queue_group(
     engine: Engine, username: str, priority: Priority = Priority.NORMAL, limit: int | None = None

@@ -117,22 +117,10 @@ class Job:
         if audio.partial_file_path:
             final = Path(audio.partial_file_path.removesuffix(PART_SUFFIX))
         else:
-            output = Path(self.entry.output_dir) if self.entry.output_dir else self.context.default_output
-            template = self.entry.filename_template or self.context.settings.downloads.filename_template
             await self.audio.fetch_related("group")
-            fields = TrackFields(
-                title=audio.title,
-                performer=audio.performer,
-                album=audio.album,
-                track_number=audio.track_number,
-                date=audio.date,
-                genre=audio.genre,
-                group=audio.group.title,
-                message_id=audio.message_id,
-                file_name=audio.file_name,
-                mime_type=audio.mime_type,
-            )
-            final = unique_target(output, render_relative(template, fields), reserved=self.context.reserved)
+            settings = self.context.settings
+            output, relative = planned_target(self.entry, audio, self.context.default_output, settings.downloads.filename_template)
+            final = unique_target(output, relative, reserved=self.context.reserved)
             audio.partial_file_path = str(final) + PART_SUFFIX
             await audio.save(update_fields=["partial_file_path"])
         self.context.reserved.add(final)
@@ -369,3 +357,26 @@ def _apply_tags(audio: AudioFile, tags: TagInfo) -> None:
             setattr(audio, name, value)
     if tags.duration:
         audio.duration = tags.duration
+
+
+def planned_target(
+    entry: QueueEntry, audio: AudioFile, default_output: Path, default_template: str
+) -> tuple[Path, PurePosixPath]:
+    """Where an entry's file goes: its folder and the path in it (a clash is settled when it starts).
+
+    ``audio.group`` must be fetched.
+    """
+    output = Path(entry.output_dir) if entry.output_dir else default_output
+    fields = TrackFields(
+        title=audio.title,
+        performer=audio.performer,
+        album=audio.album,
+        track_number=audio.track_number,
+        date=audio.date,
+        genre=audio.genre,
+        group=audio.group.title,
+        message_id=audio.message_id,
+        file_name=audio.file_name,
+        mime_type=audio.mime_type,
+    )
+    return output, render_relative(entry.filename_template or default_template, fields)

@@ -27,7 +27,7 @@ from tad_tui.download.events import BatchProgress, EntryFinished, Notice, QueueI
 from tad_tui.download.job import PART_SUFFIX, Job, JobContext
 from tad_tui.store.db import DATABASE_BUSY, database_busy
 from tad_tui.store.models import AudioFile, DownloadBatch, FileStatus, Priority, QueueEntry, QueueState
-from tad_tui.store.ranks import RANK_GAP, move_entry
+from tad_tui.store.ranks import RANK_GAP, move_entry, next_rank
 from tad_tui.words import counted
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,16 @@ class Enqueued:
     entry_ids: list[int]
     already_queued: int
     retried: int = 0  # of the already queued, those that had failed and are queued again
+
+
+@dataclass(frozen=True)
+class PriorityChange:
+    """Where set_priority put an entry: right after ``after`` among the unfinished (or the finished)
+    entries of its new priority, or first among them (None)."""
+
+    entry_id: int
+    priority: Priority
+    after: int | None
 
 
 class Scheduler:
@@ -300,6 +310,10 @@ class Scheduler:
         for batch_id in sorted(batch_ids):
             await self._publish_batch(batch_id)
 
+    def forget_batch_counts(self) -> None:
+        """Entries left the queue (cleared): a batch's count may go down, and must still be told."""
+        self._batch_shown.clear()
+
     # ---- what users do to the queue ---------------------------------------------------------------
     # Each writes one audit line. A caller that loops over many entries passes ``audit=False`` and
     # records the whole action once (as on_batch does), so pausing 10,000 entries is one line.
@@ -348,8 +362,7 @@ class Scheduler:
             if len(fresh) > 1 or batch_name:
                 batch = await DownloadBatch.create(name=(batch_name or counted(len(fresh), "file"))[:255])
                 batch_id = batch.pk
-            last = await QueueEntry.filter(priority=priority).order_by("-rank").first()
-            rank = (last.rank if last else 0) + RANK_GAP
+            rank = await next_rank()
             for audio_id in fresh:
                 entries.append(
                     await QueueEntry.create(
@@ -414,16 +427,33 @@ class Scheduler:
         await move_entry(entry, entry.priority, above, below)
         self._requeue(entry)
 
-    async def set_priority(self, entry_id: int, priority: Priority, *, audit: bool = True) -> None:
+    async def set_priority(self, entry_id: int, priority: Priority, *, audit: bool = True) -> PriorityChange | None:
+        """Give the entry another priority, in the place its rank gives it there.
+
+        Ranks are one order across priorities (new entries take the next rank of the whole queue),
+        so the entry keeps its rank and lands among the new priority's entries where it stood
+        relative to them: raised and lowered again, it is back between its old neighbours. Only
+        when another entry holds the very same rank does it take a rank just after that one.
+        Returns where it went (None: it had that priority already).
+        """
         new = priority.name.lower()
         with recorded("set_priority", enabled=audit, refused=(QueueError,), entry_id=entry_id, new=new) as line:
             entry = await self._entry(entry_id)
             line["old"] = Priority(entry.priority).name.lower()
             if entry.priority == priority:
-                return
-            last = await QueueEntry.filter(priority=priority).order_by("-rank").first()
-            await move_entry(entry, priority, last, None)
+                return None
+            level = QueueEntry.filter(priority=priority).exclude(id=entry.pk)
+            same = await level.filter(rank=entry.rank).first()
+            if same is None:
+                entry.priority = priority
+                await entry.save(update_fields=["priority", "updated_at"])
+            else:
+                await move_entry(entry, priority, same, await level.filter(rank__gt=entry.rank).order_by("rank").first())
             self._requeue(entry)
+            # The queue lists unfinished entries before finished ones: the neighbour among its kind.
+            kind = ACTIVE if entry.state in ACTIVE else [s for s in QueueState if s not in ACTIVE]
+            after = await level.filter(state__in=kind, rank__lt=entry.rank).order_by("-rank").first()
+            return PriorityChange(entry.pk, priority, after.pk if after else None)
 
     async def pause(self, entry_id: int, *, audit: bool = True) -> None:
         with recorded("pause", enabled=audit, refused=(QueueError,), entry_id=entry_id):

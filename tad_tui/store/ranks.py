@@ -21,9 +21,9 @@ def rank_between(above: int | None, below: int | None) -> int | None:
     return (above + below) // 2 if below - above >= 2 else None
 
 
-async def next_rank(priority: Priority) -> int:
-    """The rank that puts a new entry last within its priority."""
-    last = await QueueEntry.filter(priority=priority).order_by("-rank").first()
+async def next_rank() -> int:
+    """The rank that puts a new entry last, within its priority and in the order across priorities."""
+    last = await QueueEntry.all().order_by("-rank").first()
     return RANK_GAP if last is None else last.rank + RANK_GAP
 
 
@@ -35,8 +35,8 @@ async def move_entry(
 ) -> None:
     """Put ``entry`` in ``priority`` between two neighbours (None or another priority's: an end).
 
-    Writes the entry's row only, unless the gap between the neighbours is used up: then that
-    priority is renumbered first (rare: after about 32 moves into the same spot).
+    Writes the entry's row only, unless the gap between the neighbours is used up: then the queue
+    is renumbered first (rare: after about 32 moves into the same spot).
     """
     above = _in_list(above, priority, entry)
     below = _in_list(below, priority, entry)
@@ -45,7 +45,7 @@ async def move_entry(
     rank = rank_between(_rank(above), _rank(below))
     async with in_transaction():
         if rank is None:
-            await renumber(priority)
+            await renumber()
             for neighbour in (above, below):
                 if neighbour is not None:
                     await neighbour.refresh_from_db(fields=["rank"])
@@ -57,9 +57,13 @@ async def move_entry(
         await entry.save(update_fields=["priority", "rank", "updated_at"])
 
 
-async def renumber(priority: Priority) -> None:
-    """Spread one priority's ranks RANK_GAP apart again, keeping their order."""
-    entries = await QueueEntry.filter(priority=priority).order_by("rank", "id")
+async def renumber() -> None:
+    """Spread the ranks RANK_GAP apart again, keeping their order.
+
+    All priorities at once: ranks are one order across priorities too, which a change of
+    priority keeps (an entry keeps its rank and so its place among the new priority's entries).
+    """
+    entries = await QueueEntry.all().order_by("rank", "id")
     for position, queued in enumerate(entries, start=1):
         queued.rank = position * RANK_GAP
     if entries:

@@ -102,7 +102,7 @@ class TadApp(App[None]):
             with TabPane("Groups F1", id="groups"):
                 yield GroupsPane(self.engine, self.clock, id="groups-pane")
             with TabPane("Queue F2", id="queue"):
-                yield QueuePane(self.engine, id="queue-pane")
+                yield QueuePane(self.engine, config_file=self.config_file, id="queue-pane")
             with TabPane("Search F3", id="search"):
                 yield SearchPane(self.engine, id="search-pane")
             with TabPane("Performance F4", id="performance"):

@@ -1,7 +1,8 @@
-"""Small modal questions: a priority, a bandwidth limit, what to do to a batch. Escape always cancels."""
+"""Small modal questions: a priority, a bandwidth limit, what to do to a batch, a yes or no. Escape always cancels."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -93,34 +94,89 @@ def parse_bandwidth(text: str) -> int:
     return value
 
 
-class BandwidthDialog(ModalScreen[int | None]):
-    """Ask for the total download limit; errors are shown under the field in words."""
+@dataclass(frozen=True)
+class BandwidthChoice:
+    limit: int  # bytes per second, 0 = none
+    save: bool  # also in config.toml, not for this session only
+
+
+# The second question of the bandwidth dialog: how long the limit holds.
+KEEP_CHOICES = (("session", "For this session only"), ("save", "Save it to config.toml (kept next time)"))
+
+
+class BandwidthDialog(ModalScreen[BandwidthChoice | None]):
+    """Ask for the total download limit, then whether to keep it past this session.
+
+    Errors are shown under the field in words.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [CANCEL]
 
     def __init__(self, current: int) -> None:
         super().__init__()
         self._current = current
+        self._limit: int | None = None
 
     def compose(self) -> ComposeResult:
         now = f"now {format_size(self._current)}/s" if self._current else "now no limit"
         with Vertical(classes="dialog"):
             yield Label(f"Total download limit ({now})", classes="dialog-title")
             yield Input(placeholder="e.g. 8MB, 512KiB; 0 = no limit", id="bandwidth")
+            yield OptionList(*(Option(text, id=key) for key, text in KEEP_CHOICES), id="bandwidth-keep")
             yield Label("", id="bandwidth-error", classes="dialog-error")
             yield Label("Enter to set, Escape to cancel", classes="dialog-hint")
 
     def on_mount(self) -> None:
+        self.query_one(OptionList).display = False
         self.query_one(Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         try:
-            value = parse_bandwidth(event.value)
+            self._limit = parse_bandwidth(event.value)
         except ValueError as error:
             self.query_one("#bandwidth-error", Label).update(str(error))
             return
-        self.dismiss(value)
+        self.query_one("#bandwidth-error", Label).update("")
+        shown = f"{format_size(self._limit)}/s" if self._limit else "No limit"
+        self.query_one(".dialog-title", Label).update(f"{shown}: keep it how long?")
+        event.input.display = False
+        keep = self.query_one(OptionList)
+        keep.display = True
+        keep.highlighted = 0
+        keep.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if self._limit is not None:
+            self.dismiss(BandwidthChoice(self._limit, event.option.id == "save"))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """A yes/no question; Escape (or "No") is no."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [CANCEL]
+
+    def __init__(self, question: str, yes: str) -> None:
+        super().__init__()
+        self._question = question
+        self._yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._question, classes="dialog-title")
+            yield OptionList(Option(self._yes, id="yes"), Option("No, leave them", id="no"), id="confirm-choices")
+            yield Label("Enter to choose, Escape to cancel", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id == "yes")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -7,6 +7,11 @@ ordering rule (priority first, then position; only unfinished entries move).
 With rows marked (m, ctrl+a), the same keys act on every marked entry instead, one scheduler call
 each; the marks stay until cleared (M, Escape), so actions can follow one another on them. Such a
 loop passes ``audit=False`` to each call and writes one audit line for the whole action.
+
+The state filter (f) shows the rows of one state only; every key then acts on the rows shown, and
+a mark never outlives its row being hidden (the filter unmarks it, with a toast), so nothing out of
+sight is acted on. Moves and priority changes under a filter read the rows again after the engine
+writes: the neighbours they are placed by may be hidden.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -36,12 +42,13 @@ from tad_tui.download.events import (
     wait_words,
 )
 from tad_tui.audit import recorded
-from tad_tui.download.scheduler import QueueError
+from tad_tui.config import ConfigError
+from tad_tui.download.scheduler import PriorityChange, QueueError
 from tad_tui.engine import Engine, QueueRow
 from tad_tui.library import status
 from tad_tui.store.models import Priority, QueueEntry, QueueState
 from tad_tui.ui import figures
-from tad_tui.ui.dialogs import BandwidthDialog, BatchDialog
+from tad_tui.ui.dialogs import BandwidthChoice, BandwidthDialog, BatchDialog, ConfirmDialog
 from tad_tui.ui.messages import EngineEvent, ProgressTick
 from tad_tui.ui.queue_order import after_priority_change, move_marked
 from tad_tui.ui.table import Cell, Column, RowTable
@@ -55,6 +62,16 @@ FINISHED_STATE = {
     "cancelled": "cancelled",
     "paused": "paused",
 }
+# The state filter (f), in the order it cycles; each shows the rows in these states.
+FILTERS: dict[str | None, tuple[str, ...]] = {
+    None: (),
+    "running": ("running",),
+    "queued": ("queued", "waiting"),
+    "paused": ("paused",),
+    "failed": ("failed",),
+    "finished": ("completed", "cancelled"),
+}
+CONFIRM_CLEAR_AT = 10  # clearing this many finished entries or more asks first
 MOVE_WORDS = {"up": "up", "down": "down", "top": "to the top", "bottom": "to the bottom"}
 BAR_WIDTH = 10
 COLUMNS = (
@@ -159,13 +176,20 @@ class QueuePane(Vertical):
         Binding("B", "batch", "Batch", show=False, tooltip="Pause, resume, cancel or retry the entry's batch", id="queue.batch"),
         Binding("p", "pause_all", "Pause all", show=False, tooltip="Pause every unfinished entry", id="queue.pause_all"),
         Binding("P", "resume_all", "Resume all", show=False, tooltip="Resume every paused entry", id="queue.resume_all"),
+        Binding("n", "next_in_state('running')", "Next running", show=False, tooltip="Go to the next running entry (round the list)", id="queue.next_running"),
+        Binding("e", "next_in_state('failed')", "Next failed", show=False, tooltip="Go to the next failed entry (round the list)", id="queue.next_failed"),
+        Binding("u", "next_in_state('paused')", "Next paused", show=False, tooltip="Go to the next paused entry (round the list)", id="queue.next_paused"),
+        Binding("f", "cycle_filter", "Filter", show=False, tooltip="Filter by state; again: the next state, then all", id="queue.filter"),
+        Binding("C", "clear_finished", "Clear finished", show=False, tooltip="Clear completed and cancelled entries (files stay)", id="queue.clear_finished"),
+        Binding("o", "show_file", "Show file", show=False, tooltip="Show where the file is; copy its path", id="queue.show_file"),
         Binding("l", "bandwidth", "Limit", show=False, tooltip="Set the total download limit (8MB, 512KiB, 0 = none)", id="queue.bandwidth"),
         Binding("ctrl+r", "reload", "Refresh", show=False, tooltip="Read the queue again", id="queue.refresh"),
     ]
 
-    def __init__(self, engine: Engine, *, id: str | None = None) -> None:
+    def __init__(self, engine: Engine, *, config_file: Path | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
         self.engine = engine
+        self.config_file = config_file  # where "save the limit" writes
         self.table = RowTable[QueueLine](
             COLUMNS, line_cells, lambda line: line.id, empty_text="Loading the queue…", markable=True, id="queue-list"
         )
@@ -173,6 +197,10 @@ class QueuePane(Vertical):
         self._running_ids: set[int] = set()
         self._lock = asyncio.Lock()  # one queue operation at a time: each reads what the last wrote
         self._misplaced = False  # a finished row was queued again: only the engine knows its place
+        self._filter: str | None = None
+        self._hidden: Counter[str] = Counter()  # states of the rows the filter hides, as last read
+        self._counts = ""  # the summary's first line, kept for repaints as the cursor moves
+        self._reload_pending = False
 
     def compose(self) -> ComposeResult:
         yield Label("", id="queue-summary")
@@ -193,33 +221,63 @@ class QueuePane(Vertical):
         self.show_rows(await self.engine.queue_rows())
 
     def show_rows(self, rows: Sequence[QueueRow]) -> None:
+        """Show the rows the filter lets through; marks on rows it hides are dropped (and said so)."""
         old = {line.id: line for line in self.table.rows}
+        shown_states = FILTERS[self._filter]
         lines = []
+        self._hidden = Counter()
+        hidden_ids = set()
         for row in rows:
+            if shown_states and row.state not in shown_states:
+                self._hidden[row.state] += 1
+                hidden_ids.add(row.id)
+                continue
             before = old.get(row.id)
             keep = before is not None and row.state == before.entry.state
             lines.append(replace(before, entry=row) if keep and before else QueueLine(row))
         self._running_ids = {line.id for line in lines if line.entry.state == "running"}
         self._batches = _batches_from(rows) | {k: v for k, v in self._batches.items() if k in _batch_ids(rows)}
-        self.table.empty_text = "The queue is empty: open a group (F1), select tracks and press e"
+        self.table.empty_text = (
+            f"No {self._filter} entry: f shows the others"
+            if self._filter
+            else "The queue is empty: open a group (F1), select tracks and press e"
+        )
+        marked, current = set(self.table.marked), self.table.current
         self.table.set_rows(lines)
+        if current is not None and self.table.index_of(current.id) is None:
+            self.table.go_to(0)  # its row is hidden: start from the top, not from a random row
+        hidden_marks = len((marked - self.table.marked) & hidden_ids)
+        if self._filter and hidden_marks:
+            self.notify(f"Unmarked {entries(hidden_marks)} the filter hides: keys act only on rows you see")
         self._show_summary()
 
     def _show_summary(self) -> None:
-        states = Counter(line.entry.state for line in self.table.rows)
+        """The counts (over the whole queue, filtered or not), the filter and the highlighted batch."""
+        states = Counter(line.entry.state for line in self.table.rows) + self._hidden
         order = ("running", "queued", "waiting", "paused", "completed", "failed", "cancelled")
         counts = ", ".join(f"{states[s]} {status.word(s)}" for s in order if states[s])
         limit = self.engine.scheduler.context.bandwidth.rate
-        text = entries(len(self.table.rows)) + (f": {counts}" if counts else "")
+        text = entries(states.total()) + (f": {counts}" if counts else "")
         text += f" · limit {figures.format_size(limit)}/s" if limit else " · no limit"
-        batches = [b for b in self._batches.values() if b.done < b.total][-2:] or list(self._batches.values())[-1:]
-        for batch in batches:
+        if self._filter:
+            hidden = self._hidden.total()
+            text += f"\nShowing {self._filter} only: {len(self.table.rows)} shown, {hidden} hidden (f: next filter)"
+        self._counts = text
+        self._show_header()
+
+    def _show_header(self) -> None:
+        """The summary with the batch of the entry under the cursor (the counts are kept from before)."""
+        text = self._counts
+        line = self.table.current
+        batch = self._batches.get(line.entry.batch_id) if line is not None and line.entry.batch_id is not None else None
+        if batch is not None:
             failed = f", {batch.failed} failed" if batch.failed else ""
             text += f"\nBatch {figures.clean(batch.name)}: {batch.done}/{batch.total} done{failed}"
         self.query_one("#queue-summary", Label).update(Content(text))  # names are not markup
 
     def on_row_table_highlighted(self, event: RowTable.Highlighted) -> None:
         self._show_detail(event.row)
+        self._show_header()
 
     def _show_detail(self, line: QueueLine | None) -> None:
         marked = len(self.table.marked)
@@ -252,7 +310,9 @@ class QueuePane(Vertical):
             return
         line = self._line(getattr(event, "entry_id", -1))
         if line is None:
-            if isinstance(event, EntryStarted):
+            if self._filter and isinstance(event, (EntryStarted, EntryFinished)):
+                self._reload_soon()  # a hidden entry changed state: the counts (maybe the rows) too
+            elif isinstance(event, EntryStarted):
                 self.reload()  # queued elsewhere (another pane, a previous session): read it in
             return
         entry = line.entry
@@ -281,11 +341,24 @@ class QueuePane(Vertical):
                 entry = replace(line.entry, downloaded_bytes=progress.downloaded_bytes, file_size=progress.file_size)
                 self._put(replace(line, entry=entry, bps=speeds.get(entry_id, line.bps)))
 
+    def _reload_soon(self) -> None:
+        """Read the queue again in a second: at most once a second however many entries change."""
+        if not self._reload_pending:
+            self._reload_pending = True
+
+            def reload() -> None:
+                self._reload_pending = False
+                self.reload()
+
+            self.set_timer(1.0, reload)
+
     def _speeds(self) -> dict[int, float]:
         monitor = self.engine.monitor
         if monitor is None or not monitor.samples:
             return {}
-        return {int(k): v for k, v in monitor.samples[-1].per_download_bps.items()}
+        limit = self.engine.scheduler.context.bandwidth.rate  # as it is now: it may have changed since
+        speeds = {int(k): v for k, v in monitor.samples[-1].per_download_bps.items()}
+        return {k: min(v, limit) for k, v in speeds.items()} if limit else speeds
 
     def refresh_speeds(self) -> None:
         """Called once a second: speeds come from the monitor's latest sample; waits count down."""
@@ -324,6 +397,12 @@ class QueuePane(Vertical):
                 self.show_rows(await self.engine.queue_rows())
             self._show_summary()
 
+    async def _then_reload(self, operation: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await operation()
+        finally:
+            self.reload()
+
     def action_move(self, where: str) -> None:
         """The row moves at once (the same rule as the engine's); the engine writes it after."""
         if self.table.marked:
@@ -334,6 +413,9 @@ class QueuePane(Vertical):
             return
         if not line.active:
             self.notify(f"Entry {line.id} is {line.entry.state}: only unfinished entries move", severity="warning")
+            return
+        if self._filter:  # its neighbours may be hidden: the engine moves it, then the rows are read again
+            self._apply(partial(self._then_reload, partial(self.engine.scheduler.move, line.id, where)))
             return
         target = self._move_target(line, where)
         if target is None:
@@ -366,6 +448,8 @@ class QueuePane(Vertical):
             except QueueError:
                 self.reload()
                 raise
+            if self._filter:  # hidden rows between the shown ones move too: show the engine's order
+                self.reload()
             self.notify(f"Moved {entries(len(calls))} {MOVE_WORDS[where]}")
 
         self._apply(move)
@@ -408,8 +492,8 @@ class QueuePane(Vertical):
         wanted = Priority(current + step)
 
         async def change() -> None:
-            await self.engine.scheduler.set_priority(line.id, wanted)
-            self._show_priorities({line.id: wanted})
+            placed = await self.engine.scheduler.set_priority(line.id, wanted)
+            self._show_priorities([placed] if placed else [])
 
         self._apply(change)
 
@@ -417,7 +501,7 @@ class QueuePane(Vertical):
         ids = [line.id for line in self.table.marked_rows()]
 
         async def change() -> None:
-            changed: dict[int, Priority] = {}
+            changed: list[PriorityChange] = []
             try:
                 with recorded("set_priority", refused=(QueueError,), scope="marked", step=step, count=0) as audited:
                     for entry_id in ids:
@@ -425,8 +509,8 @@ class QueuePane(Vertical):
                         if line is None or not Priority.LOW <= line.level + step <= Priority.CRITICAL:
                             continue
                         wanted = Priority(line.level + step)
-                        await self.engine.scheduler.set_priority(entry_id, wanted, audit=False)
-                        changed[entry_id] = wanted
+                        placed = await self.engine.scheduler.set_priority(entry_id, wanted, audit=False)
+                        changed += [placed] if placed else []
                         audited["count"] = len(changed)
             except QueueError:
                 self.reload()
@@ -440,11 +524,15 @@ class QueuePane(Vertical):
 
         self._apply(change)
 
-    def _show_priorities(self, changed: dict[int, Priority]) -> None:
+    def _show_priorities(self, changed: Sequence[PriorityChange]) -> None:
         if not changed:
             return
+        if self._filter:  # the neighbour it went after may be hidden: show the engine's order
+            self.reload()
+            return
+        levels = {change.entry_id: change.priority.name.lower() for change in changed}
         rows = [
-            replace(line, entry=replace(line.entry, priority=changed[line.id].name.lower())) if line.id in changed else line
+            replace(line, entry=replace(line.entry, priority=levels[line.id])) if line.id in levels else line
             for line in self.table.rows
         ]
         self.table.reorder(after_priority_change(rows, changed))
@@ -611,22 +699,96 @@ class QueuePane(Vertical):
             if value == "cancelled":
                 changes["downloaded_bytes"] = 0
             self._set_state(entry_id, value, **changes)
-        rows = [line.entry for line in self.table.rows if line.entry.batch_id == batch_id]
-        counted = _batches_from(rows).get(batch_id)
-        if counted is not None:
-            known = self._batches.get(batch_id)  # its name as the engine told it, not the group's
-            self._batches[batch_id] = replace(counted, name=known.name) if known else counted
+        known = self._batches.get(batch_id)  # its name as the engine told it
+        if known is not None:  # counted from the store: with a filter, some of its rows are hidden
+            values = [QueueState(state).value for _, state in states]
+            done = sum(value in ("completed", "failed", "cancelled") for value in values)
+            self._batches[batch_id] = replace(known, done=done, total=len(values), failed=values.count("failed"))
         self.notify(f"{BATCH_DONE[action]} {changed} of the {entries(total)} of the batch")
 
     def action_bandwidth(self) -> None:
-        def chosen(limit: int | None) -> None:
-            if limit is None:
+        def chosen(choice: BandwidthChoice | None) -> None:
+            if choice is None:
                 return
-            self.engine.set_bandwidth_limit(limit)
-            self.notify(f"Download limit: {figures.format_size(limit)}/s" if limit else "Download limit: none")
+            limit = choice.limit
+            save_to = self.config_file if choice.save else None
+            try:
+                self.engine.set_bandwidth_limit(limit, save_to=save_to)
+            except ConfigError as error:  # the file cannot be written: the limit stays as it was
+                self.notify(str(error), severity="error", timeout=10)
+                return
+            words = f"{figures.format_size(limit)}/s" if limit else "none"
+            kept = f", saved to {save_to}" if save_to else " for this session"
+            self.notify(f"Download limit: {words}{kept}", markup=False)
             self._show_summary()
 
         self.app.push_screen(BandwidthDialog(self.engine.scheduler.context.bandwidth.rate), chosen)
+
+    def action_next_in_state(self, state: str) -> None:
+        """The cursor goes to the next row in ``state`` after it, round the end of the list."""
+        rows, start = self.table.rows, self.table.cursor
+        for step in range(1, len(rows) + 1):
+            index = (start + step) % len(rows)
+            if rows[index].entry.state == state:
+                self.table.go_to(index)
+                return
+        hidden = " (the filter hides some: f)" if self._hidden[state] else ""
+        self.notify(f"No {state} entry is shown{hidden}" if hidden else f"No entry is {state}")
+
+    def action_cycle_filter(self) -> None:
+        """Show only running, queued, paused, failed or finished entries, then all again."""
+        names = list(FILTERS)
+        self._filter = names[(names.index(self._filter) + 1) % len(names)]
+        self.reload()
+
+    def action_clear_finished(self) -> None:
+        """Take completed and cancelled entries off the queue (all of them, shown or hidden)."""
+        states = Counter(line.entry.state for line in self.table.rows) + self._hidden
+        count = states["completed"] + states["cancelled"]
+        if not count:
+            self.notify("No entry is completed or cancelled: nothing to clear (failed ones stay to be retried)")
+            return
+        if count < CONFIRM_CLEAR_AT:
+            self._apply(self._clear_finished)
+            return
+        question = f"Clear {entries(count)} finished? (Files stay.)"  # one line: the dialog is 52 wide
+
+        def chosen(yes: bool | None) -> None:
+            if yes:
+                self._apply(self._clear_finished)
+
+        self.app.push_screen(ConfirmDialog(question, "Yes, clear them"), chosen)
+
+    async def _clear_finished(self) -> None:
+        cleared = await self.engine.clear_finished()
+        self._batches = {}  # counted again from what is left: the cleared entries are no longer in them
+        self.reload()
+        self.notify(f"Cleared {entries(len(cleared))} from the queue; their files stay where they are")
+
+    @work(group="queue-show-file", exit_on_error=False)
+    async def action_show_file(self) -> None:
+        """Where the entry's file is: shown, and copied to the clipboard (OSC 52: works over SSH)."""
+        line = self.table.current
+        if line is None:
+            return
+        where = await self.engine.entry_location(line.id)
+        if where is None:
+            self.notify(f"Entry {line.id} is no longer in the queue", severity="warning")
+            return
+        name = figures.clean(line.entry.file)
+        if where.downloaded:
+            self.app.copy_to_clipboard(str(where.path))
+            gone = "" if where.on_disk else "\n(no file there any more: moved or deleted since)"
+            self.notify(
+                f"{where.path}\nFolder: {where.folder}{gone}\nThe path is copied to the clipboard",
+                title=f"Downloaded: {name}", timeout=15, markup=False,
+            )
+            return
+        state = line.entry.state
+        when = "would be" if state in ("failed", "cancelled") else "will be"
+        self.notify(
+            f"Not downloaded ({state}): it {when} saved as\n{where.path}", title=name, timeout=10, markup=False
+        )
 
     def action_reload(self) -> None:
         self.reload()

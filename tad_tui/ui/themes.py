@@ -6,18 +6,17 @@ link beside this module); users add their own to ``tad_tui.paths.user_themes_dir
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomlkit
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 from tad_tui.audit import recorded
+from tad_tui.config import ConfigError, save_setting
 
 COLOR_KEYS = (
     "primary",
@@ -115,23 +114,7 @@ def save_theme_choice(config_file: Path, name: str) -> None:
 
 def _save_theme_choice(config_file: Path, name: str, line: dict[str, Any]) -> None:
     try:
-        text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
-        document = tomlkit.parse(text)
-    except OSError as error:
-        raise ThemeFileError(f"cannot read {config_file} to save the theme: {error.strerror or error}") from None
-    except tomlkit.exceptions.ParseError as error:
-        raise ThemeFileError(f"cannot save the theme: {config_file} is not valid TOML ({error})") from None
-    ui = document.get("ui")
-    if ui is None:
-        ui = tomlkit.table()
-        document["ui"] = ui
-    line["old"] = str(ui["theme"]) if "theme" in ui else None
-    ui["theme"] = name
-    temporary = config_file.with_name(f".{config_file.name}.{os.getpid()}.tmp")
-    try:
-        config_file.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(tomlkit.dumps(document), encoding="utf-8")
-        os.replace(temporary, config_file)  # a crash never leaves half a config file
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise ThemeFileError(f"cannot save the theme to {config_file}: {error.strerror or error}") from None
+        old = save_setting(config_file, "ui", "theme", name, what="the theme")
+    except ConfigError as error:
+        raise ThemeFileError(str(error)) from None
+    line["old"] = None if old is None else str(old)
