@@ -205,18 +205,14 @@ def test_archive_tracks_scrolled_with_a_selection(snap_compare: Any, demo_app: D
     assert snap_compare(demo_app, terminal_size=(80, 24), run_before=archive_scrolled)
 
 
-def test_queue_scrolled_to_its_middle_with_marks_and_a_raised_priority(snap_compare: Any, demo_app: DemoApp) -> None:
+def test_queue_scrolled_to_its_middle_with_marks_paused(snap_compare: Any, demo_app: DemoApp) -> None:
     async def queue_middle(pilot: Pilot[Any]) -> None:
         await pilot.press("f2")
         await settle(pilot)
         queue = pilot.app.query_one(QueuePane)
-        await pilot.press("pagedown", "pagedown", "m", "m", "up")
+        await pilot.press("pagedown", "pagedown", "m", "m", "up", "space")  # both marked ones paused
         await settle(pilot)
-        await pilot.press("escape", "plus")  # the marks go; the highlighted entry rises to high
-        await settle(pilot)
-        await pilot.press("down", "x")
-        await settle(pilot)
-        assert queue.table.scroll_y > 0 and not queue.table.marked
+        assert queue.table.scroll_y > 0 and len(queue.table.marked) == 2
 
     assert snap_compare(demo_app, terminal_size=(80, 24), run_before=queue_middle)
 
@@ -225,13 +221,17 @@ def test_search_results_scrolled_to_their_end(snap_compare: Any, demo_app: DemoA
     from tad_tui.ui.search import SearchPane
 
     async def results_end(pilot: Pilot[Any]) -> None:
+        from tad_tui.library.scan import scan_group
+
         await settle(pilot)
+        engine = demo_app.engine
+        await scan_group(engine.source, await engine.resolve_group("@tad_demo_archive"))
         pane = pilot.app.query_one(SearchPane)
         pane.elapsed = lambda result: 2.0
         await pilot.press("slash", *"status:new")
         await settle(pilot)
-        await pilot.press("down", "end", "up", "enter")  # queue the last track but one
+        await pilot.press("down", "end", "pageup", "enter")  # queue the track a page above the last
         await settle(pilot)
-        assert pane.table.scroll_y > 0 and pane.table.rows[-2].status == "queued"
+        assert pane.table.scroll_y > 0 and pane.table.current.status == "queued"
 
     assert snap_compare(demo_app, terminal_size=(80, 24), run_before=results_end)
