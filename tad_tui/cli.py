@@ -344,7 +344,7 @@ async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         if args.json:
             _print_json({"cleared": len(cleared), "entry_ids": cleared})
         else:
-            print(f"Cleared {len(cleared)} finished entries from the queue (their files and library rows stay)")
+            print(f"Cleared {counted(len(cleared), 'finished entry')} from the queue (their files and library rows stay)")
         return EXIT_OK
     async with open_engine(settings, paths, demo=args.demo, writer=False) as engine:
         rows = await engine.queue_rows()
@@ -352,12 +352,14 @@ async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         _print_json([row.to_json() for row in rows])
         return EXIT_OK
     from tad_tui.cli_output import print_table
+    from tad_tui.library.status import word
     from tad_tui.sizes import format_size
 
     print_table(
         ("#", "File", "Group", "Priority", "State", "Done", "Size"),
         [
-            (str(r.id), r.file, r.group, r.priority, r.error_message and f"{r.state}: {r.error_message}" or r.state,
+            (str(r.id), r.file, r.group, r.priority,
+             f"{word(r.state)}: {r.error_message}" if r.error_message else word(r.state),
              format_size(r.downloaded_bytes), format_size(r.file_size))
             for r in rows
         ],

@@ -291,7 +291,7 @@ def test_hostile_group_through_the_command(tmp_path: Path, demo_config: Path, de
     groups = tad("groups", "--offline")
     assert "TAD Demo · Hostile Names" in groups
     queue = tad("queue")
-    assert "Red Alert" in queue and "completed" in queue
+    assert "Red Alert" in queue and "downloaded" in queue and "completed" not in queue  # one word per state
     listed = tad("search", "hostile", "--limit", "100")
     assert "Hostile Tester" in listed
     typed = tad("search", "\x1b[31mred\u202e alert")  # a hostile query is cleaned the same way

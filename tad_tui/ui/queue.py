@@ -516,7 +516,13 @@ class QueuePane(Vertical):
                 self.reload()
                 raise
             finally:
-                self._show_priorities(changed)
+                if len(changed) > 1:
+                    # Each change is placed relative to entries that may themselves change later in
+                    # the loop; the engine's order read back is the one the queue runs in (found by
+                    # tests/test_ui_queue_model.py: lowering every marked entry showed another order).
+                    self.show_rows(await self.engine.queue_rows())
+                else:
+                    self._show_priorities(changed)
             if changed:
                 self.notify(f"{'Raised' if step > 0 else 'Lowered'} the priority of {entries(len(changed))}")
             else:
