@@ -213,7 +213,7 @@ def screen_rows(table, pilot) -> tuple[int | None, set[int]]:
 # No shrinking: one example takes seconds, and shrinking a failure took more than five minutes; the
 # failing keys are printed as drawn (ten to twenty-five keys are read in a minute).
 @settings(
-    max_examples=8,
+    max_examples=6,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
