@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -398,6 +398,37 @@ async def test_truncated_database_is_reported_and_left_untouched(tmp_path: Path)
         await open_store(path)
     assert str(path) in str(caught.value)
     assert snapshot(tmp_path) == before
+
+
+async def test_a_checkpoint_under_way_is_not_taken_for_truncation(tmp_path: Path) -> None:
+    """Another process's checkpoint copies the log's pages into the main file, page 1 (the new
+    page count) first: caught between the two, the main file is shorter than its header says while
+    the log still holds every page. Opening then must succeed with every row (CI saw two processes
+    opening one library at once refuse it as "truncated")."""
+    path = tmp_path / "live" / "library.sqlite3"
+    await open_store(path)
+    await close_store()
+    writer = sqlite3.connect(path)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    with writer:
+        writer.execute("CREATE TABLE filler (x TEXT)")
+        writer.executemany("INSERT INTO filler VALUES (?)", [("x" * 500,) for _ in range(400)])
+    copy = tmp_path / "copy" / "library.sqlite3"
+    copy.parent.mkdir()
+    main, wal = path.read_bytes(), Path(f"{path}-wal").read_bytes()
+    writer.close()
+    page_size = int.from_bytes(main[16:18], "big")
+    frames = [wal[at : at + 24 + page_size] for at in range(32, len(wal), 24 + page_size)]
+    newest_page_one = [frame[24:] for frame in frames if int.from_bytes(frame[:4], "big") == 1][-1]
+    copy.write_bytes(newest_page_one + main[page_size:])  # the checkpoint's first write
+    Path(f"{copy}-wal").write_bytes(wal)
+    pages_said = int.from_bytes(newest_page_one[28:32], "big")
+    assert copy.stat().st_size < pages_said * page_size  # what the old check called truncated
+
+    await open_store(copy)
+    await close_store()
+    with closing(sqlite3.connect(copy)) as reader:
+        assert reader.execute("SELECT count(*) FROM filler").fetchone() == (400,)
 
 
 async def test_sqlite_file_of_another_program_is_refused(tmp_path: Path) -> None:

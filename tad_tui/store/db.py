@@ -38,6 +38,8 @@ MIGRATIONS_TABLE: Final = "tortoise_migrations"
 BUSY_TIMEOUT_MS: Final = 5000
 OPEN_WAIT_SECONDS: Final = 120.0  # how long to wait for another process checking and migrating the library
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+WAL_HEADER_BYTES: Final = 32  # a write-ahead log this short holds no page
+TRUNCATION_CHECKS: Final = 3  # looks at a short file before it is called truncated
 
 _TABLES_QUERY: Final = (
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
@@ -212,18 +214,20 @@ def _check_existing(db_path: Path, busy_timeout_ms: int) -> None:
         return
     if not db_path.is_file():
         raise StoreError(f"{db_path} is not a file; point the database path at a file")
-    try:
-        size = db_path.stat().st_size
-        with db_path.open("rb") as fh:
-            header = fh.read(100)
-    except OSError as exc:
-        raise StoreError(f"cannot read the database {db_path}: {exc.strerror}") from exc
-    if size == 0:
-        return  # SQLite treats an empty file as a new database
-    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
-        raise _unusable(db_path, "it is not an SQLite database")
-    if (expected := _expected_size(header)) and size < expected:
-        raise _unusable(db_path, f"truncated: {size} of {expected} bytes")
+    for attempt in range(TRUNCATION_CHECKS):
+        size, header = _size_and_header(db_path)
+        if size == 0:
+            return  # SQLite treats an empty file as a new database
+        if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+            raise _unusable(db_path, "it is not an SQLite database")
+        expected = _expected_size(header)
+        if not expected or size >= expected or _wal_holds_frames(db_path):
+            break
+        # Short, and no write-ahead log to complete it. Another process's checkpoint writes page 1
+        # (the new page count) before the pages after it: look again before calling it truncated.
+        if attempt == TRUNCATION_CHECKS - 1:
+            raise _unusable(db_path, f"truncated: {size} of {expected} bytes")
+        time.sleep(0.1)
     uri = f"{db_path.resolve().as_uri()}?mode=ro"
     try:
         with closing(sqlite3.connect(uri, uri=True, timeout=busy_timeout_ms / 1000)) as conn:
@@ -241,6 +245,25 @@ def _check_existing(db_path: Path, busy_timeout_ms: int) -> None:
             f"{db_path} was written by a newer tad-tui (unknown migrations: {', '.join(unknown)}); "
             "upgrade tad-tui, or move the file away (keep a backup) to start a new library"
         )
+
+
+def _size_and_header(db_path: Path) -> tuple[int, bytes]:
+    try:
+        size = db_path.stat().st_size
+        with db_path.open("rb") as fh:
+            return size, fh.read(100)
+    except OSError as exc:
+        raise StoreError(f"cannot read the database {db_path}: {exc.strerror}") from exc
+
+
+def _wal_holds_frames(db_path: Path) -> bool:
+    """True when a write-ahead log beside the file holds pages: SQLite reads those before the main
+    file's, so a main file shorter than its header says is a checkpoint under way (or one a killed
+    process left), not damage."""
+    try:
+        return os.path.getsize(f"{db_path}-wal") > WAL_HEADER_BYTES
+    except OSError:
+        return False
 
 
 def _expected_size(header: bytes) -> int:
