@@ -18,6 +18,7 @@ from tad_tui.download.events import (
     EntryWaiting,
     Event,
 )
+from tad_tui.library.text import track_name
 from tad_tui.notify import Notifier, terminal_fallback
 from tad_tui.sizes import format_size
 from tad_tui.store.models import AudioFile, Priority
@@ -221,7 +222,7 @@ def pick_files(rows: list[AudioFile]) -> list[AudioFile]:
     if not rows:
         return rows
     for number, row in enumerate(rows, start=1):
-        name = " – ".join(part for part in (row.performer, row.title) if part) or row.file_name or row.file_id
+        name = track_name(row.title, row.performer, row.file_name, row.file_id)
         print(f"{number:4}  {name}  ({format_size(row.file_size)})")
     while True:
         try:

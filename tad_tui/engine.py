@@ -21,6 +21,7 @@ from tad_tui.audit import id_list, recorded
 from tad_tui.config import ConfigError, Settings, save_setting
 from tad_tui.download.events import EventBus
 from tad_tui.library.scan import ScanProgress, ScanResult, group_info, scan_group, upsert_groups
+from tad_tui.library.text import track_name
 from tad_tui.paths import Paths
 from tad_tui.sizes import format_size_exact
 from tad_tui.store.models import AudioFile, FileStatus, Priority, QueueEntry, QueueState, TelegramGroup
@@ -411,9 +412,7 @@ def _queue_row(
     size: int,
     group: str,
 ) -> QueueRow:
-    name = title or file_name or file_id
-    if performer and title:
-        name = f"{performer} – {title}"
+    name = track_name(title, performer, file_name, file_id)
     return QueueRow(
         id=entry_id,
         file_id=file_id,

@@ -272,8 +272,8 @@ def _assert_safe_file_name(path: Path, root: Path) -> None:
 def test_hostile_group_through_the_command(tmp_path: Path, demo_config: Path, demo_catalogue: Catalogue) -> None:
     data, out = tmp_path / "data", tmp_path / "out"
 
-    def tad(*args: str) -> str:
-        result = run("--config", str(demo_config), "--demo", "--data-dir", str(data), *args)
+    def tad(*args: str, columns: int = 80) -> str:
+        result = run("--config", str(demo_config), "--demo", "--data-dir", str(data), *args, env={"COLUMNS": str(columns)})
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
         _assert_terminal_safe(result.stdout)
@@ -292,10 +292,10 @@ def test_hostile_group_through_the_command(tmp_path: Path, demo_config: Path, de
     assert "TAD Demo · Hostile Names" in groups
     queue = tad("queue")
     assert "Red Alert" in queue and "downloaded" in queue and "completed" not in queue  # one word per state
-    listed = tad("search", "hostile", "--limit", "100")
+    listed = tad("search", "hostile", "--limit", "100", columns=200)
     assert "Hostile Tester" in listed
     typed = tad("search", "\x1b[31mred\u202e alert")  # a hostile query is cleaned the same way
-    assert "Red Alert – Bold Host" in typed  # title first, as in the Search pane
+    assert "Red Alert – Bold H" in typed  # title first, as in the Search pane (80 columns cut the rest)
     hits = json.loads(tad("search", "--group", HOSTILE, "--limit", "100", "--json"))
     assert len(hits) == expected
     for hit in hits:

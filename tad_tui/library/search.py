@@ -32,7 +32,7 @@ from tortoise import connections
 from tortoise.exceptions import OperationalError
 
 from tad_tui.library import status
-from tad_tui.library.text import clean_text
+from tad_tui.library.text import clean_text, track_name
 from tad_tui.sizes import parse_size
 
 log = logging.getLogger(__name__)
@@ -403,9 +403,7 @@ class SearchHit:
     def name(self) -> str:
         """What a person calls the track: title – performer (the title first: a narrow column keeps
         it), else the title or file name."""
-        if self.performer and self.title:
-            return f"{self.title} – {self.performer}"
-        return self.title or self.file_name or self.file_id
+        return track_name(self.title, self.performer, self.file_name, self.file_id)
 
     def to_json(self) -> dict[str, Any]:
         return {

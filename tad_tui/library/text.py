@@ -94,3 +94,11 @@ def escape_unsafe(value: str) -> str:
         else ascii(ch)[1:-1]
         for ch in value
     )
+
+
+def track_name(title: str | None, performer: str | None, file_name: str | None, file_id: str) -> str:
+    """What a person calls a track, in every list and on the command line: "title – performer" (the
+    title first, so a narrow column keeps it), else the title, the file name or the file id."""
+    if performer and title:
+        return f"{title} – {performer}"
+    return title or file_name or file_id
