@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tortoise.expressions import Q
 from tortoise.functions import Count
-from tortoise.transactions import in_transaction
+from tad_tui.store.transactions import transaction
 
 from tad_tui.audit import id_list, recorded
 from tad_tui.config import ConfigError, Settings, save_setting
@@ -293,7 +293,7 @@ class Engine:
             kept = set(await needed)
             finished = await QueueEntry.filter(state__in=CLEARED_STATES).values_list("id", flat=True)
             ids = [i for i in finished if i not in kept]
-            async with in_transaction():
+            async with transaction():
                 for start in range(0, len(ids), 500):  # under SQLite's limit on bound variables
                     await QueueEntry.filter(id__in=ids[start : start + 500]).delete()
             line |= {"count": len(ids), "kept_as_dependency": len(finished) - len(ids), **id_list(ids)}

@@ -38,6 +38,7 @@ from tad_tui.store import (
     rank_between,
 )
 from tad_tui.store.db import TORTOISE_ORM, known_migrations, tortoise_config
+from tad_tui.store.transactions import transaction
 
 GROUP_ID = -1001000000001
 POSTED = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
@@ -381,6 +382,28 @@ async def test_corrupt_file_is_reported_and_left_untouched(tmp_path: Path, conte
     assert "corrupt" in message and "not a tad-tui database" in message and "backup" in message
     assert snapshot(tmp_path) == {"library.sqlite3": content}
     assert worker_threads() == []
+
+
+@pytest.mark.parametrize("after", [0, 0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.5])
+async def test_a_task_cancelled_in_a_transaction_at_any_moment_leaves_the_library_usable(store: Path, after: float) -> None:
+    """Cancelled while BEGIN runs (Tortoise's in_transaction then kept the connection's lock for
+    good and every later query of the process waited forever), inside, or while it commits: other
+    queries go on at once, and the transaction's rows are there whole or not at all."""
+
+    async def two_rows(group_id: int = GROUP_ID) -> None:
+        async with transaction():
+            group = await make_group(group_id, title="inside")
+            await make_audio(group, 1)
+
+    writer = asyncio.create_task(two_rows())
+    await asyncio.sleep(0)  # it takes the lock and awaits BEGIN
+    await asyncio.sleep(after)
+    writer.cancel()
+    await asyncio.gather(writer, return_exceptions=True)
+    groups = await asyncio.wait_for(TelegramGroup.filter(title="inside").count(), 5)
+    assert (groups, await AudioFile.all().count()) in {(0, 0), (1, 1)}
+    await asyncio.wait_for(two_rows(GROUP_ID + 1), 5)  # and the next transaction starts and commits
+    assert await TelegramGroup.filter(title="inside").count() == groups + 1
 
 
 async def test_truncated_database_is_reported_and_left_untouched(tmp_path: Path) -> None:

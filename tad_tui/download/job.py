@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from tortoise.transactions import in_transaction
+from tad_tui.store.transactions import transaction
 
 from tad_tui import failpoints
 from tad_tui.audit import record
@@ -258,7 +258,7 @@ class Job:
         audio.resume_offset = audio.file_size
         audio.partial_file_path = None
         audio.resume_state = None
-        async with in_transaction():  # both rows or neither: a crash between them re-downloaded the file
+        async with transaction():  # both rows or neither: a crash between them re-downloaded the file
             await audio.save()
             failpoints.hit("job.finishing")
             await self._set_entry(QueueState.COMPLETED, None)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tortoise.transactions import in_transaction
+from tad_tui.store.transactions import transaction
 
 from tad_tui import failpoints
 from tad_tui.audit import enabled as audit_enabled
@@ -358,7 +358,7 @@ class Scheduler:
             raise QueueError(f"there is no queue entry {depends_on} to depend on")
         batch_id = None
         entries: list[QueueEntry] = []
-        async with in_transaction():
+        async with transaction():
             if len(fresh) > 1 or batch_name:
                 batch = await DownloadBatch.create(name=(batch_name or counted(len(fresh), "file"))[:255])
                 batch_id = batch.pk
@@ -387,7 +387,7 @@ class Scheduler:
         """Queue failed entries again in their places (a full disk, say, that has room again)."""
         if not entry_ids:
             return 0
-        async with in_transaction():
+        async with transaction():
             for chunk in _chunks(audio_ids):
                 await AudioFile.filter(id__in=chunk, status=FileStatus.FAILED).update(
                     status=FileStatus.PENDING, error_message=None
@@ -489,7 +489,7 @@ class Scheduler:
         await asyncio.gather(*(self._running[i] for i in running if i in self._running), return_exceptions=True)
         waiting = [i for i in entry_ids if i not in running]
         audio_ids: list[int] = []
-        async with in_transaction():
+        async with transaction():
             for chunk in _chunks(waiting):
                 found = QueueEntry.filter(id__in=chunk, state__in=PAUSABLE)
                 audio_ids += await found.values_list("audio_id", flat=True)
@@ -507,7 +507,7 @@ class Scheduler:
     async def _requeue_many(self, entry_ids: Sequence[int], state: QueueState) -> int:
         """Queue again, in their places, those of the entries that are in ``state``; returns how many."""
         rows: list[tuple[int, int, int, int]] = []
-        async with in_transaction():
+        async with transaction():
             for chunk in _chunks(list(entry_ids)):
                 found = QueueEntry.filter(id__in=chunk, state=state)
                 rows += await found.values_list("id", "priority", "rank", "audio_id")

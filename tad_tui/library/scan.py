@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tortoise.transactions import in_transaction
+from tad_tui.store.transactions import transaction
 
 from tad_tui import failpoints
 from tad_tui.library.text import GROUP_TITLE_MAX, MIME_TYPE_MAX, TEXT_MAX, USERNAME_MAX, clean_text
@@ -43,7 +43,7 @@ async def upsert_group(info: GroupInfo) -> TelegramGroup:
 
 
 async def upsert_groups(infos: Sequence[GroupInfo]) -> list[TelegramGroup]:
-    async with in_transaction():
+    async with transaction():
         return [await upsert_group(info) for info in infos]
 
 
@@ -114,7 +114,7 @@ async def _scan(
     highest = group.last_message_id
     new = 0
     async for page in source.scan_audio(info, after_message_id=group.last_message_id):
-        async with in_transaction():
+        async with transaction():
             new += await store_page(group, page)
             failpoints.hit("scan.page")
         failpoints.hit("scan.committed")

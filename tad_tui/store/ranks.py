@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from tortoise.transactions import in_transaction
+from tad_tui.store.transactions import transaction
 
 from tad_tui.store.models import Priority, QueueEntry
 
@@ -43,7 +43,7 @@ async def move_entry(
     if above is not None and below is not None and above.rank >= below.rank:
         raise ValueError(f"queue entry {above.pk} does not come before {below.pk}")
     rank = rank_between(_rank(above), _rank(below))
-    async with in_transaction():
+    async with transaction():
         if rank is None:
             await renumber()
             for neighbour in (above, below):
