@@ -1,4 +1,4 @@
-"""The shared bandwidth and request-rate limiters: FIFO fairness, accuracy, live changes, cancellation.
+"""The shared bandwidth and request-rate limiters: fairness by weight (FIFO within one download), accuracy, live changes, cancellation.
 
 Most tests run on a virtual-time event loop: sleeping advances its clock instantly, so simulated
 seconds cost nothing and grant times are exact. Nothing here asserts wall-clock speed.
@@ -337,6 +337,134 @@ def test_cancelling_many_waiters_leaks_no_tokens() -> None:
         assert order == kept
         assert now() == pytest.approx(0.1 * len(kept), abs=1e-5)
         assert limiter.granted_total == 100 * len(kept)
+
+    run(main)
+
+
+# ---- fair sharing between downloads (flows) -----------------------------------------------------
+
+
+async def _backlogged(limiter: ByteRateLimiter, key: str, piece: int, depth: int, got: dict[str, int]) -> None:
+    """A download keeping ``depth`` requests of ``piece`` bytes waiting at all times."""
+
+    async def worker() -> None:
+        while True:
+            await limiter.acquire(piece, key)
+            got[key] = got.get(key, 0) + piece
+
+    workers = [asyncio.create_task(worker()) for _ in range(depth)]
+    try:
+        await asyncio.Event().wait()
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+
+def _shares(rate: int, downloads: list[tuple[str, float, int, int]], seconds: float) -> dict[str, int]:
+    """Bytes each of ``downloads`` (key, weight, piece, depth) got in ``seconds`` of a shared limit."""
+
+    async def main() -> dict[str, int]:
+        limiter = byte_limiter(rate)
+        got: dict[str, int] = {}
+        tasks = []
+        for key, weight, piece, depth in downloads:
+            limiter.open_flow(key, weight)
+            tasks.append(asyncio.create_task(_backlogged(limiter, key, piece, depth, got)))
+            await asyncio.sleep(0)
+        await asyncio.sleep(seconds)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return got
+
+    return run(main)
+
+
+def test_equal_downloads_get_equal_shares_whatever_their_requests() -> None:
+    """One download asks 1 MiB at a time with 16 waiting, the other 64 KiB with 2: FIFO gave the
+    first sixteen times the second's bytes; by weight they are equal."""
+    got = _shares(4 * MiB, [("big", 2, MiB, 16), ("small", 2, 64 * KiB, 2)], 20)
+    assert got["big"] == pytest.approx(got["small"], rel=0.1)
+    assert sum(got.values()) == pytest.approx(20 * 4 * MiB, rel=0.05)
+
+
+@pytest.mark.parametrize(("high", "normal", "ratio"), [(4, 2, 2.0), (8, 1, 8.0), (2, 1, 2.0)])
+def test_shares_follow_the_weights(high: float, normal: float, ratio: float) -> None:
+    got = _shares(2 * MiB, [("a", normal, 128 * KiB, 4), ("b", high, 128 * KiB, 4)], 30)
+    assert got["b"] / got["a"] == pytest.approx(ratio, rel=0.1)
+
+
+def test_a_share_nobody_uses_goes_to_the_others() -> None:
+    async def main() -> tuple[int, float]:
+        limiter = byte_limiter(MiB)
+        limiter.open_flow("idle", 8)  # open, but asks for nothing
+        got: dict[str, int] = {}
+        limiter.open_flow("busy", 1)
+        task = asyncio.create_task(_backlogged(limiter, "busy", 64 * KiB, 2, got))
+        await asyncio.sleep(10)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return got["busy"], limiter.share("busy")
+
+    busy, share = run(main)
+    assert busy == pytest.approx(10 * MiB, rel=0.05)
+    assert share == pytest.approx(MiB / 9)  # what it may count on: one ninth, by weight
+
+
+def test_a_small_files_part_goes_out_next_not_behind_a_big_files_queue() -> None:
+    async def main() -> float:
+        limiter = byte_limiter(200 * KiB)
+        limiter.open_flow("mix", 2)
+        got: dict[str, int] = {}
+        big = asyncio.create_task(_backlogged(limiter, "mix", 128 * KiB, 16, got))
+        await asyncio.sleep(5)
+        limiter.open_flow("track", 4)
+        asked = now()
+        await limiter.acquire(5000, "track")
+        waited = now() - asked
+        big.cancel()
+        await asyncio.gather(big, return_exceptions=True)
+        return waited
+
+    assert run(main) < 1.0  # at most one 128 KiB piece's debt ahead of it, not sixteen
+
+
+def test_a_new_weight_applies_to_the_next_parts() -> None:
+    async def main() -> dict[str, int]:
+        limiter = byte_limiter(MiB)
+        got: dict[str, int] = {}
+        tasks = []
+        for key in ("a", "b"):
+            limiter.open_flow(key, 2)
+            tasks.append(asyncio.create_task(_backlogged(limiter, key, 64 * KiB, 2, got)))
+        await asyncio.sleep(5)
+        limiter.set_weight("b", 8)
+        got.clear()
+        await asyncio.sleep(20)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return got
+
+    got = run(main)
+    assert got["b"] / got["a"] == pytest.approx(4, rel=0.1)
+
+
+def test_flow_weights_and_shares_are_checked() -> None:
+    async def main() -> None:
+        limiter = byte_limiter(0)
+        assert limiter.share("anyone") == float("inf")
+        with pytest.raises(ValueError):
+            limiter.open_flow("x", 0)
+        with pytest.raises(ValueError):
+            limiter.set_weight("x", float("nan"))
+        limiter.set_rate(3 * MiB)
+        limiter.open_flow("x", 1)
+        limiter.open_flow("y", 2)
+        assert limiter.share("y") == pytest.approx(2 * MiB)
+        limiter.close_flow("y")
+        assert limiter.share("x") == pytest.approx(3 * MiB)
 
     run(main)
 

@@ -1,12 +1,20 @@
 """The limits every running download shares: total bandwidth and the Telegram request rate.
 
-Both are token buckets whose waiters queue strictly FIFO and are woken by one loop timer, so
-equal downloads get equal shares, a cancelled waiter never stalls the rest, and no background
-task runs. Hand-written rather than aiolimiter, which refuses amounts above its capacity and
-cannot change its rate under queued waiters.
+Both are token buckets woken by one loop timer, so a cancelled waiter never stalls the rest and no
+background task runs. Hand-written rather than aiolimiter, which refuses amounts above its capacity,
+cannot change its rate under queued waiters and serves by arrival.
+
+Requests wait in FIFO order, but bytes are shared by weighted fair queuing: each download is a
+*flow* with a weight (its priority's, see ``PRIORITY_WEIGHTS``), and a waiting part is served in
+the order of its virtual finish time (self-clocked fair queuing: the flow's previous finish or the
+system's virtual time, whichever is later, plus the part's bytes over the flow's weight). So equal
+downloads get equal shares whatever the order their parts arrive in, a high-priority download twice
+a normal one's, a small file's single part goes out next instead of behind a big file's queued
+parts, and a share nobody uses goes to the others (a flow with nothing waiting takes nothing).
 
 Bandwidth uses a debt model: a request is granted once the bucket covers it or is full, so a chunk
 bigger than the bucket (1 MiB at 256 KiB/s) leaves the balance negative for the next caller to pay.
+A transfer therefore asks in pieces no bigger than about a second of its share (``share``).
 
 Not thread-safe: call everything from the event loop's thread.
 """
@@ -14,17 +22,40 @@ Not thread-safe: call everything from the event loop's thread.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import math
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 # A waiter this close to covered is granted now rather than re-armed for a sub-microsecond timer.
 _SLACK_SECONDS = 1e-6
 
+# A download's weight in the shared bandwidth, by priority (LOW, NORMAL, HIGH, CRITICAL).
+PRIORITY_WEIGHTS: dict[int, float] = {0: 1.0, 1: 2.0, 2: 4.0, 3: 8.0}
+DEFAULT_WEIGHT = PRIORITY_WEIGHTS[1]
+
+
+def weight_of(priority: int) -> float:
+    return PRIORITY_WEIGHTS.get(int(priority), DEFAULT_WEIGHT)
+
+
+@dataclass(eq=False)
+class Flow:
+    """One download's claim on a fair limiter: its weight and the virtual finish of its last part."""
+
+    weight: float
+    finish: float = 0.0
+
+
+# A waiting request: (virtual finish, arrival, future, amount, flow); the heap serves the smallest.
+_Waiter = tuple[float, int, "asyncio.Future[None]", int, Flow | None]
+
 
 class _TokenBucket:
-    """FIFO token bucket of ``capacity`` filled at ``rate`` per second (0 = unlimited)."""
+    """Token bucket of ``capacity`` filled at ``rate`` per second (0 = unlimited); waiters are
+    served smallest tag first (FIFO when the tag is the arrival number)."""
 
     def __init__(self, rate: float, capacity: float, tokens: float, clock: Callable[[], float]) -> None:
         self._rate = rate
@@ -33,7 +64,8 @@ class _TokenBucket:
         self._clock = clock
         self._stamp = clock()
         self._granted = 0
-        self._waiters: deque[tuple[asyncio.Future[None], int]] = deque()
+        self._waiters: list[_Waiter] = []
+        self._arrivals = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
 
     def _refill(self) -> None:
@@ -47,21 +79,34 @@ class _TokenBucket:
         """Tokens still missing before ``amount`` may be granted (covered, or the bucket full)."""
         return min(amount, self._capacity) - self._tokens
 
-    def _grant(self, amount: int) -> None:
+    def _grant(self, amount: int, tag: float) -> None:
         self._tokens -= amount
         self._granted += amount
+        self._served(tag)
 
-    async def _take(self, amount: int) -> None:
+    def _served(self, tag: float) -> None:
+        """A request with this tag was granted (the fair limiter's virtual time follows it)."""
+
+    def _tag(self, amount: int, flow: Flow | None, arrival: int) -> float:
+        return float(arrival)
+
+    def _untag(self, amount: int, flow: Flow | None, tag: float) -> None:
+        """A waiter left before its grant: its flow does not pay for bytes it never got."""
+
+    async def _take(self, amount: int, flow: Flow | None = None) -> None:
+        arrival = next(self._arrivals)
+        tag = self._tag(amount, flow, arrival)
         if self._rate == 0:
-            self._grant(amount)
+            self._grant(amount, tag)
             return
         self._refill()
         if not self._waiters and self._short(amount) <= self._rate * _SLACK_SECONDS:
-            self._grant(amount)
+            self._grant(amount, tag)
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((waiter, amount))
-        if len(self._waiters) == 1:  # a new head needs the timer; behind others it just waits its turn
+        head = self._waiters[0] if self._waiters else None
+        heapq.heappush(self._waiters, (tag, arrival, waiter, amount, flow))
+        if self._waiters[0] is not head:  # a new head needs the timer; behind others it just waits its turn
             self._pump()
         try:
             await waiter
@@ -70,6 +115,7 @@ class _TokenBucket:
                 self._give(amount)  # granted just as it was cancelled: the bytes were never used
             else:
                 self._drop(waiter)
+                self._untag(amount, flow, tag)
             raise
 
     def _give(self, amount: int) -> None:
@@ -83,10 +129,8 @@ class _TokenBucket:
 
     def _drop(self, waiter: asyncio.Future[None]) -> None:
         self._refill()
-        for entry in self._waiters:
-            if entry[0] is waiter:
-                self._waiters.remove(entry)
-                break
+        self._waiters = [entry for entry in self._waiters if entry[2] is not waiter]
+        heapq.heapify(self._waiters)
         self._pump()  # the head may have changed, and the timer was armed for it
 
     def _reconfigure(self, rate: float, capacity: float) -> None:
@@ -104,15 +148,15 @@ class _TokenBucket:
             self._timer = None
         self._refill()
         while self._waiters:
-            waiter, amount = self._waiters[0]
+            tag, _, waiter, amount, _ = self._waiters[0]
             if not waiter.done():  # a cancelled waiter is skipped; its task cleans up after itself
                 short = self._short(amount)
                 if self._rate and short > self._rate * _SLACK_SECONDS:
                     self._timer = waiter.get_loop().call_later(short / self._rate, self._on_timer)
                     return
-                self._grant(amount)
+                self._grant(amount, tag)
                 waiter.set_result(None)
-            self._waiters.popleft()
+            heapq.heappop(self._waiters)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -120,10 +164,11 @@ class _TokenBucket:
 
 
 class ByteRateLimiter(_TokenBucket):
-    """Total download bandwidth in bytes per second, shared FIFO by every download; 0 = unlimited.
+    """Total download bandwidth in bytes per second, shared fairly by weight; 0 = unlimited.
 
     The bucket holds ``burst_seconds`` of the rate and starts empty, so no bytes are granted for
-    free at start and the first seconds are as accurate as the rest.
+    free at start and the first seconds are as accurate as the rest. Callers without a flow share
+    one (FIFO among themselves).
     """
 
     def __init__(self, rate: int = 0, *, burst_seconds: float = 0.25, clock: Callable[[], float] = time.monotonic) -> None:
@@ -131,6 +176,9 @@ class ByteRateLimiter(_TokenBucket):
         if not burst_seconds > 0 or not math.isfinite(burst_seconds):
             raise ValueError(f"burst_seconds must be a positive number, not {burst_seconds!r}")
         self._burst_seconds = burst_seconds
+        self._flows: dict[Hashable, Flow] = {}
+        self._anonymous = Flow(DEFAULT_WEIGHT)
+        self._virtual = 0.0  # the tag of the last grant: where a flow that was idle starts again
         super().__init__(rate, rate * burst_seconds, 0.0, clock)
 
     @property
@@ -144,7 +192,52 @@ class ByteRateLimiter(_TokenBucket):
 
     @property
     def waiting(self) -> int:
-        return sum(1 for waiter, _ in self._waiters if not waiter.done())
+        return sum(1 for entry in self._waiters if not entry[2].done())
+
+    # ---- flows --------------------------------------------------------------------------------
+
+    def open_flow(self, key: Hashable, weight: float = DEFAULT_WEIGHT) -> None:
+        """A download starts drawing on the limit, with this weight (see ``weight_of``)."""
+        _check_weight(weight)
+        flow = self._flows.get(key)
+        if flow is None:
+            self._flows[key] = Flow(weight, finish=self._virtual)
+        else:
+            flow.weight = weight
+
+    def close_flow(self, key: Hashable) -> None:
+        self._flows.pop(key, None)
+
+    def set_weight(self, key: Hashable, weight: float) -> None:
+        """A running download's priority changed: its next parts are shared by the new weight."""
+        _check_weight(weight)
+        if (flow := self._flows.get(key)) is not None:
+            flow.weight = weight
+
+    def share(self, key: Hashable) -> float:
+        """Bytes per second the flow may expect now: the rate split by weight among open flows
+        (``math.inf`` when unlimited). A share is a floor: one unused goes to the others."""
+        if self._rate == 0:
+            return math.inf
+        flow = self._flows.get(key)
+        weight = flow.weight if flow is not None else DEFAULT_WEIGHT
+        total = sum(f.weight for f in self._flows.values()) + (0 if flow is not None else weight)
+        return self._rate * weight / total
+
+    def _tag(self, amount: int, flow: Flow | None, arrival: int) -> float:
+        flow = flow or self._anonymous
+        flow.finish = max(self._virtual, flow.finish) + amount / flow.weight
+        return flow.finish
+
+    def _untag(self, amount: int, flow: Flow | None, tag: float) -> None:
+        flow = flow or self._anonymous
+        if flow.finish == tag:  # its last request: the flow's next one starts where this one did
+            flow.finish -= amount / flow.weight
+
+    def _served(self, tag: float) -> None:
+        self._virtual = max(self._virtual, tag)
+
+    # ---- the limit ----------------------------------------------------------------------------
 
     def set_rate(self, rate: int) -> None:
         """Change the limit now, for waiters already queued too; 0 releases everyone."""
@@ -156,11 +249,11 @@ class ByteRateLimiter(_TokenBucket):
             self._tokens = 0.0  # leaving unlimited starts empty, like a new limiter: no free burst
         self._reconfigure(rate, rate * self._burst_seconds)
 
-    async def acquire(self, nbytes: int) -> None:
-        """Wait until ``nbytes`` may be downloaded, behind every earlier caller."""
+    async def acquire(self, nbytes: int, flow: Hashable | None = None) -> None:
+        """Wait until ``nbytes`` may be downloaded: its turn among the waiting parts of every flow."""
         if nbytes < 0:
             raise ValueError(f"cannot acquire a negative number of bytes ({nbytes})")
-        await self._take(nbytes)
+        await self._take(nbytes, self._flows.get(flow) if flow is not None else None)
 
     def refund(self, nbytes: int) -> None:
         """Give back bytes that were acquired but not received (a short read at the end of a file)."""
@@ -194,6 +287,11 @@ class RequestRateLimiter(_TokenBucket):
     async def acquire(self) -> None:
         """Wait for one request token, behind every earlier caller."""
         await self._take(1)
+
+
+def _check_weight(weight: float) -> None:
+    if not weight > 0 or not math.isfinite(weight):
+        raise ValueError(f"a flow's weight must be a positive number, not {weight!r}")
 
 
 def _check_byte_rate(rate: int) -> None:
