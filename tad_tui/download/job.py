@@ -17,7 +17,7 @@ from tad_tui.audit import record
 from tad_tui.config import Settings
 from tad_tui.download.events import EntryFinished, EntryProgress, EntryResumed, EntryStarted, EntryWaiting, EventBus
 from tad_tui.download.integrity import RangeHashes
-from tad_tui.download.limits import ByteRateLimiter
+from tad_tui.download.limits import ByteRateLimiter, weight_of
 from tad_tui.download.pace import AccountPace
 from tad_tui.download.naming import TrackFields, render_relative, unique_target
 from tad_tui.download.parts import PartMap, verify_on_disk
@@ -184,6 +184,8 @@ class Job:
             on_progress=lambda done: context.events.publish(EntryProgress(self.entry.pk, done, audio.file_size)),
             on_wait=lambda reason, until, kind: context.events.publish(EntryWaiting(self.entry.pk, reason, until, kind)),
             hashes=self._hashes,
+            flow=self.entry.pk,
+            weight=weight_of(self.entry.priority),
         )
         await transfer.run()
         # Hashed as it arrived only when this transfer fetched the whole file; else from disk at the end.

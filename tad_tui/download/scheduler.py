@@ -25,6 +25,7 @@ from tad_tui.audit import enabled as audit_enabled
 from tad_tui.audit import id_list, record, recorded
 from tad_tui.download.events import BatchProgress, EntryFinished, Notice, QueueIdle, StatesChanged
 from tad_tui.download.job import PART_SUFFIX, Job, JobContext
+from tad_tui.download.limits import weight_of
 from tad_tui.store.db import DATABASE_BUSY, database_busy
 from tad_tui.store.models import AudioFile, DownloadBatch, FileStatus, Priority, QueueEntry, QueueState
 from tad_tui.store.ranks import RANK_GAP, move_entry, next_rank
@@ -450,10 +451,17 @@ class Scheduler:
             else:
                 await move_entry(entry, priority, same, await level.filter(rank__gt=entry.rank).order_by("rank").first())
             self._requeue(entry)
+            self._reweigh(entry.pk, priority)
             # The queue lists unfinished entries before finished ones: the neighbour among its kind.
             kind = ACTIVE if entry.state in ACTIVE else [s for s in QueueState if s not in ACTIVE]
             after = await level.filter(state__in=kind, rank__lt=entry.rank).order_by("-rank").first()
             return PriorityChange(entry.pk, priority, after.pk if after else None)
+
+    def _reweigh(self, entry_id: int, priority: Priority) -> None:
+        """A running entry's new priority applies to its share of the bandwidth at once."""
+        if entry_id in self._running:
+            for limiter in (self.context.bandwidth, self.context.pace.limiter):
+                limiter.set_weight(entry_id, weight_of(priority))
 
     async def pause(self, entry_id: int, *, audit: bool = True) -> None:
         with recorded("pause", enabled=audit, refused=(QueueError,), entry_id=entry_id):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import math
 import os
 import random
 import re
@@ -28,7 +29,7 @@ from telethon.tl import functions
 from tad_tui import failpoints
 from tad_tui.download.events import wait_words
 from tad_tui.download.integrity import PartChecks, RangeHashes
-from tad_tui.download.limits import ByteRateLimiter
+from tad_tui.download.limits import DEFAULT_WEIGHT, ByteRateLimiter
 from tad_tui.download.pace import AccountPace
 from tad_tui.download.parts import InOrderDigest, PartMap, connections_for
 from tad_tui.telegram.client import ServerTrouble, TadClient
@@ -45,6 +46,8 @@ TROUBLE_SPELL = 1.0  # seconds in which further trouble counts as the same one
 CALM_STEP_SECONDS = 5.0  # of calm before concurrency grows back a step
 ADMISSION_CHECK = 0.25  # seconds between looks of a parked worker at whether it may run again
 MAX_MIGRATIONS = 3  # FILE_MIGRATE answers followed per transfer; more is a server bouncing the file
+SMALLEST_PIECE = 4096  # upload.getFile's smallest limit; pieces are powers of two that divide 1 MiB
+SHARE_SECONDS = 1.0  # a request asks for at most about this long of the download's share
 
 
 class TransferFailed(Exception):
@@ -153,6 +156,8 @@ class Transfer:
     on_wait: Callable[[str | None, float | None, str | None], None] = lambda text, until, kind: None
     hashes: RangeHashes | None = None  # Telegram's hashes of the file's ranges; None: not checked
     digest: InOrderDigest | None = None  # the MD5 of the bytes as they arrived, for a transfer from byte 0
+    flow: object = None  # this download's key in the shared limiters (its queue entry), None: anonymous
+    weight: float = DEFAULT_WEIGHT  # its share by priority (limits.weight_of)
     _fd: int = -1
     _checks: PartChecks = field(init=False, repr=False)  # set by run()
     _dirty: bool = False
@@ -162,6 +167,7 @@ class Transfer:
     _waiting: int = 0  # workers in a flood wait now
     _wait_until: float = 0.0  # when the wait told to the user ends
     _done_bytes: int = 0
+    _in_hand: int = 0  # bytes of parts being fetched piece by piece, not written yet (for progress)
     _refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def run(self) -> None:
@@ -177,6 +183,10 @@ class Transfer:
         except OSError as error:
             raise TransferFailed(disk_error_words(error, self.part_path)) from None
         workers = min(len(self._queue), self._most_in_flight())
+        limiters = self._limiters()
+        if self.flow is not None:
+            for limiter in limiters:
+                limiter.open_flow(self.flow, self.weight)
         saver = asyncio.create_task(self._save_every_second())
         try:
             async with asyncio.TaskGroup() as group:
@@ -185,10 +195,30 @@ class Transfer:
         except* TransferFailed as failures:
             raise failures.exceptions[0] from None
         finally:
+            if self.flow is not None:
+                for limiter in limiters:
+                    limiter.close_flow(self.flow)
             saver.cancel()
             await asyncio.gather(saver, return_exceptions=True)
             os.close(self._fd)
             await asyncio.shield(self.save_state(self.parts))
+
+    def _limiters(self) -> tuple[ByteRateLimiter, ...]:
+        """The user's bandwidth limit, then the account's learned pace: both shared by weight."""
+        return (self.bandwidth, self.pace.limiter)
+
+    def share(self) -> float:
+        """Bytes per second this download may count on now (``math.inf``: nothing limits it)."""
+        return min(limiter.share(self.flow) for limiter in self._limiters())
+
+    def piece_size(self) -> int:
+        """How much one request asks for: a part, or (when the download's share is small) a power
+        of two of it worth about a second of the share, so no download's request holds the shared
+        limit for long while the others wait (a 1 MiB request under a 200 KiB/s limit did)."""
+        piece, budget = self.settings.part_size, self.share() * SHARE_SECONDS
+        while piece > budget and piece // 2 >= SMALLEST_PIECE and (piece // 2) % SMALLEST_PIECE == 0:
+            piece //= 2
+        return piece
 
     async def _save_every_second(self) -> None:
         while True:
@@ -207,7 +237,11 @@ class Transfer:
         """Workers that may fetch now: fewer while Telegram pushes back or throttles the account,
         more again as it calms down (looked at per part, so a long file follows it)."""
         most = self._most_in_flight()
-        return min(self.health.scale(most), self.pace.in_flight(self.settings.part_size, most))
+        admitted = min(self.health.scale(most), self.pace.in_flight(self.settings.part_size, most))
+        share = self.share()
+        if math.isfinite(share):  # about a second of the share in flight, and one more to hide the round trip
+            admitted = min(admitted, max(1, math.ceil(share * SHARE_SECONDS / self.piece_size()) + 1))
+        return admitted
 
     async def _worker(self, slot: int) -> None:
         """Fetch parts; worker ``slot`` shares connection ``slot // IN_FLIGHT_PER_CONNECTION``."""
@@ -231,7 +265,7 @@ class Transfer:
         self.parts.crc32[index] = zlib.crc32(data)  # recorded before any other await: a stop keeps it
         self._dirty = True
         self.health.calm()
-        self.on_progress(self._done_bytes)
+        self.on_progress(self._done_bytes + self._in_hand)
         if self.digest is not None:  # stopped while hashing, the digest stays short and says None
             await self.digest.add(offset, data)
 
@@ -252,7 +286,29 @@ class Transfer:
             group = self._checks.again(index, group)
 
     async def _fetch(self, index: int, slot: int) -> bytes:
+        """Part ``index``, in one request or (when the download's share is small) in pieces."""
         offset, length = self.parts.span(index)
+        pieces: list[bytes] = []
+        got = shown = 0
+        try:
+            while got < length:
+                piece = self.piece_size()
+                while got % piece:  # the share grew: stay aligned, so no request crosses a MiB boundary
+                    piece //= 2
+                data = await self._fetch_piece(index, offset + got, min(piece, length - got), piece, slot)
+                pieces.append(data)
+                got += len(data)
+                if got < length:  # progress within a part fetched in pieces
+                    self._in_hand += len(data)
+                    shown += len(data)
+                    self.on_progress(self._done_bytes + self._in_hand)
+        finally:
+            self._in_hand -= shown  # written next (and counted as done), or lost with the task
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    async def _fetch_piece(self, index: int, offset: int, length: int, limit: int, slot: int) -> bytes:
+        """``length`` bytes at ``offset`` (part ``index``), asked for as ``limit`` (Telegram's rules:
+        a power of two dividing 1 MiB, the offset a multiple of it)."""
         attempt = 0
         while True:
             location = self.location
@@ -264,9 +320,7 @@ class Transfer:
                 attempt = await self._backoff(attempt, f"cannot connect to Telegram's DC {location.dc_id} ({why})")
                 continue
             await self._acquire(length)  # after the connection: bytes are not held while one opens
-            request = functions.upload.GetFileRequest(
-                location=location.input_location(), offset=offset, limit=self.settings.part_size
-            )
+            request = functions.upload.GetFileRequest(location=location.input_location(), offset=offset, limit=limit)
             self.pool.requests_in_flight += 1
             try:
                 # Every flood wait comes back here (threshold 0): waited below, counted down on screen.
@@ -321,9 +375,9 @@ class Transfer:
 
     async def _acquire(self, length: int) -> None:
         """The user's bandwidth limit first, then the account's learned pace."""
-        await self.bandwidth.acquire(length)
+        await self.bandwidth.acquire(length, self.flow)
         try:
-            await self.pace.limiter.acquire(length)
+            await self.pace.limiter.acquire(length, self.flow)
         except BaseException:
             self.bandwidth.refund(length)
             raise
