@@ -15,10 +15,12 @@ from tad_tui.engine import Engine
 from tad_tui.library.scan import scan_group
 from tad_tui.paths import Paths
 from tad_tui.store import AudioFile, Priority, opened_store
-from tad_tui.telegram.sim.catalogue import Catalogue
+from tad_tui.telegram.sim.catalogue import synthetic_catalogue
+from tad_tui.telegram.sim.limits import AccountLimits
 from tad_tui.telegram.source import TelethonSource
 
 from test_download import _settings
+from test_faults import rig_for
 
 KiB, MiB = 1024, 1024 * 1024
 
@@ -127,3 +129,28 @@ async def test_a_running_downloads_new_priority_changes_its_share(engine: Engine
     finally:
         await _stop(runner)
     assert gained[1] >= 2.5 * gained[0], gained  # four times, less the pieces already asked for
+
+
+async def test_a_non_premium_accounts_allowance_is_shared_by_weight(tmp_path: Path) -> None:
+    """No limit of the user's: Telegram's throttle of an account without Premium binds, and the pace
+    learned from it is shared by weight like a limit (a high download gets twice a normal one's)."""
+    catalogue = synthetic_catalogue(tmp_path / "catalogue", sizes=[32 * MiB] * 2)
+    limits = AccountLimits(premium=False, download_limit=3 * MiB)
+    async with rig_for(tmp_path, catalogue, latency=0.002, bandwidth=16 * MiB, limits=limits) as rig:
+        progress = Progress()
+        rig.listen(progress)
+        runner = asyncio.create_task(rig.download("@" + catalogue.groups[0].username))
+        try:
+            await progress.until(lambda: len(progress.started) == 2 and rig.engine.scheduler.context.pace.rate > 0)
+            high, normal = progress.started
+            await rig.engine.scheduler.set_priority(high, Priority.HIGH)
+            def gained() -> tuple[int, int]:
+                return tuple(progress.bytes.get(e, 0) - at.get(e, 0) for e in (high, normal))  # type: ignore[return-value]
+
+            at = dict(progress.bytes)
+            await progress.until(lambda: sum(gained()) >= 18 * MiB)
+            high_got, normal_got = gained()
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+    assert high_got >= 1.5 * normal_got, (high_got, normal_got)  # first come, first served: the same
