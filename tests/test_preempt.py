@@ -271,3 +271,56 @@ async def test_queue_command_shows_why_an_entry_is_queued_again(
 
 async def _run(engine: Engine):
     return await engine.scheduler.run(until_idle=True)
+
+
+async def test_queue_pane_plus_to_critical_starts_the_entry_and_the_displaced_row_says_why(
+    tmp_path: Path, source: TelethonSource, demo_catalogue: Catalogue
+) -> None:
+    from textual.widgets import Label
+
+    from tad_tui.ui.app import TadApp
+    from tad_tui.ui.queue import QueuePane
+    from test_ui_support import FROZEN_NOW, FrozenMonitor, frozen_samples, until as ui_until
+
+    paths = Paths(tmp_path / "data", output_override=tmp_path / "out")
+    paths.ensure()
+    engine = Engine(replace(_settings(), config_file=tmp_path / "config.toml"), paths, source)
+    engine.monitor = FrozenMonitor(frozen_samples())  # type: ignore[assignment]
+    engine.source.client.bandwidth_per_connection = SLOW
+    async with opened_store(paths.db):
+        events = Recorder(engine)
+        track = await largest(engine, "@tad_demo_classical")
+        mix = (await files(engine, "@tad_demo_mixes"))[0]
+        scheduler = engine.scheduler
+        scheduler.max_concurrent = 1
+        running, waiting = [(await scheduler.enqueue([audio])).entry_ids[0] for audio in (mix, track)]
+        app = TadApp(engine, clock=lambda: FROZEN_NOW)
+        app.animation_level = "none"
+        async with app.run_test(size=(120, 30)) as pilot:
+            app._notifier.desktop = False
+            await pilot.press("f2")
+            queue = app.query_one(QueuePane)
+            await ui_until(lambda: running in events.moving(), pilot.pause, timeout=60)
+            await ui_until(lambda: queue.table.index_of(waiting) is not None, pilot.pause)
+            queue.table.go_to_key(waiting)
+            await pilot.press("plus")
+            await ui_until(lambda: queue.table.rows[queue.table.index_of(waiting)].entry.priority == "high", pilot.pause)
+            assert not events.finished("preempted")  # high does not take a normal entry's slot
+            await pilot.press("plus")
+            await ui_until(lambda: waiting in events.started(), pilot.pause, timeout=60)
+            row = lambda: queue.table.rows[queue.table.index_of(running)]  # noqa: E731
+            await ui_until(lambda: row().entry.state == "queued", pilot.pause)
+            shown = queue.table.render_line(queue.table.index_of(running) - int(queue.table.scroll_y) + 1).text
+            assert "queued" in shown and CRITICAL_NOTE in shown
+            queue.table.go_to_key(running)
+            await pilot.pause()
+            assert CRITICAL_NOTE in str(app.query_one("#queue-detail", Label).content)
+            make_fast(engine)
+            await ui_until(lambda: all(line.entry.state == "completed" for line in queue.table.rows), pilot.pause, timeout=60)
+            assert row().entry.note is None and CRITICAL_NOTE not in str(app.query_one("#queue-detail", Label).content)
+            # The preempted entry counts once, as downloaded, never as paused or failed.
+            await ui_until(lambda: any(n.title == "Queue empty" for n in app._notifier.sent), pilot.pause)
+            empty = [n.message for n in app._notifier.sent if n.title == "Queue empty"]
+            assert empty == ["2 downloaded, 0 failed"]
+        await engine.stop_downloads()
+        assert await all_match_the_source(demo_catalogue)
