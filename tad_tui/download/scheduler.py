@@ -296,7 +296,9 @@ class Scheduler:
         again first of its priority, with a note saying why. Slots of entries already stopping count
         as free, so no more entries stop than the urgent ones need.
         """
-        if not self._running or self.admission() is not None:
+        if not self._running or self._head_priority() < Priority.HIGH:
+            return
+        if self.admission() is not None:
             return  # while the memory limit holds, nothing new starts: stopping one would gain nothing
         stopping = len(self._stopping & self._running.keys())
         spare = self.limit() - (len(self._running) - stopping)
@@ -315,6 +317,15 @@ class Scheduler:
                 self._tell_to_stop(holder[0], QueueState.QUEUED)
                 log.info("queue entry %s gives its slot to a %s entry", holder[0], priority.name.lower())
             spare = 0
+
+    def _head_priority(self) -> int:
+        """The priority of the first entry in the queue (stale heap items dropped); -1 if none."""
+        while self._heap:
+            priority, rank, entry_id = self._heap[0]
+            if self._keys.get(entry_id) == (priority, rank):
+                return -priority
+            heapq.heappop(self._heap)
+        return -1
 
     async def _slot_holders(self) -> list[tuple[int, Priority]]:
         """Running entries not told to stop, least urgent first: lowest priority, then started last."""
