@@ -16,10 +16,13 @@ import select
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tad_tui import __version__
 from tad_tui.words import counted
+
+if TYPE_CHECKING:
+    from tad_tui.engine import QueueRow
 
 PRIORITIES = ("low", "normal", "high", "critical")
 
@@ -359,13 +362,18 @@ async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         ("#", "File", "Group", "Priority", "State", "Done", "Size"),
         [
             (str(r.id), r.file, r.group, r.priority,
-             f"{word(r.state)}: {r.error_message}" if r.error_message else word(r.state),
+             f"{word(r.state)}: {reason}" if (reason := _why(r)) else word(r.state),
              format_size(r.downloaded_bytes), format_size(r.file_size))
             for r in rows
         ],
         numeric={0, 5, 6},
     )
     return EXIT_OK
+
+
+def _why(row: QueueRow) -> str | None:
+    """What the state cell adds: the error, or why a queued entry that had started waits again."""
+    return row.error_message or (row.note if row.state == "queued" else None)
 
 
 async def _login(args: argparse.Namespace, settings: Any, paths: Any) -> int:

@@ -85,8 +85,7 @@ class PlainLines:
             print(event.text, flush=True)
         elif isinstance(event, EntryFinished):
             name = self.names.pop(event.entry_id, event.file_id)
-            detail = event.local_path if event.outcome != "failed" else event.error_message
-            print(f"{event.outcome} {name}: {detail}", flush=True)
+            print(f"{event.outcome} {name}: {_detail(event)}", flush=True)
 
     def note(self, text: str) -> None:
         print(text, flush=True)
@@ -155,8 +154,7 @@ class ProgressBars(PlainLines):
                 self.progress.remove_task(task)
             name = self.names.pop(event.entry_id, event.file_id)
             mark = {"downloaded": "✓", "skipped": "=", "failed": "✗"}.get(event.outcome, "·")
-            detail = event.local_path if event.outcome != "failed" else event.error_message
-            self.console.print(f"{mark} {name}: {detail}", markup=False, highlight=False)
+            self.console.print(f"{mark} {name}: {_detail(event)}", markup=False, highlight=False)
 
     def note(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)
@@ -166,6 +164,15 @@ class ProgressBars(PlainLines):
         held, self.held = self.held, []
         for title, message in held:
             terminal_fallback(title, message)
+
+
+def _detail(event: EntryFinished) -> str | None:
+    """What follows a finished file's name: where it is, why it failed, or why it waits again."""
+    if event.outcome == "failed":
+        return event.error_message
+    if event.outcome == "preempted":  # it gave its slot to a more urgent file and runs again later
+        return event.note
+    return event.local_path
 
 
 def _reporter(as_json: bool) -> JsonLines | PlainLines:

@@ -78,6 +78,7 @@ class QueueRow:
     file_size: int
     batch_id: int | None
     error_message: str | None
+    note: str | None  # why a queued entry that had started is not running ("paused for a critical download")
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -388,6 +389,7 @@ _QUEUE_FIELDS = (
     "state",
     "batch_id",
     "error_message",
+    "note",
     "audio__file_id",
     "audio__title",
     "audio__performer",
@@ -404,6 +406,7 @@ def _queue_row(
     state: object,
     batch_id: int | None,
     error: str | None,
+    note: str | None,
     file_id: str,
     title: str | None,
     performer: str | None,
@@ -424,4 +427,5 @@ def _queue_row(
         file_size=size,
         batch_id=batch_id,
         error_message=error,
+        note=note,
     )

@@ -297,6 +297,33 @@ async def test_first_start_killed_after_the_column_was_added_is_resumed(tmp_path
     assert "source_md5" in audio_columns(path)
 
 
+async def test_queue_note_column_is_added_to_an_older_library_and_rolled_back(tmp_path: Path) -> None:
+    path = tmp_path / "library.sqlite3"
+    await create_at_first_migration(path)
+    insert_old_rows(path)
+    await open_store(path)
+    try:
+        assert "note" in table_columns(path, "queue_entry")
+        audio = await AudioFile.get(message_id=7)
+        entry = await QueueEntry.create(audio=audio, rank=RANK_GAP, note="paused for a critical download")
+        assert (await QueueEntry.get(id=entry.pk)).note == "paused for a critical download"
+    finally:
+        await close_store()
+    await migrate(config=tortoise_config(path), target="models.0003_source_md5")
+    await Tortoise.close_connections()
+    assert "note" not in table_columns(path, "queue_entry")
+    await open_store(path)  # applied again, the entry kept
+    try:
+        assert [entry.note for entry in await QueueEntry.all()] == [None]
+    finally:
+        await close_store()
+
+
+def table_columns(path: Path, table: str) -> set[str]:
+    with read_only(path) as conn:
+        return {row[1] for row in conn.execute(f"PRAGMA table_info('{table}')")}
+
+
 _OPEN_AT_THE_SIGNAL = """
 import asyncio, pathlib, sys, time
 from tad_tui.store.db import close_store, open_store

@@ -59,12 +59,15 @@ def wait_words(kind: str, seconds: float, *, short: bool = False) -> str:
 class EntryFinished:
     entry_id: int
     file_id: str
-    outcome: str  # "downloaded", "skipped", "failed", "cancelled", "paused"
+    # "downloaded", "skipped", "failed", "cancelled", "paused", or "preempted": it gave its slot to a
+    # more urgent entry and is queued again (``note`` says why); it is not finished and counts as none.
+    outcome: str
     local_path: str | None = None
     file_size: int = 0
     checksum_md5: str | None = None  # of the file on disk (tags written in included)
     error_message: str | None = None
     source_md5: str | None = None  # of the bytes as Telegram sent them
+    note: str | None = None  # why a preempted entry is queued again ("paused for a critical download")
 
 
 @dataclass(frozen=True)

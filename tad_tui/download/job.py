@@ -101,7 +101,8 @@ class Job:
         await audio.save(update_fields=["status", "download_attempts", "last_attempt_at", "error_message"])
         entry.state = QueueState.RUNNING
         entry.error_message = None
-        await entry.save(update_fields=["state", "error_message", "updated_at"])
+        entry.note = None  # it runs again: why it had stopped is over
+        await entry.save(update_fields=["state", "error_message", "note", "updated_at"])
         name = audio.title or audio.file_name or audio.file_id
         self.context.events.publish(EntryStarted(entry.pk, audio.file_id, audio.file_size, name))
 

@@ -45,6 +45,12 @@ OUTCOME_STATES = {
     "failed": QueueState.FAILED,
     "cancelled": QueueState.CANCELLED,
     "paused": QueueState.PAUSED,
+    "preempted": QueueState.QUEUED,  # gave its slot to a more urgent entry: queued again, first of its level
+}
+# Why an entry that had started is queued again, by the priority of the entry that took its slot.
+YIELDED_NOTES = {
+    Priority.CRITICAL: "paused for a critical download",
+    Priority.HIGH: "paused for a high-priority download",
 }
 
 
@@ -79,7 +85,9 @@ class Scheduler:
         self._keys: dict[int, tuple[int, int]] = {}  # entry id -> its live heap key
         self._waiting_on: dict[int, set[int]] = {}  # dependency id -> dependents parked on it
         self._running: dict[int, asyncio.Task[None]] = {}
-        self._stop_reason: dict[int, QueueState] = {}
+        self._stop_reason: dict[int, QueueState] = {}  # QUEUED: it gives its slot to a more urgent entry
+        self._stopping: set[int] = set()  # running entries told to stop: their slots are about to free
+        self._yielded_to: dict[int, Priority] = {}  # running entry -> the priority it gives its slot to
         self._changed = asyncio.Event()
         self._batch_shown: dict[int, tuple[int, int, int]] = {}  # batch id -> (done, total, failed) last published
         self._batch_lock = asyncio.Lock()  # one count at a time, so they are published in the order taken
@@ -137,6 +145,8 @@ class Scheduler:
                     self._busy = True
                     self._tell({entry.audio_id: QueueState.RUNNING})
                     self._running[entry.pk] = asyncio.create_task(self._run_entry(entry))
+                # Priorities that act: an urgent entry does not wait for a slot to free by itself.
+                await self._make_room()
                 if self._busy and self.idle() and await self._emptied():
                     self._busy = False
                     self.context.events.publish(QueueIdle(self._spell["downloaded"], self._spell["failed"]))
@@ -164,8 +174,9 @@ class Scheduler:
         """Stop every transfer; their state is saved and they resume on the next start."""
         failpoints.hit("scheduler.stopping")
         tasks = list(self._running.values())
-        for task in tasks:
-            task.cancel()
+        for entry_id, task in self._running.items():
+            if entry_id not in self._stopping:  # those are saving how they stopped: let them finish
+                task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _next(self) -> QueueEntry | None:
@@ -233,6 +244,7 @@ class Scheduler:
         finally:
             # Only now: the run loop may return as soon as nothing is running.
             self._running.pop(entry.pk, None)
+            self._stopping.discard(entry.pk)
             self._changed.set()
 
     def _tell(self, states: dict[int, QueueState]) -> None:
@@ -250,8 +262,11 @@ class Scheduler:
     async def _stopped(self, entry: QueueEntry) -> str:
         """A running entry was cancelled: by pause/cancel (state given) or by shutdown (resumable)."""
         state = self._stop_reason.pop(entry.pk, None)
+        taker = self._yielded_to.pop(entry.pk, None)
         if state is None:
             return "shutdown"
+        if state == QueueState.QUEUED and taker is not None:
+            return await self._yielded(entry, taker)
         entry.state = state
         await entry.save(update_fields=["state", "updated_at"])
         audio = entry.audio
@@ -262,6 +277,111 @@ class Scheduler:
         outcome = "cancelled" if state == QueueState.CANCELLED else "paused"
         self.context.events.publish(EntryFinished(entry.pk, audio.file_id, outcome, file_size=audio.file_size))
         return outcome
+
+    def _tell_to_stop(self, entry_id: int, state: QueueState) -> None:
+        """Stop a running entry, to end in ``state``; once only (a second cancel would cut short
+        the writes that record how it stopped: a later reason replaces the first, if still unread)."""
+        self._stop_reason[entry_id] = state
+        if entry_id not in self._stopping:
+            self._stopping.add(entry_id)
+            self._running[entry_id].cancel()
+
+    # ---- priorities that act (preemption) ---------------------------------------------------------
+
+    async def _make_room(self) -> None:
+        """Give a slot to each ready urgent entry that finds none free, taking it from the least
+        urgent running entry it may take one from (``may_take``; of equals, the one started last).
+
+        That entry stops as at a shutdown (its transfer saves which parts are on disk) and is queued
+        again first of its priority, with a note saying why. Slots of entries already stopping count
+        as free, so no more entries stop than the urgent ones need.
+        """
+        if not self._running or self._head_priority() < Priority.HIGH:
+            return
+        if self.admission() is not None:
+            return  # while the memory limit holds, nothing new starts: stopping one would gain nothing
+        stopping = len(self._stopping & self._running.keys())
+        spare = self.limit() - (len(self._running) - stopping)
+        holders = await self._slot_holders()
+        urgent = await self._urgent(most=max(spare, 0) + len(holders))
+        for priority in urgent:
+            if spare > 0:
+                spare -= 1
+                continue
+            takeable = [holder for holder in holders if may_take(priority, holder[1])]
+            if len(takeable) < 1 - spare:
+                return  # the less urgent ones after it could take even less
+            for holder in takeable[: 1 - spare]:
+                holders.remove(holder)
+                self._yielded_to[holder[0]] = priority
+                self._tell_to_stop(holder[0], QueueState.QUEUED)
+                log.info("queue entry %s gives its slot to a %s entry", holder[0], priority.name.lower())
+            spare = 0
+
+    def _head_priority(self) -> int:
+        """The priority of the first entry in the queue (stale heap items dropped); -1 if none."""
+        while self._heap:
+            priority, rank, entry_id = self._heap[0]
+            if self._keys.get(entry_id) == (priority, rank):
+                return -priority
+            heapq.heappop(self._heap)
+        return -1
+
+    async def _slot_holders(self) -> list[tuple[int, Priority]]:
+        """Running entries not told to stop, least urgent first: lowest priority, then started last."""
+        ids = [entry_id for entry_id in self._running if entry_id not in self._stopping]
+        priorities = dict(await QueueEntry.filter(id__in=ids).values_list("id", "priority"))
+        started = {entry_id: order for order, entry_id in enumerate(ids)}  # dicts keep insertion order
+        holders = [(entry_id, Priority(priorities[entry_id])) for entry_id in ids if entry_id in priorities]
+        return sorted(holders, key=lambda holder: (holder[1], -started[holder[0]]))
+
+    async def _urgent(self, most: int) -> list[Priority]:
+        """The priorities of up to ``most`` ready entries at the head of the queue that may take a
+        running entry's slot (high or critical), best first. They stay in the queue; one whose
+        dependency is not done is parked (or failed) as ``_next`` would."""
+        found: list[Priority] = []
+        looked: list[tuple[int, int, int]] = []
+        try:
+            while self._heap and len(found) < most:
+                item = self._heap[0]
+                key, entry_id = item[:2], item[2]
+                if self._keys.get(entry_id) != key:
+                    heapq.heappop(self._heap)  # stale
+                    continue
+                if Priority(-key[0]) < Priority.HIGH:
+                    break
+                looked.append(heapq.heappop(self._heap))
+                entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
+                if self._keys.get(entry_id) != key:
+                    continue  # moved or paused while it was read
+                if entry is None or entry.state not in RUNNABLE or not await self._ready(entry):
+                    self._keys.pop(entry_id, None)
+                    continue
+                found.append(Priority(-key[0]))
+        finally:
+            for item in looked:
+                heapq.heappush(self._heap, item)  # a stale one is skipped later as usual
+        return found
+
+    async def _yielded(self, entry: QueueEntry, taker: Priority) -> str:
+        """A running entry stopped to give its slot to a ``taker`` entry: it is queued again (not
+        paused), first of its priority, saying why. Its parts stay on disk and are not fetched again."""
+        note = YIELDED_NOTES[taker]
+        await entry.refresh_from_db(fields=["priority", "rank"])  # lowered while it ran, maybe
+        first = await (
+            QueueEntry.filter(priority=entry.priority, state__in=ACTIVE).exclude(id=entry.pk).order_by("rank").first()
+        )
+        async with transaction():
+            entry.state = QueueState.QUEUED
+            entry.note = note
+            await entry.save(update_fields=["state", "note", "updated_at"])
+            if first is not None and first.rank < entry.rank:
+                await move_entry(entry, entry.priority, None, first)
+            await AudioFile.filter(id=entry.audio_id).update(status=FileStatus.PENDING)
+        self._offer(entry.pk, int(entry.priority), entry.rank)
+        audio = entry.audio
+        self.context.events.publish(EntryFinished(entry.pk, audio.file_id, "preempted", file_size=audio.file_size, note=note))
+        return "preempted"
 
     async def _fail_unstarted(self, entry: QueueEntry, message: str) -> None:
         entry.state = QueueState.FAILED
@@ -452,6 +572,8 @@ class Scheduler:
                 await move_entry(entry, priority, same, await level.filter(rank__gt=entry.rank).order_by("rank").first())
             self._requeue(entry)
             self._reweigh(entry.pk, priority)
+            if entry.pk in self._running:
+                self._changed.set()  # lowered, it may now have to yield its slot (see _make_room)
             # The queue lists unfinished entries before finished ones: the neighbour among its kind.
             kind = ACTIVE if entry.state in ACTIVE else [s for s in QueueState if s not in ACTIVE]
             after = await level.filter(state__in=kind, rank__lt=entry.rank).order_by("-rank").first()
@@ -492,21 +614,20 @@ class Scheduler:
         written in one UPDATE per chunk, not one per entry. Returns how many were paused."""
         running = [i for i in entry_ids if i in self._running]
         for entry_id in running:
-            self._stop_reason[entry_id] = QueueState.PAUSED
-            self._running[entry_id].cancel()
+            self._tell_to_stop(entry_id, QueueState.PAUSED)
         await asyncio.gather(*(self._running[i] for i in running if i in self._running), return_exceptions=True)
-        waiting = [i for i in entry_ids if i not in running]
-        audio_ids: list[int] = []
+        # The others, and a running one that was giving its slot away as it was paused (queued now).
+        rows: list[tuple[int, int]] = []
         async with transaction():
-            for chunk in _chunks(waiting):
+            for chunk in _chunks(list(entry_ids)):
                 found = QueueEntry.filter(id__in=chunk, state__in=PAUSABLE)
-                audio_ids += await found.values_list("audio_id", flat=True)
-                await found.update(state=QueueState.PAUSED, updated_at=_now())
-        for entry_id in waiting:
+                rows += await found.values_list("id", "audio_id")
+                await found.update(state=QueueState.PAUSED, note=None, updated_at=_now())
+        for entry_id, _ in rows:
             self._keys.pop(entry_id, None)
         self._changed.set()
-        self._tell(dict.fromkeys(audio_ids, QueueState.PAUSED))
-        return len(running) + len(audio_ids)
+        self._tell({audio_id: QueueState.PAUSED for _, audio_id in rows})
+        return len(set(running) | {entry_id for entry_id, _ in rows})
 
     async def resume_many(self, entry_ids: Sequence[int]) -> int:
         """Resume many paused entries at once (one UPDATE per chunk). Returns how many."""
@@ -519,7 +640,7 @@ class Scheduler:
             for chunk in _chunks(list(entry_ids)):
                 found = QueueEntry.filter(id__in=chunk, state=state)
                 rows += await found.values_list("id", "priority", "rank", "audio_id")
-                await found.update(state=QueueState.QUEUED, error_message=None, updated_at=_now())
+                await found.update(state=QueueState.QUEUED, error_message=None, note=None, updated_at=_now())
         for entry_id, priority, rank, _ in rows:
             self._offer(entry_id, int(priority), rank)
         self._tell({audio_id: QueueState.QUEUED for *_, audio_id in rows})
@@ -547,17 +668,20 @@ class Scheduler:
     async def _halt(self, entry: QueueEntry, state: QueueState) -> None:
         task = self._running.get(entry.pk)
         if task is not None:
-            self._stop_reason[entry.pk] = state
-            task.cancel()
+            self._tell_to_stop(entry.pk, state)
             await asyncio.gather(task, return_exceptions=True)
-            return
+            entry = await self._entry(entry.pk)
+            if entry.state not in RUNNABLE:
+                return
+            # It was already giving its slot to a more urgent entry, and is queued now: on as for one.
         if entry.state in (QueueState.COMPLETED,) or entry.state == state:
             return
         if state == QueueState.PAUSED and entry.state not in PAUSABLE:
             return  # a failed or cancelled entry stays so: pausing must not revive it on resume
         self._keys.pop(entry.pk, None)
         entry.state = state
-        await entry.save(update_fields=["state", "updated_at"])
+        entry.note = None
+        await entry.save(update_fields=["state", "note", "updated_at"])
         self._tell({entry.audio_id: state})
         if state == QueueState.CANCELLED:
             await entry.fetch_related("audio")
@@ -568,7 +692,8 @@ class Scheduler:
     async def _requeue_as_new(self, entry: QueueEntry) -> None:
         entry.state = QueueState.QUEUED
         entry.error_message = None
-        await entry.save(update_fields=["state", "error_message", "updated_at"])
+        entry.note = None
+        await entry.save(update_fields=["state", "error_message", "note", "updated_at"])
         self._offer(entry.pk, int(entry.priority), entry.rank)
         self._tell({entry.audio_id: QueueState.QUEUED})
 
@@ -581,6 +706,12 @@ class Scheduler:
         if entry is None:
             raise QueueError(f"there is no queue entry {entry_id}")
         return entry
+
+
+def may_take(taker: Priority, holder: Priority) -> bool:
+    """Whether a waiting ``taker`` entry may take a running ``holder`` entry's slot: critical from
+    any less urgent entry, high from low only."""
+    return taker == Priority.CRITICAL and holder < taker or taker == Priority.HIGH and holder == Priority.LOW
 
 
 def _chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:

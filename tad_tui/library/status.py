@@ -11,7 +11,10 @@ from typing import Final
 # In the order a track goes through them, with what each means (README's table is this one).
 STATES: Final = {
     "new": "in the library, not queued",
-    "queued": "waiting for a download slot",
+    "queued": (
+        "waiting for a download slot; \"paused for a critical download\" (or \"…for a high-priority download\")"
+        " beside it when it had started and gave its slot to a more urgent entry: it resumes where it stopped"
+    ),
     "waiting": "waiting for the entry it depends on",
     "running": "downloading now (a Telegram wait shows beside it)",
     "paused": "stopped by you; resumes where it stopped",

@@ -170,6 +170,9 @@ class QueueEntry(Model):
     output_dir = fields.TextField(null=True)
     filename_template = fields.TextField(null=True)
     error_message = fields.TextField(null=True)
+    # Why a queued entry is not running although it had started (it gave its slot to a more urgent
+    # one: "paused for a critical download"); cleared when it starts again.
+    note = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

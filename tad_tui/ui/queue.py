@@ -61,6 +61,7 @@ FINISHED_STATE = {
     "failed": "failed",
     "cancelled": "cancelled",
     "paused": "paused",
+    "preempted": "queued",  # it gave its slot to a more urgent entry; its note says so
 }
 # The state filter (f), in the order it cycles; each shows the rows in these states.
 FILTERS: dict[str | None, tuple[str, ...]] = {
@@ -134,10 +135,16 @@ def entries(count: int) -> str:
     return counted(count, "entry")
 
 
+def reason(entry: QueueRow) -> str | None:
+    """Why the entry is as it is, beside its name: the error, or why a queued entry that had started
+    waits again ("paused for a critical download")."""
+    return entry.error_message or (entry.note if entry.state == "queued" else None)
+
+
 def line_cells(line: QueueLine) -> Sequence[Cell]:
     entry = line.entry
     name = Text(figures.clean(entry.file))
-    note = line.wait_note or line.waiting or entry.error_message
+    note = line.wait_note or line.waiting or reason(entry)
     if note:  # first: the reason matters more than the end of a long name
         name = Text.assemble((figures.clean(note), "red" if entry.state == "failed" else "yellow"), " · ", name)
     done, size = entry.downloaded_bytes, entry.file_size
@@ -285,7 +292,7 @@ class QueuePane(Vertical):
         if line is not None:
             e = line.entry
             size = f"{figures.format_size(e.downloaded_bytes)} of {figures.format_size(e.file_size)}"
-            note = line.waiting or e.error_message
+            note = line.waiting or reason(e)
             # The reason first: at 80 columns the end of the line is cut.
             text += f"#{e.id} {figures.clean(note)} · " if note else f"#{e.id} "
             text += f"{figures.clean(e.file)} · {figures.clean(e.group)} · {size}"
@@ -318,7 +325,7 @@ class QueuePane(Vertical):
         entry = line.entry
         if isinstance(event, EntryStarted):
             self._running_ids.add(entry.id)
-            self._put(replace(line, entry=replace(entry, state="running", error_message=None)))
+            self._put(replace(line, entry=replace(entry, state="running", error_message=None, note=None)))
         elif isinstance(event, EntryResumed):
             self._put(replace(line, entry=replace(entry, downloaded_bytes=event.downloaded_bytes)))
         elif isinstance(event, EntryWaiting):
@@ -329,7 +336,7 @@ class QueuePane(Vertical):
             state = FINISHED_STATE.get(event.outcome, entry.state)
             done = entry.file_size if state == "completed" else entry.downloaded_bytes
             done = 0 if state == "cancelled" else done
-            updated = replace(entry, state=state, downloaded_bytes=done, error_message=event.error_message)
+            updated = replace(entry, state=state, downloaded_bytes=done, error_message=event.error_message, note=event.note)
             self._put(QueueLine(updated))
         self._show_summary()
 
@@ -547,6 +554,7 @@ class QueuePane(Vertical):
         line = self._line(entry_id)
         if line is not None and line.entry.state != state:
             self._misplaced |= not line.active and state in ACTIVE
+            changes = {"note": None} | changes  # the engine clears it on any change of state
             self._put(QueueLine(replace(line.entry, state=state, **changes)))  # type: ignore[arg-type]
 
     def action_toggle_pause(self) -> None:
