@@ -52,6 +52,9 @@ class QuietProbe:
     def bandwidth_limit(self) -> int:
         return 0
 
+    def concurrency(self) -> None:
+        return None
+
 
 def test_speed_meter_windows() -> None:
     meter = SpeedMeter()

@@ -80,6 +80,9 @@ class _NoFigures:
     def bandwidth_limit(self) -> int:
         return 0
 
+    def concurrency(self) -> None:
+        return None
+
 
 async def queue_group(
     engine: Engine, username: str, priority: Priority = Priority.NORMAL, limit: int | None = None

@@ -1,8 +1,12 @@
-"""The download queue: priorities, order, batches, dependencies, and at most N files at once.
+"""The download queue: priorities, order, batches, dependencies, and how many files at once.
 
 The store is the truth (the queue survives restarts, in order); in memory a heap keyed by
 (priority, rank) picks the next entry without scanning the queue. A changed entry is pushed again
 with its new key and stale heap items are skipped when popped.
+
+How many files run at once is concurrency.py's: ``max_concurrent`` multi-part files and, with
+``adaptive``, an adaptive number of single-part ones. An entry whose kind has no free slot is set
+aside, in order, in a heap of its kind, so the entries of the other kind behind it can start.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from tad_tui.store.transactions import transaction
 from tad_tui import failpoints
 from tad_tui.audit import enabled as audit_enabled
 from tad_tui.audit import id_list, record, recorded
+from tad_tui.download.concurrency import ADAPTIVE_OFF, Concurrency, SinglePartSlots, is_single_part
 from tad_tui.download.events import BatchProgress, EntryFinished, Notice, QueueIdle, StatesChanged
 from tad_tui.download.job import PART_SUFFIX, Job, JobContext
 from tad_tui.store.db import DATABASE_BUSY, database_busy
@@ -36,6 +41,7 @@ ACTIVE = (QueueState.QUEUED, QueueState.WAITING, QueueState.RUNNING, QueueState.
 RUNNABLE = (QueueState.QUEUED, QueueState.WAITING)
 PAUSABLE = (QueueState.QUEUED, QueueState.WAITING, QueueState.RUNNING)
 MOVES = ("up", "down", "top", "bottom")
+SINGLE, MULTI, ANY = "single-part", "multi-part", "any"  # kinds of slot
 DATABASE_RETRY_SECONDS = 1.0  # between tries while another program holds the database's write lock
 MAX_GROUPS_NAMED = 10  # an enqueue's audit line names at most this many groups
 OUTCOME_STATES = {
@@ -87,6 +93,14 @@ class Scheduler:
         self._waiting_for_database = False
         # Why no new entry may start now (the memory limit), or None; see monitor.py.
         self.admission: Callable[[], str | None] = lambda: None
+        downloads = context.settings.downloads
+        self.adaptive = downloads.adaptive  # False: max_concurrent files of any size, one kind of slot
+        self.single_part = SinglePartSlots(max_concurrent, chunk_size=downloads.chunk_size)
+        self.single_part.running = lambda: self._running_of(SINGLE)
+        self.single_part.trouble = lambda: context.health.last_trouble
+        context.events.subscribe(self.single_part.on_event)
+        self._kind: dict[int, str] = {}  # entry id -> SINGLE or MULTI, once its size was looked at
+        self._set_aside: dict[str, list[tuple[int, int, int]]] = {SINGLE: [], MULTI: []}  # heaps by kind
 
     # ---- start-up -----------------------------------------------------------------------------
 
@@ -101,7 +115,8 @@ class Scheduler:
     def _offer(self, entry_id: int, priority: int, rank: int) -> None:
         key = (-priority, rank)
         self._keys[entry_id] = key
-        heapq.heappush(self._heap, (*key, entry_id))
+        kind = self._kind.get(entry_id) if self.adaptive else None
+        heapq.heappush(self._heap if kind is None else self._set_aside[kind], (*key, entry_id))
         self._changed.set()
 
     # ---- running ------------------------------------------------------------------------------
@@ -111,7 +126,33 @@ class Scheduler:
         return list(self._running)
 
     def limit(self) -> int:
+        """Multi-part files at once (files of any size, with ``adaptive`` off)."""
         return self.context.health.scale(self.max_concurrent)
+
+    def concurrency(self) -> Concurrency:
+        """The files allowed to run now, of each kind, and why."""
+        held = "memory limit: no new files start" if self.admission() is not None else None
+        if not self.adaptive:
+            return Concurrency(self.limit(), self.limit(), held or ADAPTIVE_OFF, adaptive=False)
+        single = self.single_part.update()
+        return Concurrency(self.limit(), single, held or self.single_part.reason)
+
+    def _running_of(self, kind: str) -> int:
+        return sum(1 for entry_id in self._running if self._kind.get(entry_id, MULTI) == kind)
+
+    def _free_slots(self) -> set[str]:
+        """The kinds of slot free now (ANY: adaptive off, one kind for all files)."""
+        if not self.adaptive:
+            self._unset_aside()
+            return {ANY} if len(self._running) < self.limit() and self.admission() is None else set()
+        if self.admission() is not None:
+            return set()
+        free = set()
+        if self._running_of(MULTI) < self.limit():
+            free.add(MULTI)
+        if self._running_of(SINGLE) < self.single_part.update():
+            free.add(SINGLE)
+        return free
 
     def idle(self) -> bool:
         return not self._running and not self._keys
@@ -129,8 +170,8 @@ class Scheduler:
         try:
             while True:
                 self._changed.clear()
-                while len(self._running) < self.limit() and self.admission() is None:
-                    entry = await self._next()
+                while free := self._free_slots():
+                    entry = await (self._next() if ANY in free else self._next_of(free))
                     if entry is None:
                         break
                     self._busy = True
@@ -179,6 +220,55 @@ class Scheduler:
             if await self._ready(entry):
                 return entry
         return None
+
+    async def _next_of(self, free: set[str]) -> QueueEntry | None:
+        """The first entry, in queue order, of a kind with a free slot.
+
+        An entry of a kind whose slots are all taken is set aside in its kind's heap, keeping its
+        key and so its place: it starts before any later entry of its kind, and does not hold up
+        the entries of the other kind behind it. Each entry's size is looked at once.
+        """
+        while (heap := self._first_heap(free)) is not None:
+            priority, rank, entry_id = heapq.heappop(heap)
+            kind = self._kind.get(entry_id)
+            if kind is None:
+                entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
+                if self._keys.get(entry_id) != (priority, rank):
+                    continue  # it moved meanwhile: its new key is in a heap
+                if entry is None or entry.state not in RUNNABLE:
+                    del self._keys[entry_id]
+                    continue
+                chunk_size = self.context.settings.downloads.chunk_size
+                kind = self._kind[entry_id] = SINGLE if is_single_part(entry.audio.file_size, chunk_size) else MULTI
+            else:
+                entry = None
+            if kind not in free:
+                heapq.heappush(self._set_aside[kind], (priority, rank, entry_id))
+                continue
+            del self._keys[entry_id]
+            if entry is None:
+                entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
+                if entry is None or entry.state not in RUNNABLE:
+                    continue
+            if await self._ready(entry):
+                return entry
+        return None
+
+    def _first_heap(self, free: set[str]) -> list[tuple[int, int, int]] | None:
+        """Of the queue and the free kinds' set-aside heaps, the one whose first live entry comes first."""
+        best: list[tuple[int, int, int]] | None = None
+        for heap in (self._heap, *(self._set_aside[kind] for kind in free)):
+            while heap and self._keys.get(heap[0][2]) != heap[0][:2]:
+                heapq.heappop(heap)  # stale: the entry moved, changed priority or left the queue
+            if heap and (best is None or heap[0] < best[0]):
+                best = heap
+        return best
+
+    def _unset_aside(self) -> None:
+        """Adaptive turned off: the entries set aside go back to the one queue."""
+        for heap in self._set_aside.values():
+            while heap:
+                heapq.heappush(self._heap, heapq.heappop(heap))
 
     async def _ready(self, entry: QueueEntry) -> bool:
         """True if the entry can start now; parks it or fails it because of its dependency."""
