@@ -143,6 +143,8 @@ def frozen_samples(count: int = 180, per_download: dict[str, float] | None = Non
                 memory_pressure=None,
                 search_ms_p50=None,
                 db_ms=0.4,
+                concurrency={"multi_part": 3, "single_part": 12, "total": 15},
+                concurrency_reason="growing: more files raised the rate",
             )
         )
     return samples

@@ -84,8 +84,8 @@ class SinglePartSlots:
     and the next window judges it against the base.
 
     ``running``, ``trouble``, ``pressure`` and ``cpu_busy`` are looked at on each ``update``:
-    ``trouble`` returns when Telegram last pushed back (``Health.last_trouble``, a monotonic time;
-    a new value is a new trouble).
+    ``trouble`` returns a value that changes with each new push-back from Telegram (``Health``'s
+    ``trouble_until``); 0 means none yet.
     """
 
     def __init__(
@@ -98,7 +98,7 @@ class SinglePartSlots:
     ) -> None:
         self.most = max(1, most)
         self.limit = max(1, min(start, self.most))
-        self.reason = "starting: measuring the rate"
+        self._why = "starting: measuring the rate"
         self.chunk_size = chunk_size
         self.running: Callable[[], int] = lambda: 0
         self.trouble: Callable[[], float] = lambda: 0.0
@@ -114,8 +114,9 @@ class SinglePartSlots:
         self._ceiling = self.most  # below the level that met a flood wait…
         self._ceiling_until = 0.0  # …until then
         self._next_cut = 0.0  # pressure and CPU cut once per window while they last
-        self._told = (self.limit, self.reason)  # what the log said last
+        self._told = (self.limit, self._why)  # what the log said last
         now = clock()
+        self._idle_since: float | None = now  # no single-part file runs since then
         self._window_start = now
         self._files = 0
         self._used = 0.0  # integral of the slots held over the window (file-seconds)
@@ -161,9 +162,22 @@ class SinglePartSlots:
 
     def _tick(self, now: float) -> None:
         """Count the slots held since the last look (a file past a cut limit counts as one slot)."""
+        if self._tick_running == 0 and self._files == 0:
+            self._window_start = now  # a window starts with its first file: idle time says nothing
         self._used += min(self._tick_running, self.limit) * max(0.0, now - self._tick_at)
         self._tick_at = now
         self._tick_running = self.running()
+        if self._tick_running:
+            self._idle_since = None
+        elif self._idle_since is None:
+            self._idle_since = now
+
+    @property
+    def reason(self) -> str:
+        """Why the limit is what it is, in a few words."""
+        if self._idle_since is not None and self._clock() - self._idle_since >= WINDOW_SECONDS:
+            return "idle: no single-part files running"
+        return self._why
 
     def _window_done(self, now: float) -> bool:
         elapsed = now - self._window_start
@@ -176,7 +190,7 @@ class SinglePartSlots:
 
     def _cut(self, share: float, reason: str, now: float) -> None:
         self.limit = max(1, math.floor(self.limit * share))
-        self.reason = reason
+        self._why = reason
         self._slow_start = False
         self._probing_from = None
         self._next_step_up = True
@@ -196,7 +210,7 @@ class SinglePartSlots:
                 self.limit = self._probing_from[0]
                 self._probing_from = None
             busy = files or self.running()
-            self.reason = "holding: too few single-part files queued" if busy else "idle: no single-part files"
+            self._why = "holding: too few single-part files queued" if busy else "idle: no single-part files running"
             return
         self.rate = rate
         if self._probing_from is not None:
@@ -204,7 +218,7 @@ class SinglePartSlots:
         elif now >= self._hold_until:
             self._try_step(rate, now)
             if self._probing_from is not None:
-                self.reason = "probing: trying more files" if self.limit > self._probing_from[0] else "probing: trying fewer files"
+                self._why = "probing: trying more files" if self.limit > self._probing_from[0] else "probing: trying fewer files"
 
     def _judge_step(self, rate: float, now: float) -> None:
         assert self._probing_from is not None
@@ -212,17 +226,17 @@ class SinglePartSlots:
         self._probing_from = None
         if self.limit > level:
             if rate >= base * (1 + GAIN):
-                self.reason = "growing: more files raised the rate"
+                self._why = "growing: more files raised the rate"
                 self._try_step(rate, now)  # and again, from here
                 return
             self.limit, self._slow_start, self._next_step_up = level, False, False
-            self.reason = "holding: more files did not raise the rate"
+            self._why = "holding: more files did not raise the rate"
         elif rate >= base * (1 - GAIN):
             self._next_step_up = True
-            self.reason = "shrinking: fewer files did as well"
+            self._why = "shrinking: fewer files did as well"
         else:
             self.limit, self._next_step_up = level, True
-            self.reason = "holding: fewer files lowered the rate"
+            self._why = "holding: fewer files lowered the rate"
         self._hold_until = now + HOLD_SECONDS
 
     def _try_step(self, rate: float, now: float) -> None:
@@ -230,11 +244,13 @@ class SinglePartSlots:
         if self._next_step_up:
             ceiling = self.most if now >= self._ceiling_until else max(1, self._ceiling - 1)
             step = SLOW_START if self._slow_start else STEP_UP
-            wanted = min(ceiling, max(self.limit + 1, math.floor(self.limit * step)))
-            if wanted <= self.limit:
-                self._next_step_up = self.limit > 1  # at the top: see whether fewer do as well
+            full = max(self.limit + 1, math.floor(self.limit * step))
+            wanted = min(ceiling, full)
+            if wanted <= self.limit or (wanted < full and wanted < self.limit * (1 + GAIN)):
+                # No room for a step, or none big enough to show a gain: one file more proves nothing.
+                self._next_step_up = self.limit == 1  # at the top: see next whether fewer do as well
                 self._hold_until = now + HOLD_SECONDS
-                self.reason = "holding: at the most allowed" if ceiling == self.most else "holding: below a flood wait's level"
+                self._why = "holding: at the most allowed" if ceiling == self.most else "holding: below a flood wait's level"
                 return
         else:
             wanted = min(self.limit - 1, math.floor(self.limit * STEP_DOWN))

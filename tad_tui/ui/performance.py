@@ -16,6 +16,7 @@ from tad_tui.engine import Engine
 from tad_tui.monitor import Sample
 from tad_tui.sizes import format_size
 from tad_tui.ui import figures
+from tad_tui.words import counted
 
 WINDOW_SECONDS = 5 * 60  # what the sparklines cover
 TOP_DOWNLOADS = 5
@@ -102,12 +103,12 @@ class PerformancePane(Vertical, can_focus=True):
 
     @staticmethod
     def _concurrency(latest: Sample) -> str:
-        """One line at 80 columns: "Files at once: 3 + 12 single-part · growing: more files raised the rate"."""
+        """One line at 80 columns: "At once: 3 + 12 single-part · growing: more files raised the rate"."""
         concurrency, reason = latest.concurrency, latest.concurrency_reason
         multi, single = concurrency.get("multi_part", 0), concurrency.get("single_part", 0)
         if concurrency.get("total") == multi:  # adaptive off: one kind of slot for every file
-            return f"Files at once: {multi} of any size · {reason}"
-        return f"Files at once: {multi} + {single} single-part · {reason}"
+            return f"At once: {counted(multi, 'file')} of any size · {reason}"
+        return f"At once: {multi} + {single} single-part · {reason}"
 
     def _per_download(self, latest: Sample) -> str:
         speeds = sorted(latest.per_download_bps.items(), key=lambda item: -item[1])
