@@ -25,7 +25,8 @@ from tad_tui.download.transfer import Health
 from tad_tui.engine import Engine
 from tad_tui.library.scan import scan_group
 from tad_tui.paths import Paths
-from tad_tui.store import opened_store
+from tad_tui.store import AudioFile, opened_store
+from tad_tui.telegram.sim.server import SimulatedTelegram
 from tad_tui.telegram.source import TelethonSource
 
 CHUNK = 1024 * 1024
@@ -130,7 +131,7 @@ def test_slots_the_queue_cannot_fill_are_not_grown() -> None:
     link = Link(linear_until(64), start=8, queued=lambda: 2)  # two single-part files at a time to run
     seen = link.run(10)
     assert set(seen) == {8}
-    assert link.slots.reason == "holding: too few single-part files queued"
+    assert link.slots.reason == "holding: not every slot is used"
 
 
 def test_nothing_running_reads_as_idle_and_learns_nothing() -> None:
@@ -241,8 +242,15 @@ async def _mixes_then_archive(engine: Engine, source: TelethonSource, archive_fi
     return queued[0]
 
 
+async def _single_part_connections(server: SimulatedTelegram) -> tuple[int, int]:
+    """(connections, DCs) the single-part files' parts were fetched over."""
+    ids = {str(i) for i in await AudioFile.filter(file_size__lte=CHUNK).values_list("document_id", flat=True)}
+    requests = [r for r in server.requests("GetFileRequest") if r.detail.split()[0].removeprefix("id=") in ids]
+    return len({(r.dc, r.connection) for r in requests}), len({r.dc for r in requests})
+
+
 async def test_single_part_files_run_beyond_max_concurrent_and_multi_part_ones_never_do(
-    paths: Paths, source: TelethonSource
+    paths: Paths, source: TelethonSource, server: SimulatedTelegram
 ) -> None:
     engine = Engine(_settings(max_concurrent=2), paths, source)
     peaks = Peaks()
@@ -258,12 +266,16 @@ async def test_single_part_files_run_beyond_max_concurrent_and_multi_part_ones_n
     assert peaks.peak[True] > 2  # single-part files past max_concurrent…
     assert peaks.peak[False] == 2  # …while multi-part ones keep to it
     assert peaks.multi_order == mixes  # and start in their queue order, ahead of none of each other
+    connections, dcs = await _single_part_connections(server)
+    assert connections > dcs  # spread over the connections of each DC, not all on its first
     single = engine.scheduler.concurrency().single_part
     assert sample.concurrency == {"multi_part": 2, "single_part": single, "total": 2 + single}
     assert sample.concurrency_reason == engine.scheduler.concurrency().reason != ""
 
 
-async def test_adaptive_off_runs_max_concurrent_files_of_any_size(paths: Paths, source: TelethonSource) -> None:
+async def test_adaptive_off_runs_max_concurrent_files_of_any_size(
+    paths: Paths, source: TelethonSource, server: SimulatedTelegram
+) -> None:
     engine = Engine(_settings(max_concurrent=2, adaptive=False), paths, source)
     peaks = Peaks()
     engine.events.subscribe(peaks)
@@ -274,5 +286,7 @@ async def test_adaptive_off_runs_max_concurrent_files_of_any_size(paths: Paths, 
         await engine.stop_downloads()
     assert outcomes["downloaded"] == 45
     assert peaks.peak[None] == 2
+    connections, dcs = await _single_part_connections(server)
+    assert connections == dcs  # as before: a file's one part on its DC's first connection
     assert engine.scheduler.concurrency() == Concurrency(2, 2, "adaptive off", adaptive=False)
 

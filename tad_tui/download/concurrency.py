@@ -61,6 +61,35 @@ class Concurrency:
         return {"multi_part": self.multi_part, "single_part": self.single_part, "total": self.multi_part + self.single_part}
 
 
+class ConnectionShare:
+    """A single-part file's view of the shared connections: its part goes out on connection
+    ``offset`` (modulo the pool's size) rather than always the first.
+
+    A transfer asks for the connection of its worker's slot, and a file of one part has one worker,
+    slot 0: every small file at once queued on each DC's first connection, whose bandwidth is its
+    own (on the simulated link, 4 MB/s: 40 files of 100 KB a second, however many ran). Spread by
+    entry, they use every connection the pool keeps, as a big file's parts do.
+    """
+
+    def __init__(self, pool: Any, offset: int) -> None:
+        self._pool = pool
+        self._offset = offset
+
+    async def get(self, dc_id: int, index: int) -> Any:
+        return await self._pool.get(dc_id, index + self._offset)
+
+    async def discard(self, dc_id: int, index: int, sender: Any) -> None:
+        await self._pool.discard(dc_id, index + self._offset, sender)
+
+    @property
+    def requests_in_flight(self) -> int:  # the pool's count, which the monitor shows
+        return int(self._pool.requests_in_flight)
+
+    @requests_in_flight.setter
+    def requests_in_flight(self, count: int) -> None:
+        self._pool.requests_in_flight = count
+
+
 def concurrency_words(concurrency: dict[str, int], reason: str) -> str:
     """A sample's ``concurrency`` in words: "3 multi-part + 12 single-part files (growing: …)"."""
     multi, single = concurrency.get("multi_part", 0), concurrency.get("single_part", 0)
@@ -77,11 +106,11 @@ def is_single_part(file_size: int, chunk_size: int) -> bool:
 class SinglePartSlots:
     """The adaptive number of single-part files that may run at once.
 
-    Measured in windows of at least WINDOW_SECONDS and WINDOW_FILES finished files. A window whose
-    slots were not used (too few single-part files queued) says nothing about more files, and
-    changes nothing. Otherwise: settled at a level, the window's rate is the base; once the hold
-    after the last change has passed, a step is tried (up, or down after an up that did not pay),
-    and the next window judges it against the base.
+    Measured in windows of at least WINDOW_SECONDS and WINDOW_FILES finished files. Settled at a
+    level, a window whose slots were not all used (too few single-part files queued) says nothing
+    about more files and changes nothing; otherwise its rate is the base, and once the hold after
+    the last change has passed a step is tried (up, or down after an up that did not pay). The next
+    window judges the step against the base, by the rate alone.
 
     ``running``, ``trouble``, ``pressure`` and ``cpu_busy`` are looked at on each ``update``:
     ``trouble`` returns a value that changes with each new push-back from Telegram (``Health``'s
@@ -204,18 +233,18 @@ class SinglePartSlots:
         rate = files / elapsed
         used = self._used / (elapsed * self.limit)
         self._new_window(now)
+        if self._probing_from is not None:
+            self.rate = rate
+            self._judge_step(rate, now)  # by the rate alone: starting files fast enough is part of it
+            return
         if used < USED_SHARE:
-            # Too few single-part files to fill the slots: nothing learnt about more of them.
-            if self._probing_from is not None:
-                self.limit = self._probing_from[0]
-                self._probing_from = None
+            # The slots were not all used (too few single-part files queued, or they could not be
+            # started as fast as they finished): more of them would say nothing.
             busy = files or self.running()
-            self._why = "holding: too few single-part files queued" if busy else "idle: no single-part files running"
+            self._why = "holding: not every slot is used" if busy else "idle: no single-part files running"
             return
         self.rate = rate
-        if self._probing_from is not None:
-            self._judge_step(rate, now)
-        elif now >= self._hold_until:
+        if now >= self._hold_until:
             self._try_step(rate, now)
             if self._probing_from is not None:
                 self._why = "probing: trying more files" if self.limit > self._probing_from[0] else "probing: trying fewer files"
