@@ -89,21 +89,46 @@ def test_a_flat_rate_keeps_the_slots_where_they_are() -> None:
     assert link.slots.reason == "holding: more files did not raise the rate"
 
 
-def test_flood_waits_cut_the_slots_and_keep_them_below_that_level_for_a_while() -> None:
+def _flood(link: Link) -> Callable[[], None]:
+    """A way to make Telegram push back now: Health.trouble_until moves (a 2-second flood wait)."""
+    until = [0.0]
+    link.slots.trouble = lambda: until[0]
+
+    def flood() -> None:
+        until[0] = link.now + 2
+
+    return flood
+
+
+def test_a_step_up_that_meets_a_flood_wait_is_undone_and_not_tried_again_for_a_while() -> None:
     link = Link(linear_until(64))
-    link.run(5)
+    flood = _flood(link)
+    base = link.slots.limit
+    while link.slots.limit == base:  # until the first step up, 3 to 6
+        link.run(0.05)
+    assert link.slots.reason == "probing: trying more files"
+    flood()
+    assert link.slots.update() == base and link.slots.reason == "flood waits or errors: fewer files"
+    link.now += 2.5
+    flood()  # the tail of the same wait (requests that met it as it ended): not a second cut
+    assert link.slots.update() == base
+    seen = link.run(concurrency.TROUBLE_MEMORY_SECONDS - 10)
+    assert max(seen) == base  # more files would still pay, but that step met a flood wait
+    seen = link.run(30)
+    assert max(seen) > base  # once that is long past, it tries again
+
+
+def test_a_flood_wait_at_a_settled_level_halves_the_slots_and_keeps_them_below_it() -> None:
+    link = Link(linear_until(10))
+    flood = _flood(link)
+    link.run(6)
+    assert link.slots.reason == "holding: more files did not raise the rate"
     before = link.slots.limit
-    trouble = [0.0]
-    link.slots.trouble = lambda: trouble[0]
-    trouble[0] = link.now + 2  # Health.trouble_until of a 2-second flood wait
-    assert link.slots.update() == before // 2
-    assert link.slots.reason == "flood waits or errors: fewer files"
+    flood()
+    assert link.slots.update() == before // 2 and link.slots.reason == "flood waits or errors: fewer files"
     assert link.slots.update() == before // 2  # the same trouble cuts once
     seen = link.run(concurrency.TROUBLE_MEMORY_SECONDS - 10)
-    assert max(seen) < before  # more files kept paying, but not up to where the flood wait came
-    assert link.slots.reason.startswith("holding: ")
-    seen = link.run(60)
-    assert max(seen) >= before  # once that is long past, it grows back
+    assert max(seen) < before and max(seen) > before // 2  # grown back, but not up to where it met the wait
 
 
 def test_memory_pressure_and_a_busy_cpu_cut_the_slots_and_stop_growth() -> None:

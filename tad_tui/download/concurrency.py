@@ -10,8 +10,9 @@ Multi-part files keep ``max_concurrent``, scaled down by the same trouble (``Hea
 
 Telegram's request rate bounds these slots only through its flood waits: file parts are not paced
 by ``rate_limit_requests_per_second`` (that limiter leaves upload.getFile alone), so a flood wait
-is what says the account asks too fast. After one, the slots stay below the level that met it for
-a while (``TROUBLE_MEMORY_SECONDS``) instead of climbing straight back into it.
+is what says the account asks too fast. A step up that meets one is undone; one met at a settled
+level halves the slots. Either way they stay below that level for a while
+(``TROUBLE_MEMORY_SECONDS``) instead of climbing straight back into it.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ USED_SHARE = 0.75  # slots count as used when on average this share of them held
 TROUBLE_CUT = 0.5  # a flood wait or server errors: half the slots
 PRESSURE_CUT = 0.5  # memory near max_memory_mb: half the slots, once per window while it lasts
 CPU_CUT = 0.75  # CPU busy: a quarter fewer, once per window while it lasts
-TROUBLE_MEMORY_SECONDS = 60.0  # below the level that met a flood wait for this long
+TROUBLE_GRACE_SECONDS = 1.0  # trouble starting this soon after the last one ended is its tail
+TROUBLE_CEILING = 0.8  # after a flood wait at N files, at most this share of N…
+TROUBLE_MEMORY_SECONDS = 120.0  # …for this long
 
 ADAPTIVE_OFF = "adaptive off"
 
@@ -140,7 +143,7 @@ class SinglePartSlots:
         self._probing_from: tuple[int, float] | None = None  # (level, its rate) while a step is judged
         self._next_step_up = True
         self._hold_until = 0.0
-        self._ceiling = self.most  # below the level that met a flood wait…
+        self._ceiling = self.most  # at most this many after a flood wait…
         self._ceiling_until = 0.0  # …until then
         self._next_cut = 0.0  # pressure and CPU cut once per window while they last
         self._told = (self.limit, self._why)  # what the log said last
@@ -171,11 +174,12 @@ class SinglePartSlots:
         """Look at the signals and, when a window is complete, judge it; returns the limit."""
         now = self._clock()
         self._tick(now)
-        stamp = self.trouble()
-        if stamp and stamp != self._trouble_seen:
+        stamp, last = self.trouble(), self._trouble_seen
+        if stamp and stamp != last and now <= last + TROUBLE_GRACE_SECONDS:
+            self._trouble_seen = stamp  # requests that met the wait just as it ended: the same trouble
+        elif stamp and stamp != last:
             self._trouble_seen = stamp
-            self._ceiling, self._ceiling_until = self.limit, now + TROUBLE_MEMORY_SECONDS
-            self._cut(TROUBLE_CUT, "flood waits or errors: fewer files", now)
+            self._on_trouble(now)
         elif self.pressure():
             if now >= self._next_cut:
                 self._cut(PRESSURE_CUT, "memory pressure: fewer files", now)
@@ -217,8 +221,20 @@ class SinglePartSlots:
         self._files = 0
         self._used = 0.0
 
+    def _on_trouble(self, now: float) -> None:
+        """Telegram pushed back: a step up that met it is undone, and not tried again for a while;
+        met at a settled level, the slots are halved and stay below that level for a while."""
+        if self._probing_from is not None and self.limit > self._probing_from[0]:
+            ceiling = level = self._probing_from[0]
+        else:
+            ceiling, level = math.floor(self.limit * TROUBLE_CEILING), math.floor(self.limit * TROUBLE_CUT)
+        ceiling = max(1, ceiling)
+        self._ceiling = min(ceiling, self._ceiling) if now < self._ceiling_until else ceiling
+        self._ceiling_until = now + TROUBLE_MEMORY_SECONDS
+        self._cut(level / self.limit, "flood waits or errors: fewer files", now)
+
     def _cut(self, share: float, reason: str, now: float) -> None:
-        self.limit = max(1, math.floor(self.limit * share))
+        self.limit = max(1, math.floor(self.limit * share + 1e-9))
         self._why = reason
         self._slow_start = False
         self._probing_from = None
@@ -271,7 +287,7 @@ class SinglePartSlots:
     def _try_step(self, rate: float, now: float) -> None:
         """Settled at ``self.limit`` with ``rate``: try one step from here."""
         if self._next_step_up:
-            ceiling = self.most if now >= self._ceiling_until else max(1, self._ceiling - 1)
+            ceiling = self.most if now >= self._ceiling_until else self._ceiling
             step = SLOW_START if self._slow_start else STEP_UP
             full = max(self.limit + 1, math.floor(self.limit * step))
             wanted = min(ceiling, full)
