@@ -36,7 +36,7 @@ MAX_WINDOW_SECONDS = 10.0  # or this long at most (few files finish: judge on wh
 GAIN = 0.10  # a step must change the files finished per second by this share to count
 SLOW_START = 2.0  # at first each step up doubles the slots…
 STEP_UP = 1.25  # …after the first step that did not pay, a quarter more at a time
-STEP_DOWN = 0.8  # a step down to see whether fewer files do as well
+STEP_DOWN = 0.8  # a step down to see whether fewer files do as well (never below the start)
 HOLD_SECONDS = 10.0  # after a step (or a cut), before the next one is tried
 USED_SHARE = 0.75  # slots count as used when on average this share of them held a file
 TROUBLE_CUT = 0.5  # a flood wait or server errors: half the slots
@@ -130,6 +130,7 @@ class SinglePartSlots:
     ) -> None:
         self.most = max(1, most)
         self.limit = max(1, min(start, self.most))
+        self.floor = self.limit  # steps down stop here (cuts go lower): what adaptive off would run
         self._why = "starting: measuring the rate"
         self.chunk_size = chunk_size
         self.running: Callable[[], int] = lambda: 0
@@ -298,8 +299,8 @@ class SinglePartSlots:
                 self._why = "holding: at the most allowed" if ceiling == self.most else "holding: below a flood wait's level"
                 return
         else:
-            wanted = min(self.limit - 1, math.floor(self.limit * STEP_DOWN))
-            if wanted < 1:
+            wanted = max(self.floor, min(self.limit - 1, math.floor(self.limit * STEP_DOWN)))
+            if wanted >= self.limit:
                 self._next_step_up = True
                 return
         self._probing_from = (self.limit, rate)
