@@ -200,6 +200,10 @@ def test_adaptive_off_is_max_concurrent_files_of_any_size() -> None:
     assert concurrency_words(scheduler.concurrency().to_json(), "adaptive off") == "4 files of any size (adaptive off)"
     on = _scheduler(max_concurrent=4)
     assert on.concurrency().to_json() == {"multi_part": 4, "single_part": 4, "total": 8}
+    words = concurrency_words(on.concurrency().to_json(), on.concurrency().reason)
+    assert words == "4 multi-part + 4 single-part files (idle: no single-part files running)" or words.startswith(
+        "4 multi-part + 4 single-part files (starting"
+    )
     on.admission = lambda: "memory limit: tad-tui uses 1100 MiB of max_memory_mb 1024 MiB"
     assert on.concurrency().reason == "memory limit: no new files start"
 
