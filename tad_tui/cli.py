@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("group", metavar="GROUP", type=_group_name, help="@username, numeric id or exact title")
     download.add_argument("-l", "--limit", type=_positive_int, metavar="N", help="download at most N files")
     download.add_argument("-o", "--output", metavar="DIR", type=_not_empty, help="save files here (default: downloads.output_dir)")
-    download.add_argument("-p", "--parallel", type=_positive_int, metavar="N", help="files downloaded at once (1-32)")
+    download.add_argument("-p", "--parallel", type=_positive_int, metavar="N", help="files of several parts downloaded at once (1-32; max_concurrent)")
     download.add_argument("-t", "--filename-template", metavar="TEMPLATE", help="e.g. '{performer}/{album}/{title}.{ext}'")
     download.add_argument("-i", "--interactive", action="store_true", help="pick the files to download from a list")
     download.add_argument(

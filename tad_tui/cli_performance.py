@@ -18,6 +18,7 @@ from typing import Any
 
 import psutil
 
+from tad_tui.download.concurrency import concurrency_words
 from tad_tui.monitor import disk_free, read_shared
 from tad_tui.sizes import format_size
 from tad_tui.store.models import AudioFile, FileStatus
@@ -74,6 +75,8 @@ async def snapshot(engine: Any) -> dict[str, Any]:
             "flood_wait_seconds": 0.0,
             "premium_wait_seconds": 0.0,
             "account_pace_bps": 0,
+            "concurrency": {},
+            "concurrency_reason": "no downloads running here",
             "disk_free_bytes": disk_free(engine.paths.downloads_dir),
             "sampled_at": datetime.now(UTC).timestamp(),
         }
@@ -100,6 +103,8 @@ def render(report: dict[str, Any]) -> list[str]:
     ]
     if "connections" in report:
         lines.append(f"  connections   {report['connections']}, {counted(report['parts_in_flight'], 'part')} in flight")
+    if report.get("concurrency"):
+        lines.append(f"  at once       {concurrency_words(report['concurrency'], report.get('concurrency_reason', ''))}")
     if report.get("flood_wait_seconds"):
         lines.append(f"  flood wait    {report['flood_wait_seconds']:.0f} s left")
     if report.get("account_pace_bps"):

@@ -204,7 +204,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("telegram", "session_name", "str", "tad", "Name of the Telegram session file kept in the data dir.", env="SESSION_NAME", check=_check_session_name, rule="1 to 64 characters of A-Z a-z 0-9 _ . -, not starting with '.'"),
     Key("telegram", "flood_sleep_threshold", "int", 60, "FLOOD_WAITs up to this many seconds are waited out silently.", low=0, high=86400),
     Key("telegram", "proxy", "str", "", 'Reach Telegram through this proxy, e.g. "socks5://user:password@127.0.0.1:1080" (socks5, socks4 or http); "" = connect directly. The password is never shown or logged.', env="TAD_PROXY", check=_check_proxy, rule=PROXY_RULE, secret=True),
-    Key("downloads", "max_concurrent", "int", 3, "How many files download at the same time.", env="MAX_CONCURRENT_DOWNLOADS", low=1, high=32),
+    Key("downloads", "max_concurrent", "int", 3, "How many files of several parts (bigger than chunk_size) download at the same time; with adaptive = false, files of any size.", env="MAX_CONCURRENT_DOWNLOADS", low=1, high=32),
+    Key("downloads", "adaptive", "bool", True, "Files of a single part (at most chunk_size) do not count against max_concurrent: they get slots of their own, as many as raise the files finished per second (grown while more files raise it, cut when they do not, on flood waits, memory pressure or a busy CPU; at most 64). performance --json shows the count and why (concurrency, concurrency_reason). false: max_concurrent files of any size."),
     Key("downloads", "chunk_size", "size", 1048576, "Bytes asked for per request (Telegram's upload.getFile rules apply).", low=4096, high=1048576, check=_check_chunk_size, rule="a size from 4 KiB to 1 MiB that is a multiple of 4 KiB and divides 1 MiB: " + ", ".join(format_size_exact(n) for n in CHUNK_SIZES)),
     Key("downloads", "retry_attempts", "int", 3, "How many times a failed download is retried.", low=0, high=100),
     Key("downloads", "retry_delay", "float", 5.0, "Seconds to wait before a retry.", low=0.0, high=3600.0),
@@ -278,6 +279,7 @@ class TelegramSettings:
 @dataclass(frozen=True)
 class DownloadSettings:
     max_concurrent: int
+    adaptive: bool
     chunk_size: int
     retry_attempts: int
     retry_delay: float

@@ -28,6 +28,7 @@ from tad_tui.store.models import AudioFile, FileStatus, Priority, QueueEntry, Qu
 from tad_tui.telegram.source import GroupInfo, Source, SourceError
 
 if TYPE_CHECKING:
+    from tad_tui.download.concurrency import Concurrency
     from tad_tui.download.scheduler import Scheduler
     from tad_tui.library.search import SearchService
     from tad_tui.monitor import Monitor
@@ -258,6 +259,8 @@ class Engine:
                 scheduler = self.scheduler
                 scheduler.admission = self.monitor.memory_hold
                 scheduler.context.health.squeeze = self.monitor.under_pressure
+                scheduler.single_part.pressure = self.monitor.under_pressure
+                scheduler.single_part.cpu_busy = self.monitor.cpu_busy
                 self.monitor.on_memory_change = scheduler.nudge
         self.monitor.start()
         return self.monitor
@@ -380,6 +383,9 @@ class _LiveFigures:
 
     def bandwidth_limit(self) -> int:
         return self._scheduler.context.bandwidth.rate if self._scheduler else 0
+
+    def concurrency(self) -> Concurrency | None:
+        return self._scheduler.concurrency() if self._scheduler else None
 
 
 _ACTIVE = ("queued", "waiting", "running", "paused")

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 HISTORY_SECONDS = 15 * 60
 PRESSURE_SHARE = 0.85  # above this share of max_memory_mb, transfers use fewer parts
+CPU_BUSY_PERCENT = 90.0  # of one core: the event loop runs on one, so past this more files only queue for it
+CPU_BUSY_SAMPLES = 3  # averaged over this many samples, so one busy second does not count
 FRESH_SECONDS = 5.0  # a shared sample older than this means no instance is running
 
 
@@ -125,6 +127,8 @@ class Sample:
     db_ms: float
     premium_wait_seconds: float = 0.0  # Telegram throttling this account (no Premium): seconds left
     account_pace_bps: int = 0  # the download rate learned from Telegram's throttle; 0 = not throttled
+    concurrency: dict[str, int] = field(default_factory=dict)  # files allowed at once: multi_part, single_part, total
+    concurrency_reason: str = ""  # why that many, in a few words (concurrency.py)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -216,6 +220,13 @@ class Monitor:
         latest = self.samples[-1] if self.samples else None
         return latest is not None and latest.rss_bytes > PRESSURE_SHARE * self.memory_limit
 
+    def cpu_busy(self) -> bool:
+        """The process has kept about a core busy over the last few samples."""
+        if len(self.samples) < CPU_BUSY_SAMPLES:
+            return False
+        recent = (self.samples[-i].cpu_percent for i in range(1, CPU_BUSY_SAMPLES + 1))
+        return statistics.fmean(recent) >= CPU_BUSY_PERCENT
+
     def _check_memory(self, sample: Sample) -> None:
         held = sample.memory_pressure is not None and sample.rss_bytes > self.memory_limit
         if held != self._held:
@@ -282,6 +293,9 @@ class Monitor:
             premium_wait_seconds=round(live.premium_wait_seconds(), 1),
             account_pace_bps=live.account_pace_bps(),
         )
+        concurrency = live.concurrency()
+        if concurrency is not None:
+            sample.concurrency, sample.concurrency_reason = concurrency.to_json(), concurrency.reason
         if rss > PRESSURE_SHARE * self.memory_limit:
             sample.memory_pressure = (
                 f"memory limit: tad-tui uses {rss // 2**20} MiB of max_memory_mb {self.memory_limit // 2**20} MiB"

@@ -359,6 +359,7 @@ async def test_failed_dependency_fails_the_dependent_with_that_reason(engine: En
 async def test_reordering_changes_the_start_order_and_writes_one_row(engine: Engine, events: Recorder) -> None:
     entries = await _queue_group(engine, "@tad_demo_classical")
     engine.scheduler.max_concurrent = 1
+    engine.scheduler.adaptive = False  # one file at a time whatever its size: they start in queue order
     before = {e.pk: e.updated_at for e in await QueueEntry.all()}
     last = entries[-1]
     await engine.scheduler.move(last, "top")
@@ -400,6 +401,7 @@ async def test_queue_survives_a_restart_in_order(engine: Engine, source: Teletho
     started: list[int] = []
     reopened.events.subscribe(lambda e: started.append(e.entry_id) if isinstance(e, EntryStarted) else None)
     reopened.scheduler.max_concurrent = 1
+    reopened.scheduler.adaptive = False  # one file at a time whatever its size: they start in queue order
     await reopened.scheduler.run(until_idle=True)
     assert started == order
 

@@ -52,6 +52,9 @@ class QuietProbe:
     def bandwidth_limit(self) -> int:
         return 0
 
+    def concurrency(self) -> None:
+        return None
+
 
 def test_speed_meter_windows() -> None:
     meter = SpeedMeter()
@@ -170,6 +173,9 @@ def test_performance_beside_a_running_download_shows_it(tmp_path: Path, demo_cat
                 break
             time.sleep(0.5)
         assert report["active_downloads"] >= 1 and report["download_bps"] > 0
+        concurrency = report["concurrency"]  # three mixes at a time (max_concurrent), single-part slots beside
+        assert concurrency["multi_part"] == 3 and concurrency["total"] == 3 + concurrency["single_part"]
+        assert report["concurrency_reason"]
         watch = subprocess.Popen([*base, "performance", "--watch"], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True,
                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -191,6 +191,7 @@ async def test_high_takes_a_slot_from_low_only(engine: Engine, demo_catalogue: C
     low = await enqueue(engine, mixes[:1], Priority.LOW)
     normal = await enqueue(engine, mixes[1:2], Priority.NORMAL)
     scheduler.max_concurrent = 2
+    scheduler.adaptive = False  # classical tracks are single-part files, which adaptive runs in slots of their own
     runner = asyncio.create_task(_run(engine))
     await until(lambda: len(events.moving()) == 2)
     assert set(scheduler.running) == {low[0], normal[0]}
@@ -219,6 +220,7 @@ async def test_lowering_a_running_entry_makes_it_yield_to_a_queued_one(engine: E
     earlier = await enqueue(engine, tracks[:1], Priority.LOW)  # queued before: ranked before the mixes
     mixes = await enqueue(engine, (await files(engine, "@tad_demo_mixes"))[:3], Priority.HIGH)
     scheduler.max_concurrent = 2
+    scheduler.adaptive = False  # classical tracks are single-part files, which adaptive runs in slots of their own
     runner = asyncio.create_task(_run(engine))
     await until(lambda: len(events.moving()) == 2)
     first, second = scheduler.running
@@ -250,6 +252,7 @@ async def test_queue_command_shows_why_an_entry_is_queued_again(
     scheduler = await engine.start_downloads()
     mixes = await enqueue(engine, (await files(engine, "@tad_demo_mixes"))[:1])
     scheduler.max_concurrent = 1
+    scheduler.adaptive = False  # classical tracks are single-part files, which adaptive runs in slots of their own
     runner = asyncio.create_task(_run(engine))
     await until(lambda: len(events.moving()) == 1)
     critical = await enqueue(engine, tracks[:1], Priority.CRITICAL)

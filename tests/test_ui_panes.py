@@ -344,16 +344,19 @@ async def test_performance_pane_shows_every_figure_and_redraws_each_second(held:
         assert text("#perf-links") == (
             "Connections 6 · parts in flight 12 · flood wait 37 s · disk free 120 GiB"
         )
+        assert text("#perf-concurrency") == "At once: 3 + 12 single-part · growing: more files raised the rate"
         downloads = text("#perf-downloads").splitlines()
         assert downloads[0] == "Per download:" and downloads[-1].strip() == "… and 2 more"
         assert [line.split()[-1] for line in downloads[1:6]] == ["7", "6", "5", "4", "3"]
         assert downloads[1].split()[:2] == figures.speed(7 * 2**20).split()
         # A new sample arrives: the pane shows it within about a second, with no key pressed.
         monitor.samples.append(
-            replace(latest, sampled_at=latest.sampled_at + 1, cpu_percent=77.0, flood_wait_seconds=0.0, per_download_bps={})
+            replace(latest, sampled_at=latest.sampled_at + 1, cpu_percent=77.0, flood_wait_seconds=0.0, per_download_bps={},
+                    concurrency={"multi_part": 3, "single_part": 3, "total": 3}, concurrency_reason="adaptive off")
         )
         await until(lambda: text("#perf-cpu").startswith("CPU 77.0 %"), pilot.pause, timeout=3)
         assert "no flood wait" in text("#perf-links") and text("#perf-downloads") == "Per download: nothing running"
+        assert text("#perf-concurrency") == "At once: 3 files of any size · adaptive off"
 
 
 async def test_performance_pane_shows_every_word_and_unit_at_80_columns(held: tuple[Engine, Gate]) -> None:
@@ -365,6 +368,8 @@ async def test_performance_pane_shows_every_word_and_unit_at_80_columns(held: tu
         rss_bytes=1023 * 2**20, memory_limit_bytes=1000 * 2**20,
         memory_pressure="memory limit: tad-tui uses 1023 MiB of max_memory_mb 1000 MiB",
         account_pace_bps=int(widest),
+        concurrency={"multi_part": 32, "single_part": 64, "total": 96},  # the widest counts…
+        concurrency_reason="holding: more files did not raise the rate",  # …and the longest reason
     )
     engine.monitor = FrozenMonitor([sample])  # type: ignore[assignment]
     app = quick(make_app(engine))
@@ -372,6 +377,7 @@ async def test_performance_pane_shows_every_word_and_unit_at_80_columns(held: tu
         await pilot.press("f4")
         await pilot.pause()
         assert "60 s 1023.9 KiB/s" in str(app.query_one("#perf-speed", Label).content)
+        assert app.query_one("#perf-concurrency", Label).size.height == 1  # one line at 80 columns
         for label in app.query_one(PerformancePane).query(Label):
             assert shown_words(label) == " ".join(str(label.content).split()), label.id
 

@@ -80,6 +80,9 @@ class _NoFigures:
     def bandwidth_limit(self) -> int:
         return 0
 
+    def concurrency(self) -> None:
+        return None
+
 
 async def queue_group(
     engine: Engine, username: str, priority: Priority = Priority.NORMAL, limit: int | None = None
@@ -140,6 +143,8 @@ def frozen_samples(count: int = 180, per_download: dict[str, float] | None = Non
                 memory_pressure=None,
                 search_ms_p50=None,
                 db_ms=0.4,
+                concurrency={"multi_part": 3, "single_part": 12, "total": 15},
+                concurrency_reason="growing: more files raised the rate",
             )
         )
     return samples

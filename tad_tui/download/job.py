@@ -15,6 +15,7 @@ from tad_tui.store.transactions import transaction
 from tad_tui import failpoints
 from tad_tui.audit import record
 from tad_tui.config import Settings
+from tad_tui.download.concurrency import ConnectionShare, is_single_part
 from tad_tui.download.events import EntryFinished, EntryProgress, EntryResumed, EntryStarted, EntryWaiting, EventBus
 from tad_tui.download.integrity import RangeHashes
 from tad_tui.download.limits import ByteRateLimiter, weight_of
@@ -164,9 +165,10 @@ class Job:
         if self._hashes is None and context.settings.metadata.verify_checksums:
             self._hashes = RangeHashes(audio.file_size, label=str(part))
         location = FileLocation(audio.document_id, audio.access_hash, audio.file_reference, audio.dc_id, audio.file_size)
+        single_part = is_single_part(audio.file_size, downloads.chunk_size)
         transfer = Transfer(
             client=context.client,
-            pool=context.pool,
+            pool=ConnectionShare(context.pool, self.entry.pk) if single_part and downloads.adaptive else context.pool,
             bandwidth=context.bandwidth,
             health=context.health,
             pace=context.pace,

@@ -1,8 +1,12 @@
-"""The download queue: priorities, order, batches, dependencies, and at most N files at once.
+"""The download queue: priorities, order, batches, dependencies, and how many files at once.
 
 The store is the truth (the queue survives restarts, in order); in memory a heap keyed by
 (priority, rank) picks the next entry without scanning the queue. A changed entry is pushed again
 with its new key and stale heap items are skipped when popped.
+
+How many files run at once is concurrency.py's: ``max_concurrent`` multi-part files and, with
+``adaptive``, an adaptive number of single-part ones. An entry whose kind has no free slot is set
+aside, in order, in a heap of its kind, so the entries of the other kind behind it can start.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from tad_tui.store.transactions import transaction
 from tad_tui import failpoints
 from tad_tui.audit import enabled as audit_enabled
 from tad_tui.audit import id_list, record, recorded
+from tad_tui.download.concurrency import ADAPTIVE_OFF, Concurrency, SinglePartSlots, is_single_part
 from tad_tui.download.events import BatchProgress, EntryFinished, Notice, QueueIdle, StatesChanged
 from tad_tui.download.job import PART_SUFFIX, Job, JobContext
 from tad_tui.download.limits import weight_of
@@ -37,6 +42,7 @@ ACTIVE = (QueueState.QUEUED, QueueState.WAITING, QueueState.RUNNING, QueueState.
 RUNNABLE = (QueueState.QUEUED, QueueState.WAITING)
 PAUSABLE = (QueueState.QUEUED, QueueState.WAITING, QueueState.RUNNING)
 MOVES = ("up", "down", "top", "bottom")
+SINGLE, MULTI, ANY = "single-part", "multi-part", "any"  # kinds of slot
 DATABASE_RETRY_SECONDS = 1.0  # between tries while another program holds the database's write lock
 MAX_GROUPS_NAMED = 10  # an enqueue's audit line names at most this many groups
 OUTCOME_STATES = {
@@ -96,6 +102,14 @@ class Scheduler:
         self._waiting_for_database = False
         # Why no new entry may start now (the memory limit), or None; see monitor.py.
         self.admission: Callable[[], str | None] = lambda: None
+        downloads = context.settings.downloads
+        self.adaptive = downloads.adaptive  # False: max_concurrent files of any size, one kind of slot
+        self.single_part = SinglePartSlots(max_concurrent, chunk_size=downloads.chunk_size)
+        self.single_part.running = lambda: self._running_of(SINGLE)
+        self.single_part.trouble = lambda: context.health.trouble_until  # changed by each new trouble (calm leaves it)
+        context.events.subscribe(self.single_part.on_event)
+        self._kind: dict[int, str] = {}  # entry id -> SINGLE or MULTI, once its size was looked at
+        self._set_aside: dict[str, list[tuple[int, int, int]]] = {SINGLE: [], MULTI: []}  # heaps by kind
 
     # ---- start-up -----------------------------------------------------------------------------
 
@@ -110,7 +124,8 @@ class Scheduler:
     def _offer(self, entry_id: int, priority: int, rank: int) -> None:
         key = (-priority, rank)
         self._keys[entry_id] = key
-        heapq.heappush(self._heap, (*key, entry_id))
+        kind = self._kind.get(entry_id) if self.adaptive else None
+        heapq.heappush(self._heap if kind is None else self._set_aside[kind], (*key, entry_id))
         self._changed.set()
 
     # ---- running ------------------------------------------------------------------------------
@@ -120,7 +135,33 @@ class Scheduler:
         return list(self._running)
 
     def limit(self) -> int:
+        """Multi-part files at once (files of any size, with ``adaptive`` off)."""
         return self.context.health.scale(self.max_concurrent)
+
+    def concurrency(self) -> Concurrency:
+        """The files allowed to run now, of each kind, and why."""
+        held = "memory limit: no new files start" if self.admission() is not None else None
+        if not self.adaptive:
+            return Concurrency(self.limit(), self.limit(), held or ADAPTIVE_OFF, adaptive=False)
+        single = self.single_part.update()
+        return Concurrency(self.limit(), single, held or self.single_part.reason)
+
+    def _running_of(self, kind: str) -> int:
+        return sum(1 for entry_id in self._running if self._kind.get(entry_id, MULTI) == kind)
+
+    def _free_slots(self) -> set[str]:
+        """The kinds of slot free now (ANY: adaptive off, one kind for all files)."""
+        if not self.adaptive:
+            self._unset_aside()
+            return {ANY} if len(self._running) < self.limit() and self.admission() is None else set()
+        if self.admission() is not None:
+            return set()
+        free = set()
+        if self._running_of(MULTI) < self.limit():
+            free.add(MULTI)
+        if self._running_of(SINGLE) < self.single_part.update():
+            free.add(SINGLE)
+        return free
 
     def idle(self) -> bool:
         return not self._running and not self._keys
@@ -138,8 +179,8 @@ class Scheduler:
         try:
             while True:
                 self._changed.clear()
-                while len(self._running) < self.limit() and self.admission() is None:
-                    entry = await self._next()
+                while free := self._free_slots():
+                    entry = await (self._next() if ANY in free else self._next_of(free))
                     if entry is None:
                         break
                     self._busy = True
@@ -191,6 +232,55 @@ class Scheduler:
             if await self._ready(entry):
                 return entry
         return None
+
+    async def _next_of(self, free: set[str]) -> QueueEntry | None:
+        """The first entry, in queue order, of a kind with a free slot.
+
+        An entry of a kind whose slots are all taken is set aside in its kind's heap, keeping its
+        key and so its place: it starts before any later entry of its kind, and does not hold up
+        the entries of the other kind behind it. Each entry's size is looked at once.
+        """
+        while (heap := self._first_heap(free)) is not None:
+            priority, rank, entry_id = heapq.heappop(heap)
+            kind = self._kind.get(entry_id)
+            if kind is None:
+                entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
+                if self._keys.get(entry_id) != (priority, rank):
+                    continue  # it moved meanwhile: its new key is in a heap
+                if entry is None or entry.state not in RUNNABLE:
+                    del self._keys[entry_id]
+                    continue
+                chunk_size = self.context.settings.downloads.chunk_size
+                kind = self._kind[entry_id] = SINGLE if is_single_part(entry.audio.file_size, chunk_size) else MULTI
+            else:
+                entry = None
+            if kind not in free:
+                heapq.heappush(self._set_aside[kind], (priority, rank, entry_id))
+                continue
+            del self._keys[entry_id]
+            if entry is None:
+                entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
+                if entry is None or entry.state not in RUNNABLE:
+                    continue
+            if await self._ready(entry):
+                return entry
+        return None
+
+    def _first_heap(self, free: set[str]) -> list[tuple[int, int, int]] | None:
+        """Of the queue and the free kinds' set-aside heaps, the one whose first live entry comes first."""
+        best: list[tuple[int, int, int]] | None = None
+        for heap in (self._heap, *(self._set_aside[kind] for kind in free)):
+            while heap and self._keys.get(heap[0][2]) != heap[0][:2]:
+                heapq.heappop(heap)  # stale: the entry moved, changed priority or left the queue
+            if heap and (best is None or heap[0] < best[0]):
+                best = heap
+        return best
+
+    def _unset_aside(self) -> None:
+        """Adaptive turned off: the entries set aside go back to the one queue."""
+        for heap in self._set_aside.values():
+            while heap:
+                heapq.heappush(self._heap, heapq.heappop(heap))
 
     async def _ready(self, entry: QueueEntry) -> bool:
         """True if the entry can start now; parks it or fails it because of its dependency."""
@@ -300,8 +390,10 @@ class Scheduler:
             return
         if self.admission() is not None:
             return  # while the memory limit holds, nothing new starts: stopping one would gain nothing
-        stopping = len(self._stopping & self._running.keys())
-        spare = self.limit() - (len(self._running) - stopping)
+        # With adaptive on, single-part files have slots of their own and never wait long for one:
+        # only multi-part slots (max_concurrent) are taken, from multi-part entries.
+        stopping = sum(1 for entry_id in self._stopping & self._running.keys() if self._takes_a_slot(entry_id))
+        spare = self.limit() - (sum(1 for entry_id in self._running if self._takes_a_slot(entry_id)) - stopping)
         holders = await self._slot_holders()
         urgent = await self._urgent(most=max(spare, 0) + len(holders))
         for priority in urgent:
@@ -318,18 +410,32 @@ class Scheduler:
                 log.info("queue entry %s gives its slot to a %s entry", holder[0], priority.name.lower())
             spare = 0
 
+    def _takes_a_slot(self, entry_id: int) -> bool:
+        """Whether the entry holds (or needs) one of the ``max_concurrent`` slots preemption is about."""
+        return not self.adaptive or self._kind.get(entry_id, MULTI) == MULTI
+
+    def _waiting_heaps(self) -> list[list[tuple[int, int, int]]]:
+        """Where entries that may need a slot wait: the queue, and (adaptive) the multi-part ones set aside."""
+        return [self._heap, self._set_aside[MULTI]] if self.adaptive else [self._heap]
+
+    def _best_waiting(self) -> list[tuple[int, int, int]] | None:
+        """Of the waiting heaps, the one whose first live entry comes first (stale items dropped)."""
+        best = None
+        for heap in self._waiting_heaps():
+            while heap and self._keys.get(heap[0][2]) != heap[0][:2]:
+                heapq.heappop(heap)
+            if heap and (best is None or heap[0] < best[0]):
+                best = heap
+        return best
+
     def _head_priority(self) -> int:
-        """The priority of the first entry in the queue (stale heap items dropped); -1 if none."""
-        while self._heap:
-            priority, rank, entry_id = self._heap[0]
-            if self._keys.get(entry_id) == (priority, rank):
-                return -priority
-            heapq.heappop(self._heap)
-        return -1
+        """The priority of the first entry waiting for a slot; -1 if none."""
+        heap = self._best_waiting()
+        return -heap[0][0] if heap else -1
 
     async def _slot_holders(self) -> list[tuple[int, Priority]]:
         """Running entries not told to stop, least urgent first: lowest priority, then started last."""
-        ids = [entry_id for entry_id in self._running if entry_id not in self._stopping]
+        ids = [e for e in self._running if e not in self._stopping and self._takes_a_slot(e)]
         priorities = dict(await QueueEntry.filter(id__in=ids).values_list("id", "priority"))
         started = {entry_id: order for order, entry_id in enumerate(ids)}  # dicts keep insertion order
         holders = [(entry_id, Priority(priorities[entry_id])) for entry_id in ids if entry_id in priorities]
@@ -340,27 +446,29 @@ class Scheduler:
         running entry's slot (high or critical), best first. They stay in the queue; one whose
         dependency is not done is parked (or failed) as ``_next`` would."""
         found: list[Priority] = []
-        looked: list[tuple[int, int, int]] = []
+        looked: list[tuple[list[tuple[int, int, int]], tuple[int, int, int]]] = []
         try:
-            while self._heap and len(found) < most:
-                item = self._heap[0]
+            while len(found) < most and (heap := self._best_waiting()) is not None:
+                item = heap[0]
                 key, entry_id = item[:2], item[2]
-                if self._keys.get(entry_id) != key:
-                    heapq.heappop(self._heap)  # stale
-                    continue
                 if Priority(-key[0]) < Priority.HIGH:
                     break
-                looked.append(heapq.heappop(self._heap))
+                looked.append((heap, heapq.heappop(heap)))
                 entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
                 if self._keys.get(entry_id) != key:
                     continue  # moved or paused while it was read
                 if entry is None or entry.state not in RUNNABLE or not await self._ready(entry):
                     self._keys.pop(entry_id, None)
                     continue
+                if self.adaptive and entry_id not in self._kind:
+                    chunk_size = self.context.settings.downloads.chunk_size
+                    self._kind[entry_id] = SINGLE if is_single_part(entry.audio.file_size, chunk_size) else MULTI
+                if not self._takes_a_slot(entry_id):
+                    continue  # a single-part file: it has slots of its own
                 found.append(Priority(-key[0]))
         finally:
-            for item in looked:
-                heapq.heappush(self._heap, item)  # a stale one is skipped later as usual
+            for heap, item in looked:
+                heapq.heappush(heap, item)  # a stale one is skipped later as usual
         return found
 
     async def _yielded(self, entry: QueueEntry, taker: Priority) -> str:

@@ -16,6 +16,7 @@ from tad_tui.engine import Engine
 from tad_tui.monitor import Sample
 from tad_tui.sizes import format_size
 from tad_tui.ui import figures
+from tad_tui.words import counted
 
 WINDOW_SECONDS = 5 * 60  # what the sparklines cover
 TOP_DOWNLOADS = 5
@@ -46,6 +47,7 @@ class PerformancePane(Vertical, can_focus=True):
             yield Sparkline([], id="spark-speed")
         yield Label("", id="perf-pressure")  # a sentence: too long for the column beside the graphs
         yield Label("Waiting for the first sample…", id="perf-counts")
+        yield Label("", id="perf-concurrency")
         yield Label("", id="perf-links")
         yield Label("", id="perf-downloads")
 
@@ -87,6 +89,8 @@ class PerformancePane(Vertical, can_focus=True):
             f"Downloads: {latest.active_downloads} running, {latest.queued} queued, {latest.waiting} waiting, "
             f"{latest.paused} paused, {latest.completed} done, {latest.failed} failed",
         )
+        self._set("#perf-concurrency", self._concurrency(latest))
+        self.query_one("#perf-concurrency").display = bool(latest.concurrency)
         flood = f"flood wait {latest.flood_wait_seconds:.0f} s" if latest.flood_wait_seconds else "no flood wait"
         if latest.account_pace_bps:  # Telegram throttles this account (no Premium): the pace it allows
             flood += f" · Premium limit {format_size(latest.account_pace_bps)}/s"
@@ -96,6 +100,15 @@ class PerformancePane(Vertical, can_focus=True):
             f"disk free {format_size(latest.disk_free_bytes)}",
         )
         self._set("#perf-downloads", self._per_download(latest))
+
+    @staticmethod
+    def _concurrency(latest: Sample) -> str:
+        """One line at 80 columns: "At once: 3 + 12 single-part · growing: more files raised the rate"."""
+        concurrency, reason = latest.concurrency, latest.concurrency_reason
+        multi, single = concurrency.get("multi_part", 0), concurrency.get("single_part", 0)
+        if concurrency.get("total") == multi:  # adaptive off: one kind of slot for every file
+            return f"At once: {counted(multi, 'file')} of any size · {reason}"
+        return f"At once: {multi} + {single} single-part · {reason}"
 
     def _per_download(self, latest: Sample) -> str:
         speeds = sorted(latest.per_download_bps.items(), key=lambda item: -item[1])
