@@ -5,21 +5,16 @@ each download had when another event happened), never in seconds."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from tad_tui.download.events import EntryFinished, EntryProgress, EntryStarted, Event
 from tad_tui.engine import Engine
 from tad_tui.library.scan import scan_group
-from tad_tui.paths import Paths
-from tad_tui.store import AudioFile, Priority, opened_store
+from tad_tui.store import AudioFile, Priority
 from tad_tui.telegram.sim.catalogue import synthetic_catalogue
 from tad_tui.telegram.sim.limits import AccountLimits
-from tad_tui.telegram.source import TelethonSource
 
-from test_download import _settings
+from test_download import engine  # noqa: F401  (the fixture: the engine on the simulated Telegram)
 from test_faults import rig_for
 
 KiB, MiB = 1024, 1024 * 1024
@@ -47,16 +42,6 @@ class Progress:
         while not condition():
             self.changed.clear()
             await asyncio.wait_for(self.changed.wait(), 60)
-
-
-@pytest.fixture
-async def engine(tmp_path: Path, source: TelethonSource) -> AsyncIterator[Engine]:
-    paths = Paths(tmp_path / "data", output_override=tmp_path / "out")
-    paths.ensure()
-    async with opened_store(paths.db):
-        engine = Engine(_settings(), paths, source)
-        yield engine
-        await engine.stop_downloads()
 
 
 async def _scanned(engine: Engine, username: str) -> list[AudioFile]:
