@@ -447,6 +447,9 @@ def test_adaptive_concurrency_shrinks_on_trouble_and_grows_back(monkeypatch: pyt
         health.trouble(lasting=3)
     assert health.scale(8) == 4
     now[0] += 2
+    health.trouble()  # refusals just after the wait ended (its tail): the same trouble
+    assert health.scale(8) == 4
+    now[0] += transfer.TROUBLE_TAIL
     health.trouble()  # a new trouble after the first has passed: a second step
     assert health.scale(8) == 2 and health.scale(3) == 1
     health.calm()

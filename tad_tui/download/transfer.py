@@ -43,6 +43,9 @@ SAVE_INTERVAL = 1.0
 MAX_BACKOFF = 60.0
 MAX_REFERENCE_REFRESHES = 5
 TROUBLE_SPELL = 1.0  # seconds in which further trouble counts as the same one
+# …and seconds after a wait's end: requests sent just as a flood wait ends are refused by Telethon's
+# gate and the server too; that tail is the same trouble, not a second step down.
+TROUBLE_TAIL = 1.0
 CALM_STEP_SECONDS = 5.0  # of calm before concurrency grows back a step
 ADMISSION_CHECK = 0.25  # seconds between looks of a parked worker at whether it may run again
 MAX_MIGRATIONS = 3  # FILE_MIGRATE answers followed per transfer; more is a server bouncing the file
@@ -69,7 +72,7 @@ class Health:
 
     def trouble(self, weight: float = 0.5, *, lasting: float = TROUBLE_SPELL) -> None:
         now = time.monotonic()
-        if now < self.trouble_until:
+        if now < self.trouble_until + TROUBLE_TAIL:
             return
         self.factor = max(0.25, self.factor * weight)
         self.last_trouble = now
