@@ -16,7 +16,8 @@ from mutagen.flac import FLAC
 from mutagen.id3 import ID3, TCON, TPE1
 from mutagen.mp4 import MP4, Atoms
 
-from tad_tui.library.metadata import TAG_FIELDS, TagInfo, read_tags, write_missing_tags
+from tad_tui.library import metadata
+from tad_tui.library.metadata import TAG_FIELDS, TagInfo, complete_tags, read_tags, write_missing_tags
 from tad_tui.library.text import clean_text
 from tad_tui.telegram.sim.catalogue import Catalogue, DemoFile
 
@@ -260,6 +261,38 @@ def test_an_unparseable_id3_date_is_skipped(demo_catalogue: Catalogue, tmp_path:
     path = copy_of(next(f for f in untagged_classical(demo_catalogue) if f.mime_type == "audio/mpeg"), tmp_path)
     assert write_missing_tags(path, TagInfo(title="T", date="circa 1900")) == ["title"]
     assert read_tags(path).date is None
+
+
+@pytest.mark.parametrize("extended", [True, False])
+def test_complete_tags_writes_and_reads_as_the_two_calls_would(
+    demo_catalogue: Catalogue, tmp_path: Path, extended: bool
+) -> None:
+    files = untagged_classical(demo_catalogue) + [first_tagged(demo_catalogue, m) for m in _EXTENSIONS]
+    for index, file in enumerate(files):
+        wanted = TagInfo(title=file.title or "T", performer=file.performer or "P", album="Album")
+        (tmp_path / f"apart{index}").mkdir()
+        (tmp_path / f"together{index}").mkdir()
+        apart, together = copy_of(file, tmp_path / f"apart{index}"), copy_of(file, tmp_path / f"together{index}")
+        expected_written = write_missing_tags(apart, wanted)
+        written, info = complete_tags(together, wanted, extended=extended)
+        assert written == expected_written, file.path
+        assert info == read_tags(together, extended=extended) == read_tags(apart, extended=extended), file.path
+        assert md5(together) == md5(apart)
+
+
+def test_complete_tags_after_a_failed_save_says_what_the_file_holds(
+    demo_catalogue: Catalogue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = next(f for f in untagged_classical(demo_catalogue) if f.mime_type == "audio/mpeg")
+    path = copy_of(file, tmp_path)
+
+    def full_disk(audio: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(metadata, "_save", full_disk)
+    written, info = complete_tags(path, TagInfo(title="Never Written", performer="Nobody"))
+    assert written == [] and info == read_tags(path) and info.title is None  # not the title kept in memory
+    assert md5(path) == file.md5
 
 
 @pytest.mark.parametrize(

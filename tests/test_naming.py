@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import replace
@@ -17,6 +18,8 @@ from tad_tui.download.naming import (
     MAX_COMPONENT_BYTES,
     MAX_FILE_NAME_BYTES,
     MAX_RELATIVE_BYTES,
+    LISTINGS_KEPT,
+    FolderListings,
     TrackFields,
     extension_for,
     render_relative,
@@ -353,6 +356,54 @@ def test_case_only_difference_counts_as_taken(tmp_path: Path) -> None:
     assert unique_target(tmp_path, PurePosixPath("song.mp3"), reserved=claimed) == tmp_path / "song (2).mp3"
     claimed_nfd = {tmp_path / unicodedata.normalize("NFD", "Café.mp3")}  # how macOS may list it
     assert unique_target(tmp_path, PurePosixPath("café.mp3"), reserved=claimed_nfd) == tmp_path / "café (2).mp3"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_recent_listing_names_many_files_without_listing_the_folder_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "song.mp3").write_bytes(b"x")
+    listed: list[str] = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda folder: listed.append(str(folder)) or real_listdir(folder))
+    clock = Clock()
+    listings = FolderListings(seconds=2.0, clock=clock)
+    names = [unique_target(tmp_path, PurePosixPath("Song.mp3"), listings=listings).name for _ in range(4)]
+    # Each name claimed is taken for the next, as a download in flight would make it.
+    assert names == ["Song (2).mp3", "Song (3).mp3", "Song (4).mp3", "Song (5).mp3"]
+    assert listed == [str(tmp_path)]
+    assert unique_target(tmp_path / "Other", PurePosixPath("Song.mp3"), listings=listings).name == "Song.mp3"
+    assert len(listed) == 2  # another folder is a listing of its own
+
+
+def test_a_listing_is_taken_again_once_it_is_old(tmp_path: Path) -> None:
+    clock = Clock()
+    listings = FolderListings(seconds=2.0, clock=clock)
+    assert unique_target(tmp_path, PurePosixPath("Song.mp3"), listings=listings).name == "Song.mp3"
+    (tmp_path / "Tune.mp3").write_bytes(b"x")  # another program, after the listing
+    clock.now = 1.0
+    assert unique_target(tmp_path, PurePosixPath("Tune.mp3"), listings=listings).name == "Tune.mp3"
+    clock.now = 2.5
+    assert unique_target(tmp_path, PurePosixPath("Tune.mp3"), listings=listings).name == "Tune (2).mp3"
+    # Song.mp3 was only claimed, never written: a new listing no longer holds it.
+    assert unique_target(tmp_path, PurePosixPath("Song.mp3"), listings=listings).name == "Song.mp3"
+
+
+def test_listings_of_many_folders_are_not_all_kept(tmp_path: Path) -> None:
+    clock = Clock()
+    listings = FolderListings(seconds=2.0, clock=clock)
+    for index in range(3 * LISTINGS_KEPT):
+        clock.now = index * 0.001  # all within a listing's life
+        listings.keys(tmp_path / str(index))
+        assert len(listings._listed) <= LISTINGS_KEPT
+    assert str(tmp_path / str(3 * LISTINGS_KEPT - 1)) in listings._listed  # the newest are kept
 
 
 def test_long_name_with_number_stays_within_bytes(tmp_path: Path) -> None:

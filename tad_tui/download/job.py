@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -20,7 +20,7 @@ from tad_tui.download.events import EntryFinished, EntryProgress, EntryResumed, 
 from tad_tui.download.integrity import RangeHashes
 from tad_tui.download.limits import ByteRateLimiter, weight_of
 from tad_tui.download.pace import AccountPace
-from tad_tui.download.naming import TrackFields, render_relative, unique_target
+from tad_tui.download.naming import FolderListings, TrackFields, render_relative, unique_target
 from tad_tui.download.parts import PartMap, verify_on_disk
 from tad_tui.download.transfer import (
     ConnectionPool,
@@ -30,7 +30,7 @@ from tad_tui.download.transfer import (
     TransferSettings,
     disk_error_words,
 )
-from tad_tui.library.metadata import TagInfo, read_tags, write_missing_tags
+from tad_tui.library.metadata import TagInfo, complete_tags, read_tags
 from tad_tui.library.scan import group_info
 from tad_tui.store.models import AudioFile, FileStatus, QueueEntry, QueueState
 from tad_tui.telegram.client import TadClient
@@ -56,6 +56,7 @@ class JobContext:
     events: EventBus
     default_output: Path
     reserved: set[Path]  # final names claimed by jobs in flight, so two never pick the same
+    listings: FolderListings = field(default_factory=FolderListings)  # output folders, listed lately
 
 
 class Job:
@@ -122,7 +123,7 @@ class Job:
             await self.audio.fetch_related("group")
             settings = self.context.settings
             output, relative = planned_target(self.entry, audio, self.context.default_output, settings.downloads.filename_template)
-            final = unique_target(output, relative, reserved=self.context.reserved)
+            final = unique_target(output, relative, reserved=self.context.reserved, listings=self.context.listings)
             audio.partial_file_path = str(final) + PART_SUFFIX
             await audio.save(update_fields=["partial_file_path"])
         self.context.reserved.add(final)
@@ -232,6 +233,8 @@ class Job:
     async def _finish(self, part: Path, final: Path, verified: bool) -> str:
         audio, settings = self.audio, self.context.settings
         md5: str | None = None
+        extended = settings.metadata.extract_extended
+        tags: TagInfo | None = None  # the file's own tags, read when tags are written (one parse)
         if part.exists():
             # The bytes as Telegram sent them, before any tag is written into them; kept in the row at
             # once, so that a crash after the rename below still leaves them known.
@@ -240,8 +243,10 @@ class Job:
             if settings.metadata.update_id3_tags:
                 wanted = TagInfo(title=audio.title, performer=audio.performer)
                 before = _stamp(part)
-                if await asyncio.to_thread(write_missing_tags, part, wanted) or _stamp(part) != before:
+                written, tags = await asyncio.to_thread(complete_tags, part, wanted, extended=extended)
+                if written or _stamp(part) != before:
                     md5 = None  # the file on disk is no longer what Telegram sent: hashed again below
+                    tags = tags if written else None  # changed by a save that failed: read it again
                 failpoints.hit("job.tagged")
             try:
                 final = await asyncio.to_thread(_publish, part, final, self.context.reserved)
@@ -253,7 +258,8 @@ class Job:
             raise TransferFailed(f"{part} disappeared before it was complete")
         if md5 is None:
             md5 = await asyncio.to_thread(file_md5, final)
-        tags = await asyncio.to_thread(read_tags, final, extended=settings.metadata.extract_extended)
+        if tags is None:
+            tags = await asyncio.to_thread(read_tags, final, extended=extended)
         _apply_tags(audio, tags)
         audio.status = FileStatus.COMPLETED
         audio.local_path = str(final)

@@ -37,8 +37,9 @@ import os
 import re
 import string
 import sys
+import time
 import unicodedata
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -49,6 +50,8 @@ from tad_tui.library.text import clean_text
 MAX_COMPONENT_BYTES = 255  # NAME_MAX on Linux and macOS; NTFS allows 255 UTF-16 units, never fewer bytes
 PART_SUFFIX = ".part"
 MAX_FILE_NAME_BYTES = MAX_COMPONENT_BYTES - len(PART_SUFFIX)  # the in-flight "<name>.part" must fit too
+LISTING_SECONDS = 2.0  # a folder's listing is used this long for naming (FolderListings)
+LISTINGS_KEPT = 64  # folders whose listings are kept at once (the oldest are dropped first)
 MAX_RELATIVE_BYTES = 1024
 MAX_SPEC_NUMBER = 255  # larger widths/precisions in a format spec are ignored, not honoured
 FALLBACK_EXTENSION = "audio"
@@ -307,24 +310,69 @@ def _byte_length(text: str) -> int:
 # --- unique target ---------------------------------------------------------------------------
 
 
-def unique_target(output_dir: Path, relative: PurePosixPath, *, reserved: Collection[Path] = ()) -> Path:
+def unique_target(
+    output_dir: Path,
+    relative: PurePosixPath,
+    *,
+    reserved: Collection[Path] = (),
+    listings: FolderListings | None = None,
+) -> Path:
     """``output_dir / relative``, or "name (2).ext", "name (3).ext", … if that is taken.
 
     Taken means an entry of the folder, its ``.part`` or a path in ``reserved`` (claimed by
     downloads in flight) has the same name ignoring case and Unicode normalisation, as macOS and
-    Windows do. Numbered names shorten the stem to stay within ``MAX_FILE_NAME_BYTES``.
+    Windows do. Numbered names shorten the stem to stay within ``MAX_FILE_NAME_BYTES``. With
+    ``listings`` the folder's entries come from its recent listing, and the name chosen is added to it.
     """
     if not relative.parts or relative.is_absolute() or any(p in ("", ".", "..") for p in relative.parts):
         raise ValueError(f"not a safe relative path: {relative}")
     target = Path(output_dir, *relative.parts)
     folder = target.parent
-    taken = _taken_keys(folder, reserved)
+    taken = set(listings.keys(folder)) if listings is not None else _listed_keys(folder)
+    _add_reserved(taken, folder, reserved)
     stem, suffix = _split_suffix(target.name)
     for number in itertools.count(1):
         name = target.name if number == 1 else _numbered(stem, suffix, number)
         if _name_key(name) not in taken and _name_key(name + PART_SUFFIX) not in taken:
+            if listings is not None:
+                listings.claim(folder, name)
             return folder / name
     raise AssertionError("unreachable")  # itertools.count never ends
+
+
+class FolderListings:
+    """Recent listings of output folders, as name keys (``_name_key``).
+
+    Naming each of a thousand tracks that go to one folder listed the folder a thousand times: a
+    millisecond a file at a thousand entries, growing with the folder. A listing is kept for
+    ``LISTING_SECONDS``, and the names this process claims are added to it. What another program
+    puts into the folder meanwhile is still never overwritten: the final rename looks at the name on
+    disk again (``job._publish``), and a listing is taken anew once it is older than that.
+    """
+
+    def __init__(self, seconds: float = LISTING_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._listed: dict[str, tuple[float, set[str]]] = {}  # folder -> (when listed, name keys)
+
+    def keys(self, folder: Path) -> set[str]:
+        now = self._clock()
+        where = os.path.abspath(folder)
+        listed = self._listed.get(where)
+        if listed is not None and now - listed[0] < self.seconds:
+            return listed[1]
+        if len(self._listed) >= LISTINGS_KEPT:  # the newest half, of those still fresh
+            newest = sorted(self._listed.items(), key=lambda item: item[1][0])[-(LISTINGS_KEPT // 2) :]
+            self._listed = {f: kept for f, kept in newest if now - kept[0] < self.seconds}
+        keys = _listed_keys(folder)
+        self._listed[where] = (now, keys)
+        return keys
+
+    def claim(self, folder: Path, name: str) -> None:
+        """``name`` (and its ``.part``) is being written into ``folder`` by this process."""
+        listed = self._listed.get(os.path.abspath(folder))
+        if listed is not None:
+            listed[1].update((_name_key(name), _name_key(name + PART_SUFFIX)))
 
 
 def _numbered(stem: str, suffix: str, number: int) -> str:
@@ -333,17 +381,19 @@ def _numbered(stem: str, suffix: str, number: int) -> str:
     return _cut_bytes(stem, room).rstrip(". ") + tag + suffix
 
 
-def _taken_keys(folder: Path, reserved: Collection[Path]) -> set[str]:
+def _listed_keys(folder: Path) -> set[str]:
     try:
-        keys = {_name_key(entry) for entry in os.listdir(folder)}
+        return {_name_key(entry) for entry in os.listdir(folder)}
     except (FileNotFoundError, NotADirectoryError):
-        keys = set()  # a folder not made yet holds nothing
+        return set()  # a folder not made yet holds nothing
+
+
+def _add_reserved(keys: set[str], folder: Path, reserved: Collection[Path]) -> None:
     folder_key = _name_key(os.path.abspath(folder))
     for path in reserved:
         absolute = os.path.abspath(path)
         if _name_key(os.path.dirname(absolute)) == folder_key:
             keys.add(_name_key(os.path.basename(absolute)))
-    return keys
 
 
 def _name_key(name: str) -> str:

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tortoise.functions import Count
+
 from tad_tui.store.transactions import transaction
 
 from tad_tui import failpoints
@@ -44,6 +46,7 @@ PAUSABLE = (QueueState.QUEUED, QueueState.WAITING, QueueState.RUNNING)
 MOVES = ("up", "down", "top", "bottom")
 SINGLE, MULTI, ANY = "single-part", "multi-part", "any"  # kinds of slot
 DATABASE_RETRY_SECONDS = 1.0  # between tries while another program holds the database's write lock
+KIND_LOOKAHEAD = 400  # queued entries whose sizes are looked up at once (under SQLite's variable limit)
 MAX_GROUPS_NAMED = 10  # an enqueue's audit line names at most this many groups
 OUTCOME_STATES = {
     "downloaded": QueueState.COMPLETED,
@@ -96,6 +99,7 @@ class Scheduler:
         self._yielded_to: dict[int, Priority] = {}  # running entry -> the priority it gives its slot to
         self._changed = asyncio.Event()
         self._batch_shown: dict[int, tuple[int, int, int]] = {}  # batch id -> (done, total, failed) last published
+        self._batch_names: dict[int, str] = {}
         self._batch_lock = asyncio.Lock()  # one count at a time, so they are published in the order taken
         self._busy = False  # something ran since the queue was last empty
         self._spell: Counter[str] = Counter()  # outcomes since the queue was last empty (for QueueIdle)
@@ -242,29 +246,35 @@ class Scheduler:
         """
         while (heap := self._first_heap(free)) is not None:
             priority, rank, entry_id = heapq.heappop(heap)
-            kind = self._kind.get(entry_id)
-            if kind is None:
-                entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
+            if entry_id not in self._kind:
+                await self._learn_kinds(entry_id)
                 if self._keys.get(entry_id) != (priority, rank):
                     continue  # it moved meanwhile: its new key is in a heap
-                if entry is None or entry.state not in RUNNABLE:
-                    del self._keys[entry_id]
-                    continue
-                chunk_size = self.context.settings.downloads.chunk_size
-                kind = self._kind[entry_id] = SINGLE if is_single_part(entry.audio.file_size, chunk_size) else MULTI
-            else:
-                entry = None
+            kind = self._kind.get(entry_id)
+            if kind is None:  # the entry is gone
+                self._keys.pop(entry_id, None)
+                continue
             if kind not in free:
                 heapq.heappush(self._set_aside[kind], (priority, rank, entry_id))
                 continue
             del self._keys[entry_id]
-            if entry is None:
-                entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
-                if entry is None or entry.state not in RUNNABLE:
-                    continue
+            entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
+            if entry is None or entry.state not in RUNNABLE:
+                continue
             if await self._ready(entry):
                 return entry
         return None
+
+    async def _learn_kinds(self, entry_id: int) -> None:
+        """Look up the sizes of this entry and of the next ones queued, in one query.
+
+        An entry set aside is read again when it starts: reading each one whole only for its size
+        read a thousand small files twice.
+        """
+        unknown = [entry_id, *(e for _, _, e in self._heap[:KIND_LOOKAHEAD] if e not in self._kind and e != entry_id)]
+        chunk_size = self.context.settings.downloads.chunk_size
+        for found, size in await QueueEntry.filter(id__in=unknown).values_list("id", "audio__file_size"):
+            self._kind[found] = SINGLE if is_single_part(size, chunk_size) else MULTI
 
     def _first_heap(self, free: set[str]) -> list[tuple[int, int, int]] | None:
         """Of the queue and the free kinds' set-aside heaps, the one whose first live entry comes first."""
@@ -519,16 +529,22 @@ class Scheduler:
         (the lock keeps them in order) and a count equal to the last one published is not repeated.
         """
         async with self._batch_lock:
-            batch = await DownloadBatch.get_or_none(id=batch_id)
-            if batch is None:
-                return
-            states = Counter(await QueueEntry.filter(batch_id=batch_id).values_list("state", flat=True))
+            name = self._batch_names.get(batch_id)
+            if name is None:
+                batch = await DownloadBatch.get_or_none(id=batch_id)
+                if batch is None:
+                    return
+                name = self._batch_names[batch_id] = batch.name  # a batch's name never changes
+            counted_states = QueueEntry.filter(batch_id=batch_id).annotate(n=Count("id")).group_by("state")
+            states = Counter(dict(await counted_states.values_list("state", "n")))  # counted by SQLite, not here
+            if not states:
+                return  # the batch left the queue
             finished = sum(states[s] for s in (QueueState.COMPLETED, QueueState.FAILED, QueueState.CANCELLED))
             count = (finished, sum(states.values()), states[QueueState.FAILED])
             if self._batch_shown.get(batch_id) == count:
                 return
             self._batch_shown[batch_id] = count
-            self.context.events.publish(BatchProgress(batch_id, batch.name, *count))
+            self.context.events.publish(BatchProgress(batch_id, name, *count))
 
     async def _publish_batches(self, entry_ids: Sequence[int]) -> None:
         """Publish the count of every batch these entries belong to (after a retry opened them again)."""

@@ -144,8 +144,10 @@ def _open(path: Path) -> mutagen.FileType | None:
 def read_tags(path: Path, *, extended: bool = True) -> TagInfo:
     """The file's tags and duration; ``extended=False`` reads only title, performer and duration."""
     audio = _open(path)
-    if audio is None:
-        return TagInfo()
+    return TagInfo() if audio is None else _read(audio, path, extended)
+
+
+def _read(audio: mutagen.FileType, path: Path, extended: bool) -> TagInfo:
     try:
         values = _tag_values(audio.tags, TAG_FIELDS if extended else BASIC_FIELDS)
         return TagInfo(**values, duration=_duration(audio))
@@ -231,8 +233,23 @@ def _save(audio: mutagen.FileType) -> None:
 def write_missing_tags(path: Path, wanted: TagInfo) -> list[str]:
     """Write the fields of ``wanted`` the file lacks, never touching a tag it has; returns their names."""
     audio = _open(path)
+    return [] if audio is None else _write_missing(audio, path, wanted)
+
+
+def complete_tags(path: Path, wanted: TagInfo, *, extended: bool = True) -> tuple[list[str], TagInfo]:
+    """``write_missing_tags`` then ``read_tags``, parsing the file once (mutagen's MP3 parser walks
+    the audio frames for the length: twice a file was most of the CPU a small download cost)."""
+    audio = _open(path)
     if audio is None:
-        return []
+        return [], TagInfo()
+    before = _read(audio, path, extended)
+    written = _write_missing(audio, path, wanted)
+    # Something written means it was saved: the tags in memory are the file's. Nothing written may
+    # be a failed save, whose changes stayed in memory only.
+    return written, (_read(audio, path, extended) if written else before)
+
+
+def _write_missing(audio: mutagen.FileType, path: Path, wanted: TagInfo) -> list[str]:
     try:
         tags = _ensure_tags(audio)
         setter = _setter(tags)
