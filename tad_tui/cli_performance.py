@@ -77,6 +77,7 @@ async def snapshot(engine: Any) -> dict[str, Any]:
             "account_pace_bps": 0,
             "concurrency": {},
             "concurrency_reason": "no downloads running here",
+            "request_pace": {},
             "disk_free_bytes": disk_free(engine.paths.downloads_dir),
             "sampled_at": datetime.now(UTC).timestamp(),
         }
@@ -107,6 +108,9 @@ def render(report: dict[str, Any]) -> list[str]:
         lines.append(f"  at once       {concurrency_words(report['concurrency'], report.get('concurrency_reason', ''))}")
     if report.get("flood_wait_seconds"):
         lines.append(f"  flood wait    {report['flood_wait_seconds']:.0f} s left")
+    if report.get("request_pace"):
+        paces = ", ".join(f"{method} {rate:g}/s" for method, rate in report["request_pace"].items())
+        lines.append(f"  paced         {paces} (Telegram's flood waits showed what it takes)")
     if report.get("account_pace_bps"):
         waiting = report.get("premium_wait_seconds") or 0
         lines.append(

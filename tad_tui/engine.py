@@ -384,6 +384,10 @@ class _LiveFigures:
     def bandwidth_limit(self) -> int:
         return self._scheduler.context.bandwidth.rate if self._scheduler else 0
 
+    def request_pace(self) -> dict[str, float]:
+        source = self._engine._source
+        return source.client.pace.paces() if source is not None else {}
+
     def concurrency(self) -> Concurrency | None:
         return self._scheduler.concurrency() if self._scheduler else None
 

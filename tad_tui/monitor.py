@@ -129,6 +129,7 @@ class Sample:
     account_pace_bps: int = 0  # the download rate learned from Telegram's throttle; 0 = not throttled
     concurrency: dict[str, int] = field(default_factory=dict)  # files allowed at once: multi_part, single_part, total
     concurrency_reason: str = ""  # why that many, in a few words (concurrency.py)
+    request_pace: dict[str, float] = field(default_factory=dict)  # requests a second by method, learned from flood waits
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -292,6 +293,7 @@ class Monitor:
             db_ms=round(db_ms, 3),
             premium_wait_seconds=round(live.premium_wait_seconds(), 1),
             account_pace_bps=live.account_pace_bps(),
+            request_pace=live.request_pace(),
         )
         concurrency = live.concurrency()
         if concurrency is not None:

@@ -26,6 +26,7 @@ from tad_tui.engine import Engine
 from tad_tui.library.scan import scan_group
 from tad_tui.paths import Paths
 from tad_tui.store import AudioFile, opened_store
+from tad_tui.telegram.sim.limits import AccountLimits, AccountPolicy
 from tad_tui.telegram.sim.server import SimulatedTelegram
 from tad_tui.telegram.source import TelethonSource
 
@@ -129,6 +130,32 @@ def test_a_flood_wait_at_a_settled_level_halves_the_slots_and_keeps_them_below_i
     assert link.slots.update() == before // 2  # the same trouble cuts once
     seen = link.run(concurrency.TROUBLE_MEMORY_SECONDS - 10)
     assert max(seen) < before and max(seen) > before // 2  # grown back, but not up to where it met the wait
+
+
+def test_a_flood_wait_that_set_the_request_pace_cuts_nothing_and_is_not_measured() -> None:
+    link = Link(linear_until(64))
+    flood = _flood(link)
+    paced_at: list[float | None] = [None]
+    link.slots.paced_at = lambda: paced_at[0]
+    base = link.slots.limit
+    while link.slots.limit == base:  # until the first step up, 3 to 6
+        link.run(0.05)
+    probe = link.slots.limit
+    flood()
+    paced_at[0] = link.now  # the client lowered the pace of the refused kind just now
+    assert link.slots.update() == probe  # the step stands: the pace, not fewer files, answers it
+    assert link.slots.reason == "flood wait: requests paced to Telegram's rate"
+    slow = link.rate
+    link.rate = lambda files: 0.0  # every request waits out the flood wait: nothing finishes…
+    link.run(2.0)
+    link.rate = slow
+    assert link.slots.limit == probe  # …and that is not taken as what the step paid
+    link.run(3.0)
+    assert link.slots.limit > probe and link.slots.reason == "growing: more files raised the rate"
+    link.now += 30
+    before = link.slots.limit
+    flood()  # a flood wait that moved no pace (it came with server errors, say): trouble
+    assert link.slots.update() < before and link.slots.reason == "flood waits or errors: fewer files"
 
 
 def test_memory_pressure_and_a_busy_cpu_cut_the_slots_and_stop_growth() -> None:
@@ -319,3 +346,32 @@ async def test_adaptive_off_runs_max_concurrent_files_of_any_size(
     assert connections == dcs  # as before: a file's one part on its DC's first connection
     assert engine.scheduler.concurrency() == Concurrency(2, 2, "adaptive off", adaptive=False)
 
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+async def test_after_a_flood_wait_requests_of_its_kind_are_paced_and_not_refused_again(
+    paths: Paths, source: TelethonSource, server: SimulatedTelegram, adaptive: bool
+) -> None:
+    # Telegram refuses more than 20 requests of one kind a second; three files at once on a 30 ms
+    # round trip ask about twice that. Unpaced, each wait's end sent every held request at once
+    # into the next flood wait, and a file got through between them.
+    server.policy = AccountPolicy(AccountLimits(requests_per_second=20, flood_wait_seconds=1))
+    source.client.latency = 0.03
+    engine = Engine(_settings(max_concurrent=3, adaptive=adaptive), paths, source)
+    try:
+        info = await engine.resolve_group("@tad_demo_archive")
+        await scan_group(source, info)
+        selection = await engine.select_for_download(info, limit=60)
+        await (await engine.start_downloads()).enqueue([row.pk for row in selection.to_fetch])
+        outcomes = await engine.scheduler.run(until_idle=True)
+        sample = await engine.start_monitor(share=False).sample()
+    finally:
+        await engine.close()
+    assert outcomes["downloaded"] == 60 and not outcomes["failed"]
+    floods = server.policy.volume_floods
+    assert floods.get("GetFileRequest", 0) >= 1  # the limit was met…
+    assert all(count <= 2 for count in floods.values()), floods  # …and then kept to
+    paces = source.client.pace.paces()
+    assert set(paces) <= {"getFile", "getFileHashes"} and "getFile" in paces
+    assert all(pace <= 20 for pace in paces.values())
+    assert sample.request_pace == paces

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tad_tui.download.limits import ByteRateLimiter, RequestRateLimiter
+from tad_tui.download import limits
+from tad_tui.download.limits import ByteRateLimiter, LearnedPace, RequestRateLimiter, method_name
 
 T = TypeVar("T")
 MiB = 1 << 20
@@ -576,6 +577,101 @@ def test_cancelled_request_waiter_consumes_no_token() -> None:
         assert now() == pytest.approx(0.1, abs=1e-5)
 
     run(main)
+
+
+# ---- the pace learned from flood waits ----------------------------------------------------------
+
+
+class GetFileRequest:
+    """Stands for Telethon's request class: only its type is used."""
+
+
+class GetFileHashesRequest:
+    pass
+
+
+def learned_pace() -> LearnedPace:
+    return LearnedPace(clock=asyncio.get_running_loop().time)
+
+
+async def sends(pace: LearnedPace, kind: type, count: int) -> list[float]:
+    """``count`` requests of ``kind`` from as many callers at once; when each went."""
+
+    async def send() -> float:
+        await pace.turn(kind)
+        return pace.sent(kind)
+
+    return sorted(await asyncio.gather(*(send() for _ in range(count))))
+
+
+def test_a_kind_is_not_paced_before_telegram_says_so() -> None:
+    async def main() -> None:
+        pace = learned_pace()
+        assert await sends(pace, GetFileRequest, 30) == [0.0] * 30
+        assert pace.pace(GetFileRequest) is None and pace.paces() == {} and pace.lowered_at is None
+
+    run(main)
+
+
+def test_a_flood_wait_paces_its_kind_below_what_was_sent_in_the_second_before() -> None:
+    async def main() -> None:
+        pace = learned_pace()
+        await sends(pace, GetFileRequest, 5)
+        await asyncio.sleep(0.5)
+        went = await sends(pace, GetFileRequest, 20)  # 25 in the second up to the refused one
+        await asyncio.sleep(0.06)  # its answer comes back; what is sent meanwhile is not counted
+        await sends(pace, GetFileRequest, 10)
+        assert pace.flooded(GetFileRequest, 2, went[-1]) is True
+        assert pace.pace(GetFileRequest) == pytest.approx(25 * limits.PACE_BACKOFF)
+        assert pace.paces() == {"getFile": round(25 * limits.PACE_BACKOFF, 1)}
+        assert pace.pace(GetFileHashesRequest) is None  # each kind on its own
+        went = await sends(pace, GetFileRequest, 45)
+        gaps = [b - a for a, b in zip(went, went[1:], strict=False)]
+        assert gaps == pytest.approx([1 / (25 * limits.PACE_BACKOFF)] * 44)  # evenly, one at a time
+        assert max(sum(1 for t in went if start <= t < start + 1) for start in went) <= 25 * limits.PACE_BACKOFF + 1
+
+    run(main)
+
+
+def test_the_flood_waits_of_requests_already_sent_lower_nothing_more() -> None:
+    async def main() -> None:
+        pace = learned_pace()
+        went = await sends(pace, GetFileRequest, 40)
+        assert pace.flooded(GetFileRequest, 2, went[-1])
+        first, lowered = pace.pace(GetFileRequest), pace.lowered_at
+        for _ in range(10):  # the others in flight, and those refused as the wait ends
+            assert pace.flooded(GetFileRequest, 2, went[-1]) is False
+        await asyncio.sleep(2.5)
+        assert pace.flooded(GetFileRequest, 1, now()) is False
+        assert pace.pace(GetFileRequest) == first and pace.lowered_at == lowered
+
+    run(main)
+
+
+def test_a_later_flood_wait_lowers_the_pace_and_calm_raises_it() -> None:
+    async def main() -> None:
+        pace = learned_pace()
+        went = await sends(pace, GetFileRequest, 40)
+        pace.flooded(GetFileRequest, 1, went[-1])
+        first = pace.pace(GetFileRequest)
+        assert first is not None
+        await asyncio.sleep(10)
+        went = await sends(pace, GetFileRequest, 40)
+        assert pace.flooded(GetFileRequest, 1, went[-1])  # refused even at the pace: lower still
+        second = pace.pace(GetFileRequest)
+        assert second is not None and second == pytest.approx(first * limits.PACE_BACKOFF, rel=0.01)
+        await asyncio.sleep(limits.PACE_RAISE_SECONDS + 1)
+        assert pace.pace(GetFileRequest) == pytest.approx(second * limits.PACE_RAISE)
+        assert pace.pace(GetFileRequest) == pytest.approx(second * limits.PACE_RAISE)  # once a minute
+        pace.flooded(GetFileHashesRequest, 1, now())  # nothing sent of it: the slowest pace there is
+        assert pace.pace(GetFileHashesRequest) == limits.LEAST_PACE
+
+    run(main)
+
+
+def test_method_names_are_telegrams() -> None:
+    assert method_name(GetFileRequest) == "getFile"
+    assert method_name(GetFileHashesRequest) == "getFileHashes"
 
 
 def test_request_limiter_rejects_bad_values() -> None:

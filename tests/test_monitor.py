@@ -55,6 +55,9 @@ class QuietProbe:
     def concurrency(self) -> None:
         return None
 
+    def request_pace(self) -> dict[str, float]:
+        return {}
+
 
 def test_speed_meter_windows() -> None:
     meter = SpeedMeter()
@@ -230,3 +233,17 @@ async def test_per_download_speeds_never_exceed_the_limit(tmp_path: Path) -> Non
     bus.publish(EntryStarted(2, "g", 60_000_000, "two"))
     bus.publish(EntryProgress(2, 2**20, 60_000_000))
     assert (await unlimited.sample()).per_download_bps["2"] == 2**20 / 2  # over at least 2 s
+
+
+def test_performance_says_which_requests_telegrams_flood_waits_paced() -> None:
+    from tad_tui.cli_performance import render
+
+    history = {"files_downloaded": 0, "bytes_downloaded": 0, "average_bps": 0, "files_per_day": {}, "failures_by_reason": {}}
+    report = {
+        "source": "running instance", "sampled_at": "2026-12-03T09:00:00+00:00", "download_bps": 0.0,
+        "active_downloads": 1, "queued": 0, "completed": 0, "failed": 0, "cpu_percent": 1.0, "rss_bytes": 1,
+        "disk_free_bytes": 10**9, "history": history,
+    }
+    assert not any("paced" in line for line in render(report | {"request_pace": {}}))
+    lines = render(report | {"request_pace": {"getFile": 45.9, "getFileHashes": 45.0}})
+    assert "  paced         getFile 45.9/s, getFileHashes 45/s (Telegram's flood waits showed what it takes)" in lines

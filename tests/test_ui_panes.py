@@ -352,10 +352,12 @@ async def test_performance_pane_shows_every_figure_and_redraws_each_second(held:
         # A new sample arrives: the pane shows it within about a second, with no key pressed.
         monitor.samples.append(
             replace(latest, sampled_at=latest.sampled_at + 1, cpu_percent=77.0, flood_wait_seconds=0.0, per_download_bps={},
-                    concurrency={"multi_part": 3, "single_part": 3, "total": 3}, concurrency_reason="adaptive off")
+                    concurrency={"multi_part": 3, "single_part": 3, "total": 3}, concurrency_reason="adaptive off",
+                    request_pace={"getFile": 45.9, "getFileHashes": 41.3})
         )
         await until(lambda: text("#perf-cpu").startswith("CPU 77.0 %"), pilot.pause, timeout=3)
         assert "no flood wait" in text("#perf-links") and text("#perf-downloads") == "Per download: nothing running"
+        assert "· paced 41 req/s ·" in text("#perf-links")  # the slowest kind a flood wait paced
         assert text("#perf-concurrency") == "At once: 3 files of any size · adaptive off"
 
 
@@ -368,6 +370,7 @@ async def test_performance_pane_shows_every_word_and_unit_at_80_columns(held: tu
         rss_bytes=1023 * 2**20, memory_limit_bytes=1000 * 2**20,
         memory_pressure="memory limit: tad-tui uses 1023 MiB of max_memory_mb 1000 MiB",
         account_pace_bps=int(widest),
+        request_pace={"getFile": 1000.0, "getFileHashes": 999.9},
         concurrency={"multi_part": 32, "single_part": 64, "total": 96},  # the widest counts…
         concurrency_reason="holding: more files did not raise the rate",  # …and the longest reason
     )

@@ -83,6 +83,9 @@ class _NoFigures:
     def concurrency(self) -> None:
         return None
 
+    def request_pace(self) -> dict[str, float]:
+        return {}
+
 
 async def queue_group(
     engine: Engine, username: str, priority: Priority = Priority.NORMAL, limit: int | None = None

@@ -8,10 +8,13 @@ raises that rate, undone when it does not; a step down is kept when the rate hol
 files. Flood waits (or server errors), memory pressure and a busy CPU cut the slots at once.
 Multi-part files keep ``max_concurrent``, scaled down by the same trouble (``Health``), as before.
 
-Telegram's request rate bounds these slots only through its flood waits: file parts are not paced
-by ``rate_limit_requests_per_second`` (that limiter leaves upload.getFile alone), so a flood wait
-is what says the account asks too fast. A step up that meets one is undone; one met at a settled
-level halves the slots. Either way they stay below that level for a while
+Telegram's request rate bounds these slots through its flood waits: file parts are not paced by
+``rate_limit_requests_per_second`` (that limiter leaves upload.getFile alone). A flood wait sets
+or lowers the pace of its kind of request (``limits.LearnedPace``): from then on those requests wait
+their turn in the client instead of meeting more flood waits, so it cuts nothing here; the window
+that measures the slots restarts once it is over. Other trouble (server errors, a flood wait that
+moved no pace) is met by fewer files: a step up that met it is undone;
+met at a settled level it halves the slots. Either way they stay below that level for a while
 (``TROUBLE_MEMORY_SECONDS``) instead of climbing straight back into it.
 """
 
@@ -137,6 +140,7 @@ class SinglePartSlots:
         self.trouble: Callable[[], float] = lambda: 0.0
         self.pressure: Callable[[], bool] = lambda: False
         self.cpu_busy: Callable[[], bool] = lambda: False
+        self.paced_at: Callable[[], float | None] = lambda: None  # when the request pace last fell
         self.rate = 0.0  # files a second in the last window judged
         self._clock = clock
         self._trouble_seen = 0.0
@@ -147,6 +151,7 @@ class SinglePartSlots:
         self._ceiling = self.most  # at most this many after a flood wait…
         self._ceiling_until = 0.0  # …until then
         self._next_cut = 0.0  # pressure and CPU cut once per window while they last
+        self._wait_over = 0.0  # a flood wait the request pace answered ends then: measure after it
         self._told = (self.limit, self._why)  # what the log said last
         now = clock()
         self._idle_since: float | None = now  # no single-part file runs since then
@@ -178,9 +183,18 @@ class SinglePartSlots:
         stamp, last = self.trouble(), self._trouble_seen
         if stamp and stamp != last and now <= last + TROUBLE_GRACE_SECONDS:
             self._trouble_seen = stamp  # requests that met the wait just as it ended: the same trouble
+        elif stamp and stamp != last and self._paced(now):
+            self._trouble_seen = stamp
+            self._wait_over = stamp + WINDOW_SECONDS  # the wait, and the requests it held going out
+            self._new_window(now)
+            self._why = "flood wait: requests paced to Telegram's rate"
         elif stamp and stamp != last:
             self._trouble_seen = stamp
             self._on_trouble(now)
+        elif self._wait_over:  # nothing finishes while every request waits: the window starts after it
+            if now >= self._wait_over:
+                self._wait_over = 0.0
+            self._new_window(now)
         elif self.pressure():
             if now >= self._next_cut:
                 self._cut(PRESSURE_CUT, "memory pressure: fewer files", now)
@@ -193,6 +207,13 @@ class SinglePartSlots:
             self._told = (self.limit, self.reason)
             log.debug("single-part files at once: %d (%s; %.1f files/s)", self.limit, self.reason, self.rate)
         return self.limit
+
+    def _paced(self, now: float) -> bool:
+        """The flood wait just met set or lowered the request pace (``LearnedPace``): requests no
+        longer go out faster than Telegram takes them, however many files run, so it is not a
+        reason for fewer files."""
+        paced_at = self.paced_at()
+        return paced_at is not None and now - paced_at <= TROUBLE_GRACE_SECONDS
 
     def _tick(self, now: float) -> None:
         """Count the slots held since the last look (a file past a cut limit counts as one slot)."""

@@ -1,5 +1,7 @@
 """The limits every running download shares: total bandwidth and the Telegram request rate.
 
+``LearnedPace`` paces each kind of request at the rate Telegram's flood waits have shown it takes.
+
 Both are token buckets woken by one loop timer, so a cancelled waiter never stalls the rest and no
 background task runs. Hand-written rather than aiolimiter, which refuses amounts above its capacity,
 cannot change its rate under queued waiters and serves by arrival.
@@ -22,6 +24,7 @@ Not thread-safe: call everything from the event loop's thread.
 from __future__ import annotations
 
 import asyncio
+import collections
 import heapq
 import itertools
 import math
@@ -304,3 +307,94 @@ def _check_request_rate(rate: float, burst: int) -> None:
         raise ValueError(f"request rate must be a positive number, not {rate!r}")
     if burst < 1:
         raise ValueError(f"request burst must be at least 1, not {burst}")
+
+
+PACE_BACKOFF = 0.9  # after a flood wait, a kind goes out at this share of the rate that earned it
+PACE_RAISE_SECONDS = 60.0  # a kind paced this long without a flood wait…
+PACE_RAISE = 1.1  # …may go this much faster (Telegram's limits move)
+LEAST_PACE = 1.0  # requests a second of a kind, at the slowest
+PACE_WINDOW = 1.0  # Telegram counts the requests of a kind over about a second
+
+
+class LearnedPace:
+    """Requests of each kind a second that Telegram takes without FLOOD_WAIT, learned from its waits.
+
+    Telegram answers requests of one kind sent too fast with FLOOD_WAIT_X, counting the account's
+    requests, not a connection's, and how many it takes is not published. A kind is not paced
+    until a first flood wait; the requests of that kind sent in the second before it are the rate
+    that was too much, and from then on the kind goes out evenly at ``PACE_BACKOFF`` of it, one
+    request at a time. So more files at once no longer earn more flood waits (they wait here a few
+    milliseconds each instead of two seconds each there), and a flood wait's end no longer lets
+    every waiting request go at once into the next one. Each ``PACE_RAISE_SECONDS`` without a flood
+    wait the pace rises by ``PACE_RAISE``; the next flood wait lowers it again.
+
+    The flood waits of requests already sent when the first came back (and of those sent as it
+    ends) are the same flood: they lower nothing more.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._sent: dict[type, collections.deque[float]] = {}
+        self._pace: dict[type, float] = {}
+        self._next: dict[type, float] = {}  # when the next request of a paced kind may go
+        self._changed: dict[type, float] = {}  # when its pace was last set or raised
+        self._quiet_until: dict[type, float] = {}  # floods before this are the tail of the last one
+        self.lowered_at: float | None = None  # when a flood wait last set or lowered a pace (clock)
+
+    def pace(self, kind: type) -> float | None:
+        """Requests of ``kind`` a second now allowed; None when not paced."""
+        rate = self._pace.get(kind)
+        if rate is not None and self._clock() - self._changed[kind] >= PACE_RAISE_SECONDS:
+            rate = self._pace[kind] = rate * PACE_RAISE
+            self._changed[kind] = self._clock()
+        return rate
+
+    def paces(self) -> dict[str, float]:
+        """Each paced kind by its method's name ("getFile") and its requests a second."""
+        return {method_name(kind): round(rate, 1) for kind in list(self._pace) if (rate := self.pace(kind)) is not None}
+
+    async def turn(self, kind: type) -> None:
+        """Wait for the turn of a request of ``kind`` (at once if it is not paced)."""
+        rate = self.pace(kind)
+        if rate is None:
+            return
+        now = self._clock()
+        turn = max(now, self._next.get(kind, now))
+        self._next[kind] = turn + 1.0 / rate
+        if turn > now:
+            await asyncio.sleep(turn - now)
+
+    def sent(self, kind: type) -> float:
+        """A request of ``kind`` goes now: counted, and when returned (for ``flooded``)."""
+        now = self._clock()
+        sent = self._sent.setdefault(kind, collections.deque())
+        sent.append(now)
+        while sent and sent[0] <= now - 2 * PACE_WINDOW:  # kept a while: see flooded
+            sent.popleft()
+        return now
+
+    def flooded(self, kind: type, seconds: float, sent_at: float) -> bool:
+        """Telegram answered the request of ``kind`` sent at ``sent_at`` with FLOOD_WAIT_``seconds``;
+        True if the pace fell.
+
+        What Telegram counted is the requests sent in the second up to that one (those sent while
+        its answer travelled back are not in its count): that rate is what was too much.
+        """
+        now = self._clock()
+        if now < self._quiet_until.get(kind, 0.0):
+            return False
+        self._quiet_until[kind] = now + max(seconds, 1.0) + PACE_WINDOW
+        sent = self._sent.get(kind, ())
+        rate = sum(1 for at in sent if sent_at - PACE_WINDOW < at <= sent_at) * PACE_BACKOFF
+        paced = self._pace.get(kind)
+        if paced is not None:
+            rate = min(rate, paced * PACE_BACKOFF)
+        self._pace[kind] = max(LEAST_PACE, rate)
+        self._changed[kind] = self.lowered_at = now
+        return True
+
+
+def method_name(kind: type) -> str:
+    """A Telethon request class by its method's name: ``GetFileRequest`` → "getFile"."""
+    name = kind.__name__.removesuffix("Request")
+    return name[:1].lower() + name[1:]

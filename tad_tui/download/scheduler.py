@@ -111,6 +111,7 @@ class Scheduler:
         self.single_part = SinglePartSlots(max_concurrent, chunk_size=downloads.chunk_size)
         self.single_part.running = lambda: self._running_of(SINGLE)
         self.single_part.trouble = lambda: context.health.trouble_until  # changed by each new trouble (calm leaves it)
+        self.single_part.paced_at = lambda: context.client.pace.lowered_at
         context.events.subscribe(self.single_part.on_event)
         self._kind: dict[int, str] = {}  # entry id -> SINGLE or MULTI, once its size was looked at
         self._set_aside: dict[str, list[tuple[int, int, int]]] = {SINGLE: [], MULTI: []}  # heaps by kind

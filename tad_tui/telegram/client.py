@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import math
 import time
 from typing import Any
@@ -12,11 +13,13 @@ from telethon import TelegramClient, errors, functions, utils
 from telethon.crypto import AuthKey
 from telethon.tl.tlobject import TLRequest
 
-from tad_tui.download.limits import RequestRateLimiter
+from tad_tui.download.limits import LearnedPace, RequestRateLimiter, method_name
 
 # Requests that are part of a file transfer: bandwidth_limit paces them, not the request-rate limiter.
 FILE_TRANSFER_REQUESTS = frozenset({functions.upload.GetFileRequest, functions.upload.GetFileHashesRequest})
 
+
+log = logging.getLogger(__name__)
 
 _RAISES_LAST_CALL_ERROR = "raise_last_call_error" in inspect.signature(TelegramClient.__init__).parameters
 
@@ -49,6 +52,8 @@ class TadClient(TelegramClient):
         self._tad_export_locks: dict[int, asyncio.Lock] = {}
         # API requests other than file parts (performance.rate_limit_*); file parts obey bandwidth_limit.
         self.request_limiter: RequestRateLimiter | None = None
+        # File parts and their hashes at the rate Telegram's flood waits showed it takes.
+        self.pace = LearnedPace()
 
     def flood_wait_remaining(self) -> float:
         """Seconds until the longest flood wait in force has passed (0 when none)."""
@@ -61,8 +66,14 @@ class TadClient(TelegramClient):
             await self.request_limiter.acquire()
         # An explicit threshold wins: file transfers pass 0 and wait themselves, telling the user.
         threshold = self.tad_flood_sleep if flood_sleep_threshold is None else flood_sleep_threshold
+        paced = [kind for kind in kinds if kind in FILE_TRANSFER_REQUESTS]
         while True:
             await self._wait_for_gate(kinds, request, threshold)
+            for kind in paced:
+                await self.pace.turn(kind)
+            if paced and self._gate_closed(kinds):
+                continue  # a flood wait began while this request waited its turn
+            sent_at = max((self.pace.sent(kind) for kind in paced), default=0.0)
             try:
                 return await super()._call(sender, request, ordered=ordered, flood_sleep_threshold=0)
             except ValueError as error:
@@ -73,8 +84,16 @@ class TadClient(TelegramClient):
                 due = time.time() + max(error.seconds, 1)
                 for kind in kinds:
                     self.flood_until[kind] = max(self.flood_until.get(kind, 0.0), due)
+                for kind in paced:
+                    if self.pace.flooded(kind, error.seconds, sent_at):
+                        rate = self.pace.pace(kind)
+                        log.info("flood wait on %s: sent at most %.1f a second from now on", method_name(kind), rate)
                 if error.seconds > threshold:
                     raise
+
+    def _gate_closed(self, kinds: list[type]) -> bool:
+        now = time.time()
+        return any(self.flood_until.get(kind, 0.0) > now for kind in kinds)
 
     async def _wait_for_gate(self, kinds: list[type], request: TLRequest, threshold: float) -> None:
         now = time.time()

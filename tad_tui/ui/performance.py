@@ -94,6 +94,8 @@ class PerformancePane(Vertical, can_focus=True):
         flood = f"flood wait {latest.flood_wait_seconds:.0f} s" if latest.flood_wait_seconds else "no flood wait"
         if latest.account_pace_bps:  # Telegram throttles this account (no Premium): the pace it allows
             flood += f" · Premium limit {format_size(latest.account_pace_bps)}/s"
+        if latest.request_pace:  # learned from flood waits: the slowest kind says most
+            flood += f" · paced {min(latest.request_pace.values()):.0f} req/s"
         self._set(
             "#perf-links",
             f"Connections {latest.connections} · parts in flight {latest.parts_in_flight} · {flood} · "

@@ -52,6 +52,7 @@ class AccountPolicy:
     limits: AccountLimits = field(default_factory=AccountLimits)
     premium_waits: int = 0  # FLOOD_PREMIUM_WAITs answered so far
     volume_waits: int = 0  # FLOOD_WAITs for request volume answered so far
+    volume_floods: dict[str, int] = field(default_factory=dict)  # by request name: floods started (not their tails)
     server_errors: int = 0
     drops: int = 0
     _allowance: float = 0.0
@@ -81,6 +82,7 @@ class AccountPolicy:
                 recent.clear()
                 self._flooded_until[name] = now + limits.flood_wait_seconds
                 self.volume_waits += 1
+                self.volume_floods[name] = self.volume_floods.get(name, 0) + 1
                 raise RpcErrorReply(420, f"FLOOD_WAIT_{limits.flood_wait_seconds}")
         if self._burst_left > 0 or (limits.server_error_rate and self._random.random() < limits.server_error_rate):
             if self._burst_left == 0:
