@@ -61,6 +61,7 @@ YIELDED_NOTES = {
     Priority.CRITICAL: "paused for a critical download",
     Priority.HIGH: "paused for a high-priority download",
 }
+YIELDED = frozenset(YIELDED_NOTES.values())
 
 
 class QueueError(Exception):

@@ -12,8 +12,9 @@ from typing import Final
 STATES: Final = {
     "new": "in the library, not queued",
     "queued": (
-        "waiting for a download slot; \"paused for a critical download\" (or \"…for a high-priority download\")"
-        " beside it when it had started and gave its slot to a more urgent entry: it resumes where it stopped"
+        "waiting for a download slot; when it had started and gave its slot to a more urgent entry, \"paused for"
+        " a critical download\" (or \"…for a high-priority download\") beside it, and \"yielded\" in the Queue"
+        " pane's rows: it resumes where it stopped"
     ),
     "waiting": "waiting for the entry it depends on",
     "running": "downloading now (a Telegram wait shows beside it)",

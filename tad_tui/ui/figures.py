@@ -17,6 +17,7 @@ STATE_STYLE = {
     "waiting": "yellow",
     "running": "bold cyan",
     "paused": "yellow",
+    "yielded": "yellow",  # queued again: it gave its slot to a more urgent download
     "downloaded": "green",
     "failed": "bold red",
     "cancelled": "dim",

@@ -43,7 +43,7 @@ from tad_tui.download.events import (
 )
 from tad_tui.audit import recorded
 from tad_tui.config import ConfigError
-from tad_tui.download.scheduler import PriorityChange, QueueError
+from tad_tui.download.scheduler import YIELDED, PriorityChange, QueueError
 from tad_tui.engine import Engine, QueueRow
 from tad_tui.library import status
 from tad_tui.store.models import Priority, QueueEntry, QueueState
@@ -145,13 +145,18 @@ def line_cells(line: QueueLine) -> Sequence[Cell]:
     entry = line.entry
     name = Text(figures.clean(entry.file))
     note = line.wait_note or line.waiting or reason(entry)
+    # An entry that gave its slot to a more urgent one says so in its state, which leaves the
+    # narrow name column at 80 columns to the name; the detail line below says it in full.
+    yielded = note in YIELDED
+    if yielded:
+        note = None
     if note:  # first: the reason matters more than the end of a long name
         name = Text.assemble((figures.clean(note), "red" if entry.state == "failed" else "yellow"), " · ", name)
     done, size = entry.downloaded_bytes, entry.file_size
     progress = f"{figures.bar(done, size, BAR_WIDTH)} {figures.percent(done, size):>4}"
     running = entry.state == "running"
     return (
-        figures.state(entry.state),
+        figures.state("yielded" if yielded else entry.state),
         name,
         progress,
         figures.speed(line.bps) if running else "",
