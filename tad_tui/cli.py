@@ -22,7 +22,7 @@ from tad_tui import __version__
 from tad_tui.words import counted
 
 if TYPE_CHECKING:
-    from tad_tui.engine import QueueRow
+    from tad_tui.api import QueueRow
 
 PRIORITIES = ("low", "normal", "high", "critical")
 
@@ -60,7 +60,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (what is wrong, where to read more) instead of a usage block."""
 
     def error(self, message: str) -> NoReturn:
-        from tad_tui.library.text import escape_unsafe
+        from tad_tui.api import escape_unsafe
 
         self.exit(EXIT_USAGE, f"{self.prog}: error: {escape_unsafe(message)} (see {self.prog} --help)\n")
 
@@ -202,8 +202,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from tad_tui.config import ConfigError, build_paths, load_settings
     from tad_tui.lock import DataDirBusy
     from tad_tui.runtime import LOG_FILE
-    from tad_tui.store.db import DATABASE_BUSY, StoreError, database_busy
-    from tad_tui.telegram.source import SourceError
+    from tad_tui.api import DATABASE_BUSY, SourceError, StoreError, database_busy
 
     try:
         overrides = {key: getattr(args, name, None) for name, key in _OPTION_KEYS.items()}
@@ -234,7 +233,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
             return EXIT_OK
         from telethon.errors import RPCError, UnauthorizedError
 
-        from tad_tui.telegram.source import explain_takeout
+        from tad_tui.api import explain_takeout
 
         if isinstance(error, UnauthorizedError):
             login = "tad-tui --demo login" if args.demo else "tad-tui login"
@@ -268,7 +267,7 @@ def _check_folders(args: argparse.Namespace, paths: Any) -> None:
 
 
 def _fail(message: str, status: int) -> int:
-    from tad_tui.library.text import escape_unsafe
+    from tad_tui.api import escape_unsafe
 
     # One line whatever the message quotes (a group name typed with an escape sequence or newline).
     print(f"tad-tui: error: {escape_unsafe(message)}", file=sys.stderr)
@@ -355,7 +354,7 @@ async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         _print_json([row.to_json() for row in rows])
         return EXIT_OK
     from tad_tui.cli_output import print_table
-    from tad_tui.library.status import word
+    from tad_tui.api import status_word as word
     from tad_tui.sizes import format_size
 
     print_table(

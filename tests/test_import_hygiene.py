@@ -99,7 +99,7 @@ def test_ui_and_cli_import_only_the_engine_facade() -> None:
     for path in users:
         if bad := sorted(n for n in _imported_names(path) if _behind(n)):
             offending[path.relative_to(package_root).as_posix()] = bad
-    assert offending == STILL_OFFENDING
+    assert offending == {}
 
 
 
@@ -109,14 +109,3 @@ def test_every_name_of_the_facade_resolves() -> None:
 
     missing = [name for name in dir(api) if not name.startswith("_") and getattr(api, name, None) is None]
     assert "Priority" in dir(api) and missing == []
-
-
-# Modules not moved behind the facade yet, and what they still import; it only shrinks.
-STILL_OFFENDING = {
-    'tad_tui/cli.py': ['tad_tui.library.status', 'tad_tui.library.text', 'tad_tui.store.db', 'tad_tui.telegram.source'],
-    'tad_tui/cli_download.py': ['tad_tui.download.events', 'tad_tui.library.text', 'tad_tui.store.models'],
-    'tad_tui/cli_login.py': ['tad_tui.telegram.login', 'tad_tui.telegram.sim.demo'],
-    'tad_tui/cli_output.py': ['tad_tui.library.text'],
-    'tad_tui/cli_performance.py': ['tad_tui.download.concurrency', 'tad_tui.store.models'],
-    'tad_tui/cli_search.py': ['tad_tui.library.search'],
-}
