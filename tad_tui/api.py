@@ -91,9 +91,9 @@ class Track:
     @property
     def name(self) -> str:
         """What a person calls it, as in every list: "title – performer", else the title, the file name…"""
-        from tad_tui.library.text import track_name
+        from tad_tui.library import text
 
-        return track_name(self.title, self.performer, self.file_name, self.file_id)
+        return text.track_name(self.title, self.performer, self.file_name, self.file_id)
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,58 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "DEMO_ACCOUNT_HINT": ("tad_tui.telegram.sim.demo", "DEMO_ACCOUNT_HINT"),
     **{name: ("tad_tui.telegram.source", name) for name in ("GroupInfo", "SourceError", "explain_takeout")},
 }
+
+
+__all__ = [
+    "DATABASE_BUSY",
+    "DEMO_ACCOUNT_HINT",
+    "YIELDED",
+    "BatchProgress",
+    "DownloadHistory",
+    "DownloadSelection",
+    "Enqueued",
+    "EntryFinished",
+    "EntryLocation",
+    "EntryProgress",
+    "EntryResumed",
+    "EntryStarted",
+    "EntryWaiting",
+    "Event",
+    "EventBus",
+    "FileStatus",
+    "GroupInfo",
+    "GroupSummary",
+    "GroupTrack",
+    "LoginError",
+    "LoginFlow",
+    "LoginStep",
+    "Notice",
+    "Priority",
+    "PriorityChange",
+    "QueueError",
+    "QueueIdle",
+    "QueueRow",
+    "QueueState",
+    "ScanProgress",
+    "ScanResult",
+    "SearchFilters",
+    "SearchHit",
+    "SearchResult",
+    "SourceError",
+    "StatesChanged",
+    "StoreError",
+    "Track",
+    "concurrency_words",
+    "database_busy",
+    "escape_unsafe",
+    "explain_takeout",
+    "printable",
+    "status_names",
+    "status_word",
+    "track_name",
+    "track_word",
+    "wait_words",
+]
 
 
 def __getattr__(name: str) -> Any:
