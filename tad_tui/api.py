@@ -1,6 +1,6 @@
 """What the TUI and the CLI see of the engine: its results, events, enums, errors and text helpers.
 
-The UI and the ``cli*`` modules import from here and call ``tad_tui.engine.Engine``'s methods, never
+The UI and the CLI (``tad_tui.cli``) import from here and call ``tad_tui.engine.Engine``'s methods, never
 the store, the downloader, the library or Telegram themselves (tests/test_import_hygiene.py checks).
 Results are frozen dataclasses of plain values, never Tortoise model objects.
 

@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common_options(logout, suppress=True)
 
-    from tad_tui.cli_search import add_search_parser
+    from tad_tui.cli.search import add_search_parser
 
     add_search_parser(commands, lambda sub: _common_options(sub, suppress=True))
     return parser
@@ -286,7 +286,7 @@ async def _groups(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     if args.json:
         _print_json([group.to_json() for group in groups])
         return EXIT_OK
-    from tad_tui.cli_output import print_table
+    from tad_tui.cli.output import print_table
 
     print_table(
         ("Title", "Username", "Kind", "Audio", "Last scan"),
@@ -306,7 +306,7 @@ async def _groups(args: argparse.Namespace, settings: Any, paths: Any) -> int:
 
 
 async def _scan(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli_output import StatusLine
+    from tad_tui.cli.output import StatusLine
     from tad_tui.runtime import open_engine
 
     status = StatusLine(enabled=not args.json)
@@ -332,7 +332,7 @@ async def _scan(args: argparse.Namespace, settings: Any, paths: Any) -> int:
 
 
 async def _download(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli_download import run_download
+    from tad_tui.cli.download import run_download
 
     return await run_download(args, settings, paths)
 
@@ -353,7 +353,7 @@ async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     if args.json:
         _print_json([row.to_json() for row in rows])
         return EXIT_OK
-    from tad_tui.cli_output import print_table
+    from tad_tui.cli.output import print_table
     from tad_tui.api import status_word as word
     from tad_tui.sizes import format_size
 
@@ -376,13 +376,13 @@ def _why(row: QueueRow) -> str | None:
 
 
 async def _login(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli_login import run_login
+    from tad_tui.cli.login import run_login
 
     return await run_login(args, settings, paths)
 
 
 async def _logout(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli_login import run_logout
+    from tad_tui.cli.login import run_logout
 
     return await run_logout(args, settings, paths)
 
@@ -417,13 +417,13 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
 
 
 async def _search(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli_search import run_search
+    from tad_tui.cli.search import run_search
 
     return await run_search(args, settings, paths)
 
 
 async def _performance(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli_performance import run_performance
+    from tad_tui.cli.performance import run_performance
 
     return await run_performance(args, settings, paths)
 

@@ -135,7 +135,7 @@ def _limit(text: str) -> int:
 
 
 def _print_human(result: SearchResult) -> None:
-    from tad_tui.cli_output import print_table
+    from tad_tui.cli.output import print_table
     from tad_tui.sizes import format_size
 
     headers = ["Score", "Track", "Album", "Group", "Type", "Size", "Time", "Status"]
