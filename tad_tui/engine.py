@@ -1,5 +1,9 @@
 """The engine facade: the only thing the TUI and the CLI talk to.
 
+Its methods are the commands; what they return, the events it publishes and the enums they use are
+in ``tad_tui.api``. Its parts (``source``, ``scheduler``, ``search_service``) are public for tests and
+benchmarks only: the UI and the CLI never reach into them.
+
 It owns no event loop of its own: whoever drives it (Textual's app, or ``asyncio.run`` in the CLI)
 runs Telethon, the store and everything else on one loop.
 """
@@ -7,9 +11,8 @@ runs Telethon, the store and everything else on one loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +20,20 @@ from tortoise.expressions import Q
 from tortoise.functions import Count
 from tad_tui.store.transactions import transaction
 
+from tad_tui.api import (
+    DownloadHistory,
+    DownloadSelection,
+    EntryLocation,
+    GroupSummary,
+    GroupTrack,
+    QueueRow,
+    Track,
+)
 from tad_tui.audit import id_list, recorded
 from tad_tui.config import ConfigError, Settings, save_setting
 from tad_tui.download.events import EventBus
 from tad_tui.library.scan import ScanProgress, ScanResult, group_info, scan_group, upsert_groups
+from tad_tui.library.status import track_word
 from tad_tui.library.text import track_name
 from tad_tui.paths import Paths
 from tad_tui.sizes import format_size_exact
@@ -29,73 +42,10 @@ from tad_tui.telegram.source import GroupInfo, Source, SourceError
 
 if TYPE_CHECKING:
     from tad_tui.download.concurrency import Concurrency
-    from tad_tui.download.scheduler import Scheduler
-    from tad_tui.library.search import SearchService
+    from tad_tui.download.scheduler import Enqueued, PriorityChange, Scheduler
+    from tad_tui.library.search import SearchFilters, SearchResult, SearchService
+    from tad_tui.telegram.login import LoginFlow
     from tad_tui.monitor import Monitor
-
-
-@dataclass(frozen=True)
-class GroupSummary:
-    id: int
-    title: str
-    username: str | None
-    kind: str
-    audio_count: int
-    last_checked: datetime | None
-
-    @classmethod
-    def from_row(cls, row: TelegramGroup) -> GroupSummary:
-        return cls(row.group_id, row.title, row.username, str(row.kind), row.audio_count, row.last_checked)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "username": self.username,
-            "kind": self.kind,
-            "audio_count": self.audio_count,
-            "last_checked": self.last_checked.isoformat() if self.last_checked else None,
-        }
-
-
-@dataclass(frozen=True)
-class DownloadSelection:
-    """A group's files split into those to fetch and those already on disk."""
-
-    group: GroupInfo
-    to_fetch: list[AudioFile]
-    already_downloaded: list[AudioFile]
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    id: int
-    file_id: str
-    file: str
-    group: str
-    priority: str
-    state: str
-    downloaded_bytes: int
-    file_size: int
-    batch_id: int | None
-    error_message: str | None
-    note: str | None  # why a queued entry that had started is not running ("paused for a critical download")
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class EntryLocation:
-    """Where a queue entry's file is (``downloaded``) or will be saved."""
-
-    path: Path
-    downloaded: bool
-    on_disk: bool
-
-    @property
-    def folder(self) -> Path:
-        return self.path.parent
 
 
 # "Clear finished" takes these: done with for good. Failed entries stay, to be retried.
@@ -149,7 +99,7 @@ class Engine:
             rows = await upsert_groups(infos)
         else:
             rows = await TelegramGroup.all().order_by("title")
-        return [GroupSummary.from_row(row) for row in rows]
+        return [_group_summary(row) for row in rows]
 
     async def resolve_group(self, key: str) -> GroupInfo:
         """A group by ``@username``, numeric id or exact title: the library first, then Telegram."""
@@ -181,6 +131,36 @@ class Engine:
             return await scan_group(self.source, info, on_progress=on_progress)
         async with self.source.takeout():
             return await scan_group(self.source, info, on_progress=on_progress)
+
+    async def search(
+        self, text: str, *, limit: int, fuzzy: bool = False, filters: SearchFilters | None = None
+    ) -> SearchResult:
+        """Search the library (the query language of README's Search section)."""
+        return await self.search_service.search(text, limit=limit, fuzzy=fuzzy, filters=filters)
+
+    async def warm_up_search(self) -> None:
+        """Load the search vocabulary now, so the first search typed does not wait for it."""
+        await self.search_service.warm_up()
+
+    # ---- the Telegram account -------------------------------------------------------------------
+
+    async def is_authorized(self) -> bool:
+        return await self.source.is_authorized()
+
+    async def account_name(self) -> str | None:
+        return await self.source.account_name()
+
+    def login_flow(self) -> LoginFlow:
+        """The steps of signing in (phone, code, password), for the login screen and ``tad-tui login``."""
+        return self.source.login_flow()
+
+    async def log_out(self) -> bool:
+        """End the session here and on Telegram's side; False if Telegram did not confirm it."""
+        return await self.source.log_out()
+
+    async def forget_session(self) -> bool:
+        """Delete the session file; False if there was none."""
+        return await self.source.forget_session()
 
     @property
     def search_service(self) -> SearchService:
@@ -223,6 +203,72 @@ class Engine:
             reserved=set(),
         )
         return Scheduler(context, downloads.max_concurrent)
+
+    async def run_downloads(self, *, until_idle: bool) -> Counter[str]:
+        """Download what is queued (after start_downloads): until the queue is idle, or until cancelled.
+        Returns how many entries ended each way ("downloaded", "failed"…)."""
+        return await self.scheduler.run(until_idle=until_idle)
+
+    async def enqueue(
+        self,
+        audio_ids: Sequence[int],
+        *,
+        priority: Priority = Priority.NORMAL,
+        batch_name: str | None = None,
+        output_dir: Path | None = None,
+        filename_template: str | None = None,
+    ) -> Enqueued:
+        """Queue tracks (Track.id); several at once form a batch. Files already queued stay where they are."""
+        return await self.scheduler.enqueue(
+            audio_ids, priority=priority, batch_name=batch_name, output_dir=output_dir, filename_template=filename_template
+        )
+
+    async def queued_tracks(self, entry_ids: Sequence[int]) -> set[int]:
+        """The tracks (Track.id) the given queue entries download."""
+        return set(await QueueEntry.filter(id__in=list(entry_ids)).values_list("audio_id", flat=True))
+
+    # Each writes one audit line; a caller acting on many entries passes ``audit=False`` and records
+    # the whole action once. A refused operation raises QueueError, in words.
+
+    async def move(self, entry_id: int, where: str, *, audit: bool = True) -> None:
+        """Move an entry "up", "down", to the "top" or the "bottom" of its priority."""
+        await self.scheduler.move(entry_id, where, audit=audit)
+
+    async def set_priority(self, entry_id: int, priority: Priority, *, audit: bool = True) -> PriorityChange | None:
+        return await self.scheduler.set_priority(entry_id, priority, audit=audit)
+
+    async def pause(self, entry_id: int, *, audit: bool = True) -> None:
+        await self.scheduler.pause(entry_id, audit=audit)
+
+    async def resume(self, entry_id: int, *, audit: bool = True) -> None:
+        await self.scheduler.resume(entry_id, audit=audit)
+
+    async def cancel(self, entry_id: int, *, audit: bool = True) -> None:
+        await self.scheduler.cancel(entry_id, audit=audit)
+
+    async def retry(self, entry_id: int, *, audit: bool = True) -> None:
+        await self.scheduler.retry(entry_id, audit=audit)
+
+    async def pause_many(self, entry_ids: Sequence[int]) -> int:
+        """Pause many entries in one write (no audit line: the caller records the action)."""
+        return await self.scheduler.pause_many(entry_ids)
+
+    async def resume_many(self, entry_ids: Sequence[int]) -> int:
+        return await self.scheduler.resume_many(entry_ids)
+
+    async def on_batch(self, batch_id: int, action: str) -> int:
+        """Pause, resume, cancel or retry (``action``) every entry of a batch; returns how many it holds."""
+        return await self.scheduler.on_batch(batch_id, action)
+
+    async def batch_states(self, batch_id: int) -> list[tuple[int, str]]:
+        """Each entry of a batch with its state, as stored."""
+        states = await QueueEntry.filter(batch_id=batch_id).values_list("id", "state")
+        return [(entry_id, QueueState(state).value) for entry_id, state in states]
+
+    @property
+    def bandwidth_limit(self) -> int:
+        """The total download limit in bytes a second now (0: none)."""
+        return self.scheduler.context.bandwidth.rate
 
     async def start_downloads(self) -> Scheduler:
         await self.connect()
@@ -325,6 +371,27 @@ class Engine:
 
     async def select_for_download(self, info: GroupInfo, *, limit: int | None = None) -> DownloadSelection:
         """The group's audio in message order: what still needs fetching, and what is already here."""
+        to_fetch, already = await self._split_for_download(info)
+        if limit is not None:
+            to_fetch = to_fetch[:limit]
+        return DownloadSelection(info, tuple(map(_track, to_fetch)), tuple(map(_track, already)))
+
+    async def group_tracks(self, group_id: int) -> list[GroupTrack]:
+        """A group's tracks in message order, each with its word: downloaded, queued (its queue state), new…"""
+        info = await self.resolve_group(str(group_id))
+        to_fetch, already = await self._split_for_download(info)
+        queued = dict(await QueueEntry.filter(audio__group_id=group_id).values_list("audio_id", "state"))
+        done = {row.pk for row in already}
+        rows = sorted(to_fetch + already, key=lambda row: row.message_id)
+        return [
+            GroupTrack(
+                _track(row),
+                track_word(downloaded=row.pk in done, failed=row.status == FileStatus.FAILED, queue_state=queued.get(row.pk)),
+            )
+            for row in rows
+        ]
+
+    async def _split_for_download(self, info: GroupInfo) -> tuple[list[AudioFile], list[AudioFile]]:
         rows = await AudioFile.filter(group_id=info.group_id).order_by("message_id")
         done_elsewhere = set(
             await AudioFile.filter(
@@ -337,9 +404,15 @@ class Engine:
                 already.append(row)
             else:
                 to_fetch.append(row)
-        if limit is not None:
-            to_fetch = to_fetch[:limit]
-        return DownloadSelection(info, to_fetch, already)
+        return to_fetch, already
+
+    async def download_history(self) -> DownloadHistory:
+        """Every completed download's size and times, and every failure's reason, from the library."""
+        done = await AudioFile.filter(status=FileStatus.COMPLETED).values_list(
+            "file_size", "downloaded_at", "last_attempt_at"
+        )
+        reasons = await AudioFile.filter(status=FileStatus.FAILED).values_list("error_message", flat=True)
+        return DownloadHistory(tuple(done), tuple(reasons))
 
     async def queue_rows(self) -> list[QueueRow]:
         """The whole queue in order: by priority, then position; finished entries last.
@@ -438,4 +511,26 @@ def _queue_row(
         batch_id=batch_id,
         error_message=error,
         note=note,
+    )
+
+
+def _group_summary(row: TelegramGroup) -> GroupSummary:
+    return GroupSummary(row.group_id, row.title, row.username, str(row.kind), row.audio_count, row.last_checked)
+
+
+def _track(row: AudioFile) -> Track:
+    return Track(
+        id=row.pk,
+        file_id=row.file_id,
+        message_id=row.message_id,
+        title=row.title,
+        performer=row.performer,
+        file_name=row.file_name,
+        duration=row.duration,
+        file_size=row.file_size,
+        mime_type=row.mime_type,
+        status=str(getattr(row.status, "value", row.status)),
+        local_path=row.local_path,
+        checksum_md5=row.checksum_md5,
+        source_md5=row.source_md5,
     )

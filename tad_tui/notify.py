@@ -67,7 +67,7 @@ def terminal_fallback(title: str, message: str) -> None:
     prints through its console, and its highlighter coloured the sequence and broke it
     ("]777;notify;tad-tui;Batch complete…" left on the screen). Even raw, the sequence must not be
     written while the display is live (it redraws over the cursor's line): the CLI holds them until
-    the display has stopped (``ProgressBars.notify`` in cli_download.py).
+    the display has stopped (``ProgressBars.notify`` in cli/download.py).
     """
     fd = _terminal_stderr()
     if fd is None:

@@ -135,7 +135,7 @@ async def test_second_run_downloads_nothing_and_skips_everything(engine: Engine)
     await _run(engine)
     info = await engine.resolve_group("@tad_demo_classical")
     selection = await engine.select_for_download(info)
-    assert selection.to_fetch == [] and len(selection.already_downloaded) == len(first)
+    assert selection.to_fetch == () and len(selection.already_downloaded) == len(first)
 
 
 async def test_same_document_in_two_groups_is_fetched_once(engine: Engine, server: SimulatedTelegram) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tad_tui.cli_download import parse_selection
+from tad_tui.cli.download import parse_selection
 from tad_tui.telegram.sim.catalogue import Catalogue
 from helpers import run
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from tad_tui.api import Track
 from tad_tui.download.events import EntryFinished, EntryProgress, EntryStarted, Event
 from tad_tui.engine import Engine
 from tad_tui.library.scan import scan_group
-from tad_tui.store import AudioFile, Priority
+from tad_tui.store import Priority
 from tad_tui.telegram.sim.catalogue import synthetic_catalogue
 from tad_tui.telegram.sim.limits import AccountLimits
 
@@ -44,7 +45,7 @@ class Progress:
             await asyncio.wait_for(self.changed.wait(), 60)
 
 
-async def _scanned(engine: Engine, username: str) -> list[AudioFile]:
+async def _scanned(engine: Engine, username: str) -> list[Track]:
     info = await engine.resolve_group(username)
     await scan_group(engine.source, info)
     return list((await engine.select_for_download(info)).to_fetch)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import tad_tui
 
@@ -57,3 +59,53 @@ def test_no_widget_of_ours_overwrites_an_attribute_of_textuals() -> None:
         if ours := set(assigned.findall(source)) & theirs:
             clashes[module.name] = sorted(ours)
     assert clashes == {}
+
+
+# What the UI and the CLI (tad_tui/cli/) may not import (at module level or inside a function): they go through the
+# engine facade (tad_tui.engine for commands, tad_tui.api for the results, events and enums).
+BEHIND_THE_FACADE = ("tortoise", "tad_tui.store", "tad_tui.download", "tad_tui.library", "tad_tui.telegram")
+
+
+def _facade_users() -> list[Path]:
+    package = Path(tad_tui.__file__).parent
+    return sorted((package / "ui").rglob("*.py")) + sorted((package / "cli").rglob("*.py")) + sorted(package.glob("cli*.py"))
+
+
+def _imported_names(path: Path) -> set[str]:
+    """Every module an import statement in the file names, wherever the statement is."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolve against the file's package
+                parts = path.relative_to(Path(tad_tui.__file__).parent.parent).with_suffix("").parts
+                base = ".".join([*parts[: len(parts) - node.level], *([base] if base else [])])
+            # "from tad_tui import store" imports tad_tui.store: name it when the module is not behind
+            names |= {base} if _behind(base) else {f"{base}.{alias.name}" for alias in node.names}
+    return names
+
+
+def _behind(name: str) -> bool:
+    return any(name == root or name.startswith(root + ".") for root in BEHIND_THE_FACADE)
+
+
+def test_ui_and_cli_import_only_the_engine_facade() -> None:
+    users = _facade_users()
+    package_root = Path(tad_tui.__file__).parent.parent
+    assert any(p.name == "queue.py" for p in users) and any(p.name == "download.py" for p in users)
+    offending = {}
+    for path in users:
+        if bad := sorted(n for n in _imported_names(path) if _behind(n)):
+            offending[path.relative_to(package_root).as_posix()] = bad
+    assert offending == {}
+
+
+
+def test_every_name_of_the_facade_resolves() -> None:
+    """tad_tui.api loads its re-exports on first use: a renamed one would fail only when used."""
+    import tad_tui.api as api
+
+    missing = [name for name in dir(api) if not name.startswith("_") and getattr(api, name, None) is None]
+    assert "Priority" in dir(api) and missing == []

@@ -282,7 +282,7 @@ async def test_the_shared_login_flow_refuses_empty_answers_in_words(demo_catalog
 
 
 async def test_an_expired_code_gets_a_new_one_sent_a_bounded_number_of_times(demo_catalogue: Catalogue, capsys) -> None:
-    from tad_tui.cli_login import LoginStopped, sign_in
+    from tad_tui.cli.login import LoginStopped, sign_in
     from tad_tui.telegram.login import LoginFlow, LoginStep
     from tad_tui.telegram.sim.client import SimulatedClient
     from tad_tui.telegram.sim.server import SimulatedTelegram

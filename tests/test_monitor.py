@@ -236,7 +236,7 @@ async def test_per_download_speeds_never_exceed_the_limit(tmp_path: Path) -> Non
 
 
 def test_performance_says_which_requests_telegrams_flood_waits_paced() -> None:
-    from tad_tui.cli_performance import render
+    from tad_tui.cli.performance import render
 
     history = {"files_downloaded": 0, "bytes_downloaded": 0, "average_bps": 0, "files_per_day": {}, "failures_by_reason": {}}
     report = {

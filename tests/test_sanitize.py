@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tortoise.fields import CharField, TextField
 
-from tad_tui.cli_output import print_table
+from tad_tui.cli.output import print_table
 from tad_tui.download.naming import MAX_COMPONENT_BYTES
 from tad_tui.library.metadata import TagInfo, read_tags, write_missing_tags
 from tad_tui.library.scan import scan_group, store_page, upsert_group

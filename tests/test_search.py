@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tad_tui import cli_search
+from tad_tui.cli import search as cli_search
 from tad_tui.library import search as search_module
 from tad_tui.library.scan import scan_group
 from tad_tui.library.search import (

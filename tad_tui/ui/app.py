@@ -23,10 +23,9 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual import work
 from textual.worker import Worker, WorkerCancelled, WorkerState
 
-from tad_tui.notify import Notifier
-from tad_tui.download.events import Notice
+from tad_tui.api import Notice, SourceError
 from tad_tui.engine import Engine
-from tad_tui.telegram.source import SourceError
+from tad_tui.notify import Notifier
 from tad_tui.paths import default_config_file, user_themes_dir
 from tad_tui.ui.bridge import EngineBridge
 from tad_tui.ui.commands import TadCommands
@@ -148,7 +147,7 @@ class TadApp(App[None]):
         self.sub_title = "connecting to Telegram…"
         try:
             await self.engine.connect()
-            authorized = await self.engine.source.is_authorized()
+            authorized = await self.engine.is_authorized()
         except (SourceError, ConnectionError, OSError, RPCError) as error:
             self.sub_title = "offline"
             self.notify(
@@ -159,7 +158,7 @@ class TadApp(App[None]):
             )
             return
         if not authorized:
-            if not await self.push_screen_wait(LoginScreen(self.engine.source.login_flow())):
+            if not await self.push_screen_wait(LoginScreen(self.engine.login_flow())):
                 self.exit()
                 return
         self.sub_title = ""
@@ -172,7 +171,7 @@ class TadApp(App[None]):
 
     async def _downloads_forever(self) -> None:
         await self.engine.start_downloads()
-        await self.engine.scheduler.run(until_idle=False)
+        await self.engine.run_downloads(until_idle=False)
 
     async def stop_downloads(self) -> None:
         """Cancel the scheduler's worker and wait: transfers save their state and resume next time."""
@@ -227,7 +226,7 @@ class TadApp(App[None]):
         """End the Telegram session (here and on Telegram's side) and quit; next start signs in again."""
         await self.stop_downloads()
         try:
-            await self.engine.source.log_out()
+            await self.engine.log_out()
         except (ConnectionError, OSError, RPCError) as error:
             self.notify(f"Logging out failed: {error}", severity="error", timeout=10)
             return

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from textual.message_pump import MessagePump
 
-from tad_tui.download.events import EntryFinished, EntryProgress, EntryStarted, Event, EventBus
+from tad_tui.api import EntryFinished, EntryProgress, EntryStarted, Event, EventBus
 from tad_tui.ui.messages import EngineEvent, ProgressTick
 
 

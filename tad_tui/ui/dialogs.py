@@ -12,9 +12,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from tad_tui.api import Priority
 from tad_tui.config import MIN_BANDWIDTH
 from tad_tui.sizes import format_size, parse_size
-from tad_tui.store.models import Priority
 
 CANCEL = Binding("escape", "cancel", "Cancel", id="dialog.cancel")
 

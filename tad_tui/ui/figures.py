@@ -6,8 +6,7 @@ from datetime import datetime
 
 from rich.text import Text
 
-from tad_tui.library import status
-from tad_tui.library.text import printable
+from tad_tui.api import printable, status_word
 from tad_tui.sizes import format_size
 
 # One look per state word (tad_tui.library.status), in every pane.
@@ -100,5 +99,5 @@ def clean(text: str | None) -> str:
 
 def state(queue_state: str) -> Text:
     """A queue entry's or a track's state in its one word and style ("completed" reads "downloaded")."""
-    word = status.word(queue_state)
+    word = status_word(queue_state)
     return Text(word, style=STATE_STYLE.get(word, ""))

@@ -14,13 +14,10 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import ContentSwitcher, Label
 
-from tad_tui.engine import Engine, GroupSummary
-from tad_tui.library import status
-from tad_tui.store.models import FileStatus, Priority, QueueEntry
-from tad_tui.telegram.source import SourceError
+from tad_tui.api import GroupSummary, Priority, SourceError, StatesChanged, status_word
+from tad_tui.engine import Engine
 from tad_tui.ui import figures
 from tad_tui.ui.dialogs import PriorityDialog
-from tad_tui.download.events import StatesChanged
 from tad_tui.ui.messages import EngineEvent, QueueChanged, ScanFinished, ScanProgressed
 from tad_tui.ui.table import Cell, Column, RowTable
 from tad_tui.words import counted
@@ -46,13 +43,13 @@ AGE_REDRAW_SECONDS = 60  # "Last scan" says minutes at its finest
 
 @dataclass(frozen=True)
 class TrackRow:
-    id: int  # AudioFile primary key: what the scheduler queues
+    id: int  # Track.id: what the engine queues
     title: str
     performer: str
     duration: int | None
     size: int
     format: str
-    status: str  # a word of tad_tui.library.status: "new", "queued", "downloaded"…
+    status: str  # a word of the panes (tad_tui.api.status_word): "new", "queued", "downloaded"…
 
 
 def group_cells(clock: Callable[[], datetime]) -> Callable[[GroupSummary], Sequence[Cell]]:
@@ -202,26 +199,17 @@ class GroupsPane(Vertical):
 
     @work(group="tracks", exclusive=True, exit_on_error=False)
     async def load_tracks(self, group: GroupSummary) -> None:
-        info = await self.engine.resolve_group(str(group.id))
-        selection = await self.engine.select_for_download(info)
-        queued = dict(
-            await QueueEntry.filter(audio__group_id=group.id).values_list("audio_id", "state")
-        )
-        done = {row.pk for row in selection.already_downloaded}
-        rows = sorted(selection.to_fetch + selection.already_downloaded, key=lambda row: row.message_id)
         tracks = [
             TrackRow(
-                id=row.pk,
-                title=figures.clean(row.title or row.file_name) or "(untitled)",
-                performer=figures.clean(row.performer),
-                duration=row.duration,
-                size=row.file_size,
-                format=figures.audio_format(row.mime_type, row.file_name),
-                status=status.track_word(
-                    downloaded=row.pk in done, failed=row.status == FileStatus.FAILED, queue_state=queued.get(row.pk)
-                ),
+                id=listed.track.id,
+                title=figures.clean(listed.track.title or listed.track.file_name) or "(untitled)",
+                performer=figures.clean(listed.track.performer),
+                duration=listed.track.duration,
+                size=listed.track.file_size,
+                format=figures.audio_format(listed.track.mime_type, listed.track.file_name),
+                status=listed.word,
             )
-            for row in rows
+            for listed in await self.engine.group_tracks(group.id)
         ]
         if self.group is not None and self.group.id == group.id:
             self._tracks.set_rows(tracks)
@@ -237,7 +225,7 @@ class GroupsPane(Vertical):
             index = self._tracks.index_of(audio_id)
             if index is not None:
                 track = self._tracks.rows[index]
-                word = status.word(state)
+                word = status_word(state)
                 if track.status != word:
                     self._tracks.update_row(replace(track, status=word))
                     changed = True
@@ -281,10 +269,8 @@ class GroupsPane(Vertical):
         if not wanted:
             self.notify("Those tracks are already downloaded", severity="warning")
             return
-        result = await self.engine.scheduler.enqueue(
-            [t.id for t in wanted], priority=priority, batch_name=group.title
-        )
-        queued = set(await QueueEntry.filter(id__in=result.entry_ids).values_list("audio_id", flat=True))
+        result = await self.engine.enqueue([t.id for t in wanted], priority=priority, batch_name=group.title)
+        queued = await self.engine.queued_tracks(result.entry_ids)
         for track in wanted:
             if track.id in queued:
                 self._tracks.update_row(replace(track, status="queued"))

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Static
 
-from tad_tui.telegram.login import LoginError, LoginFlow, LoginStep
+from tad_tui.api import LoginError, LoginFlow, LoginStep
 
 PROMPTS = {
     LoginStep.PHONE: ("Your phone number, in international form (+44 7700 900123)", False),

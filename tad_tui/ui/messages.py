@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tad_tui.download.events import EntryProgress, Event
+from tad_tui.api import EntryProgress, Event
 
 
 class EngineEvent(Message):

@@ -1,10 +1,10 @@
 """The Queue pane: every entry in order, live progress, and the keys that reorder and control it.
 
 Rows are loaded once (engine.queue_rows) and then kept in step in place: each action goes through
-the scheduler and the same change is applied to the one row it touched, mirroring the engine's
+the engine and the same change is applied to the one row it touched, mirroring the engine's
 ordering rule (priority first, then position; only unfinished entries move).
 
-With rows marked (m, ctrl+a), the same keys act on every marked entry instead, one scheduler call
+With rows marked (m, ctrl+a), the same keys act on every marked entry instead, one engine call
 each; the marks stay until cleared (M, Escape), so actions can follow one another on them. Such a
 loop passes ``audit=False`` to each call and writes one audit line for the whole action.
 
@@ -33,20 +33,23 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Label
 
-from tad_tui.download.events import (
+from tad_tui.api import (
+    YIELDED,
     BatchProgress,
     EntryFinished,
     EntryResumed,
     EntryStarted,
     EntryWaiting,
+    Priority,
+    PriorityChange,
+    QueueError,
+    QueueRow,
+    status_word,
     wait_words,
 )
 from tad_tui.audit import recorded
 from tad_tui.config import ConfigError
-from tad_tui.download.scheduler import YIELDED, PriorityChange, QueueError
-from tad_tui.engine import Engine, QueueRow
-from tad_tui.library import status
-from tad_tui.store.models import Priority, QueueEntry, QueueState
+from tad_tui.engine import Engine
 from tad_tui.ui import figures
 from tad_tui.ui.dialogs import BandwidthChoice, BandwidthDialog, BatchDialog, ConfirmDialog
 from tad_tui.ui.messages import EngineEvent, ProgressTick
@@ -111,7 +114,7 @@ class QueueLine:
 
 @dataclass(frozen=True)
 class MarkedAction:
-    """What a key does to the marked entries: the scheduler call, to which states, the row after."""
+    """What a key does to the marked entries: the engine call, to which states, the row after."""
 
     done: str  # "Paused", for the toast
     states: tuple[str, ...]
@@ -267,8 +270,8 @@ class QueuePane(Vertical):
         """The counts (over the whole queue, filtered or not), the filter and the highlighted batch."""
         states = Counter(line.entry.state for line in self.table.rows) + self._hidden
         order = ("running", "queued", "waiting", "paused", "completed", "failed", "cancelled")
-        counts = ", ".join(f"{states[s]} {status.word(s)}" for s in order if states[s])
-        limit = self.engine.scheduler.context.bandwidth.rate
+        counts = ", ".join(f"{states[s]} {status_word(s)}" for s in order if states[s])
+        limit = self.engine.bandwidth_limit
         text = entries(states.total()) + (f": {counts}" if counts else "")
         text += f" · limit {figures.format_size(limit)}/s" if limit else " · no limit"
         if self._filter:
@@ -368,7 +371,7 @@ class QueuePane(Vertical):
         monitor = self.engine.monitor
         if monitor is None or not monitor.samples:
             return {}
-        limit = self.engine.scheduler.context.bandwidth.rate  # as it is now: it may have changed since
+        limit = self.engine.bandwidth_limit  # as it is now: it may have changed since
         speeds = {int(k): v for k, v in monitor.samples[-1].per_download_bps.items()}
         return {k: min(v, limit) for k, v in speeds.items()} if limit else speeds
 
@@ -427,7 +430,7 @@ class QueuePane(Vertical):
             self.notify(f"Entry {line.id} is {line.entry.state}: only unfinished entries move", severity="warning")
             return
         if self._filter:  # its neighbours may be hidden: the engine moves it, then the rows are read again
-            self._apply(partial(self._then_reload, partial(self.engine.scheduler.move, line.id, where)))
+            self._apply(partial(self._then_reload, partial(self.engine.move, line.id, where)))
             return
         target = self._move_target(line, where)
         if target is None:
@@ -436,7 +439,7 @@ class QueuePane(Vertical):
 
         async def move() -> None:
             try:
-                await self.engine.scheduler.move(line.id, where)
+                await self.engine.move(line.id, where)
             except QueueError:
                 self.reload()  # the engine said no: show what it holds
                 raise
@@ -456,7 +459,7 @@ class QueuePane(Vertical):
             try:
                 with recorded("move", refused=(QueueError,), scope="marked", where=where, count=len(calls)):
                     for entry_id in calls:
-                        await self.engine.scheduler.move(entry_id, where, audit=False)
+                        await self.engine.move(entry_id, where, audit=False)
             except QueueError:
                 self.reload()
                 raise
@@ -504,7 +507,7 @@ class QueuePane(Vertical):
         wanted = Priority(current + step)
 
         async def change() -> None:
-            placed = await self.engine.scheduler.set_priority(line.id, wanted)
+            placed = await self.engine.set_priority(line.id, wanted)
             self._show_priorities([placed] if placed else [])
 
         self._apply(change)
@@ -521,7 +524,7 @@ class QueuePane(Vertical):
                         if line is None or not Priority.LOW <= line.level + step <= Priority.CRITICAL:
                             continue
                         wanted = Priority(line.level + step)
-                        placed = await self.engine.scheduler.set_priority(entry_id, wanted, audit=False)
+                        placed = await self.engine.set_priority(entry_id, wanted, audit=False)
                         changed += [placed] if placed else []
                         audited["count"] = len(changed)
             except QueueError:
@@ -569,14 +572,13 @@ class QueuePane(Vertical):
         line = self.table.current
         if line is None:
             return
-        scheduler = self.engine.scheduler
 
         async def toggle() -> None:
             if line.entry.state == "paused":
-                await scheduler.resume(line.id)
+                await self.engine.resume(line.id)
                 self._set_state(line.id, "queued")
             elif line.active:
-                await scheduler.pause(line.id)
+                await self.engine.pause(line.id)
                 self._set_state(line.id, "paused")
             else:
                 self.notify(f"Entry {line.id} is {line.entry.state}: nothing to pause", severity="warning")
@@ -592,7 +594,7 @@ class QueuePane(Vertical):
             return
 
         async def cancel() -> None:
-            await self.engine.scheduler.cancel(line.id)
+            await self.engine.cancel(line.id)
             self._set_state(line.id, "cancelled", downloaded_bytes=0)
 
         self._apply(cancel)
@@ -609,7 +611,7 @@ class QueuePane(Vertical):
             return
 
         async def retry() -> None:
-            await self.engine.scheduler.retry(line.id)
+            await self.engine.retry(line.id)
             self._set_state(line.id, "queued", error_message=None)
 
         self._apply(retry)
@@ -630,14 +632,13 @@ class QueuePane(Vertical):
                 nothing = "is unfinished: nothing to pause or resume" if action == "toggle" else rule.nothing
                 self.notify(f"None of the {entries(len(lines))} marked {nothing}", severity="warning")
                 return
-            scheduler = self.engine.scheduler
             with recorded(name, refused=(QueueError,), scope="marked", count=len(chosen)):
-                bulk = {"pause": scheduler.pause_many, "resume": scheduler.resume_many}.get(name)
+                bulk = {"pause": self.engine.pause_many, "resume": self.engine.resume_many}.get(name)
                 if bulk is not None:  # one write for all of them
                     await bulk(chosen)
                 else:
                     for entry_id in chosen:
-                        await getattr(scheduler, name)(entry_id, audit=False)
+                        await getattr(self.engine, name)(entry_id, audit=False)
                 for entry_id in chosen:
                     self._set_state(entry_id, rule.state, **rule.changes)
             self.notify(f"{rule.done} {entries(len(chosen))}")
@@ -649,7 +650,7 @@ class QueuePane(Vertical):
 
         async def pause_all() -> None:
             with recorded("pause", refused=(QueueError,), scope="all", count=len(ids)):
-                await self.engine.scheduler.pause_many(ids)
+                await self.engine.pause_many(ids)
             for entry_id in ids:
                 self._set_state(entry_id, "paused")
             self.notify(f"Paused {entries(len(ids))}")
@@ -661,7 +662,7 @@ class QueuePane(Vertical):
 
         async def resume_all() -> None:
             with recorded("resume", refused=(QueueError,), scope="all", count=len(ids)):
-                await self.engine.scheduler.resume_many(ids)
+                await self.engine.resume_many(ids)
             for entry_id in ids:
                 self._set_state(entry_id, "queued")
             self.notify(f"Resumed {entries(len(ids))}")
@@ -707,12 +708,11 @@ class QueuePane(Vertical):
 
     async def _on_batch(self, batch_id: int, action: str) -> None:
         before = {line.id: line.entry.state for line in self.table.rows if line.entry.batch_id == batch_id}
-        total = await self.engine.scheduler.on_batch(batch_id, action)
-        # The scheduler's own rules decide which entries change: show what it wrote.
-        states = await QueueEntry.filter(batch_id=batch_id).values_list("id", "state")
+        total = await self.engine.on_batch(batch_id, action)
+        # The engine's own rules decide which entries change: show what it wrote.
+        states = await self.engine.batch_states(batch_id)
         changed = 0
-        for entry_id, state in states:
-            value = QueueState(state).value
+        for entry_id, value in states:
             changed += before.get(entry_id, value) != value
             changes: dict[str, object] = {"error_message": None} if value == "queued" else {}
             if value == "cancelled":
@@ -720,7 +720,7 @@ class QueuePane(Vertical):
             self._set_state(entry_id, value, **changes)
         known = self._batches.get(batch_id)  # its name as the engine told it
         if known is not None:  # counted from the store: with a filter, some of its rows are hidden
-            values = [QueueState(state).value for _, state in states]
+            values = [value for _, value in states]
             done = sum(value in ("completed", "failed", "cancelled") for value in values)
             self._batches[batch_id] = replace(known, done=done, total=len(values), failed=values.count("failed"))
         self.notify(f"{BATCH_DONE[action]} {changed} of the {entries(total)} of the batch")
@@ -741,7 +741,7 @@ class QueuePane(Vertical):
             self.notify(f"Download limit: {words}{kept}", markup=False)
             self._show_summary()
 
-        self.app.push_screen(BandwidthDialog(self.engine.scheduler.context.bandwidth.rate), chosen)
+        self.app.push_screen(BandwidthDialog(self.engine.bandwidth_limit), chosen)
 
     def action_next_in_state(self, state: str) -> None:
         """The cursor goes to the next row in ``state`` after it, round the end of the list."""

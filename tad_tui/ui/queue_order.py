@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Protocol, TypeVar
 
-from tad_tui.download.scheduler import PriorityChange
-from tad_tui.store.models import Priority
+from tad_tui.api import Priority, PriorityChange
 
 
 class Placed(Protocol):

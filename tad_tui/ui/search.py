@@ -17,12 +17,9 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Input, Label
 
+from tad_tui.api import EntryFinished, Priority, SearchHit, SearchResult, StatesChanged, status_word
 from tad_tui.engine import Engine
-from tad_tui.library import status
-from tad_tui.library.search import SearchHit, SearchResult
-from tad_tui.store.models import Priority
 from tad_tui.ui import figures
-from tad_tui.download.events import EntryFinished, StatesChanged
 from tad_tui.ui.messages import EngineEvent, QueueChanged
 from tad_tui.ui.table import Cell, Column, RowTable
 from tad_tui.words import noun
@@ -100,7 +97,7 @@ class SearchPane(Vertical):
 
     @work(group="search-warm-up", exit_on_error=False)
     async def warm_up(self) -> None:
-        await self.engine.search_service.warm_up()
+        await self.engine.warm_up_search()
 
     @on(Input.Changed, "#search-input")
     def _typed(self, event: Input.Changed) -> None:
@@ -115,7 +112,7 @@ class SearchPane(Vertical):
         if not text.strip():
             self.show(text, None)
             return
-        self.show(text, await self.engine.search_service.search(text, limit=LIMIT))
+        self.show(text, await self.engine.search(text, limit=LIMIT))
 
     def show(self, text: str, result: SearchResult | None) -> None:
         self.shown_text = text
@@ -147,8 +144,8 @@ class SearchPane(Vertical):
         if isinstance(event, StatesChanged):
             for audio_id, state in event.states.items():
                 index = self.table.index_of(audio_id)
-                if index is not None and self.table.rows[index].status != status.word(state):
-                    self.table.update_row(replace(self.table.rows[index], status=status.word(state)))
+                if index is not None and self.table.rows[index].status != status_word(state):
+                    self.table.update_row(replace(self.table.rows[index], status=status_word(state)))
         elif isinstance(event, EntryFinished) and event.local_path:
             for hit in self.table.rows:  # at most LIMIT rows
                 if hit.file_id == event.file_id:
@@ -169,7 +166,7 @@ class SearchPane(Vertical):
 
     @work(group="search-enqueue", exit_on_error=False)
     async def enqueue(self, hit: SearchHit) -> None:
-        result = await self.engine.scheduler.enqueue([hit.id], priority=Priority.NORMAL)
+        result = await self.engine.enqueue([hit.id], priority=Priority.NORMAL)
         name = figures.clean(hit.name)
         if result.entry_ids:
             self.notify(f"Queued {name} (normal)", markup=False)  # "[@click=…]" in a title is text

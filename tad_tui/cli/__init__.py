@@ -22,7 +22,7 @@ from tad_tui import __version__
 from tad_tui.words import counted
 
 if TYPE_CHECKING:
-    from tad_tui.engine import QueueRow
+    from tad_tui.api import QueueRow
 
 PRIORITIES = ("low", "normal", "high", "critical")
 
@@ -60,7 +60,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (what is wrong, where to read more) instead of a usage block."""
 
     def error(self, message: str) -> NoReturn:
-        from tad_tui.library.text import escape_unsafe
+        from tad_tui.api import escape_unsafe
 
         self.exit(EXIT_USAGE, f"{self.prog}: error: {escape_unsafe(message)} (see {self.prog} --help)\n")
 
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common_options(logout, suppress=True)
 
-    from tad_tui.cli_search import add_search_parser
+    from tad_tui.cli.search import add_search_parser
 
     add_search_parser(commands, lambda sub: _common_options(sub, suppress=True))
     return parser
@@ -202,8 +202,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from tad_tui.config import ConfigError, build_paths, load_settings
     from tad_tui.lock import DataDirBusy
     from tad_tui.runtime import LOG_FILE
-    from tad_tui.store.db import DATABASE_BUSY, StoreError, database_busy
-    from tad_tui.telegram.source import SourceError
+    from tad_tui.api import DATABASE_BUSY, SourceError, StoreError, database_busy
 
     try:
         overrides = {key: getattr(args, name, None) for name, key in _OPTION_KEYS.items()}
@@ -234,7 +233,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
             return EXIT_OK
         from telethon.errors import RPCError, UnauthorizedError
 
-        from tad_tui.telegram.source import explain_takeout
+        from tad_tui.api import explain_takeout
 
         if isinstance(error, UnauthorizedError):
             login = "tad-tui --demo login" if args.demo else "tad-tui login"
@@ -268,7 +267,7 @@ def _check_folders(args: argparse.Namespace, paths: Any) -> None:
 
 
 def _fail(message: str, status: int) -> int:
-    from tad_tui.library.text import escape_unsafe
+    from tad_tui.api import escape_unsafe
 
     # One line whatever the message quotes (a group name typed with an escape sequence or newline).
     print(f"tad-tui: error: {escape_unsafe(message)}", file=sys.stderr)
@@ -287,7 +286,7 @@ async def _groups(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     if args.json:
         _print_json([group.to_json() for group in groups])
         return EXIT_OK
-    from tad_tui.cli_output import print_table
+    from tad_tui.cli.output import print_table
 
     print_table(
         ("Title", "Username", "Kind", "Audio", "Last scan"),
@@ -307,7 +306,7 @@ async def _groups(args: argparse.Namespace, settings: Any, paths: Any) -> int:
 
 
 async def _scan(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli_output import StatusLine
+    from tad_tui.cli.output import StatusLine
     from tad_tui.runtime import open_engine
 
     status = StatusLine(enabled=not args.json)
@@ -333,7 +332,7 @@ async def _scan(args: argparse.Namespace, settings: Any, paths: Any) -> int:
 
 
 async def _download(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli_download import run_download
+    from tad_tui.cli.download import run_download
 
     return await run_download(args, settings, paths)
 
@@ -354,8 +353,8 @@ async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     if args.json:
         _print_json([row.to_json() for row in rows])
         return EXIT_OK
-    from tad_tui.cli_output import print_table
-    from tad_tui.library.status import word
+    from tad_tui.cli.output import print_table
+    from tad_tui.api import status_word as word
     from tad_tui.sizes import format_size
 
     print_table(
@@ -377,13 +376,13 @@ def _why(row: QueueRow) -> str | None:
 
 
 async def _login(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli_login import run_login
+    from tad_tui.cli.login import run_login
 
     return await run_login(args, settings, paths)
 
 
 async def _logout(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli_login import run_logout
+    from tad_tui.cli.login import run_logout
 
     return await run_logout(args, settings, paths)
 
@@ -418,13 +417,13 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
 
 
 async def _search(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli_search import run_search
+    from tad_tui.cli.search import run_search
 
     return await run_search(args, settings, paths)
 
 
 async def _performance(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli_performance import run_performance
+    from tad_tui.cli.performance import run_performance
 
     return await run_performance(args, settings, paths)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tad_tui.library.search import SearchFilters, SearchResult
+    from tad_tui.api import SearchFilters, SearchResult
 
 # The same as tad_tui.library.search.FORMATS / STATUSES (a test keeps them equal): importing that
 # module here would load Tortoise for every `tad-tui --help`.
@@ -88,7 +88,7 @@ async def run_search(args: argparse.Namespace, settings: Any, paths: Any) -> int
     limit = _limit(args.limit)
     text = " ".join(args.query)
     async with open_engine(settings, paths, demo=args.demo, writer=False) as engine:
-        result = await engine.search_service.search(text, limit=limit, fuzzy=args.fuzzy, filters=filters)
+        result = await engine.search(text, limit=limit, fuzzy=args.fuzzy, filters=filters)
     if args.json:
         print(json.dumps([hit.to_json() for hit in result.hits], ensure_ascii=False, indent=2))
         for hint in result.hints:
@@ -99,7 +99,7 @@ async def run_search(args: argparse.Namespace, settings: Any, paths: Any) -> int
 
 
 def _filters(args: argparse.Namespace) -> SearchFilters:
-    from tad_tui.library.search import SearchFilters, status_names
+    from tad_tui.api import SearchFilters, status_names
 
     return SearchFilters(
         formats=frozenset({args.format}) if args.format else None,
@@ -135,7 +135,7 @@ def _limit(text: str) -> int:
 
 
 def _print_human(result: SearchResult) -> None:
-    from tad_tui.cli_output import print_table
+    from tad_tui.cli.output import print_table
     from tad_tui.sizes import format_size
 
     headers = ["Score", "Track", "Album", "Group", "Type", "Size", "Time", "Status"]

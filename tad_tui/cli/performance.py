@@ -18,20 +18,18 @@ from typing import Any
 
 import psutil
 
-from tad_tui.download.concurrency import concurrency_words
+from tad_tui.api import concurrency_words
 from tad_tui.monitor import disk_free, read_shared
 from tad_tui.sizes import format_size
-from tad_tui.store.models import AudioFile, FileStatus
 from tad_tui.words import counted
 
 HISTORY_DAYS = 14
 
 
-async def download_history() -> dict[str, Any]:
+async def download_history(engine: Any) -> dict[str, Any]:
     """Totals, average speed, files per day and failures by reason, from the library."""
-    done = await AudioFile.filter(status=FileStatus.COMPLETED).values_list(
-        "file_size", "downloaded_at", "last_attempt_at"
-    )
+    history = await engine.download_history()
+    done = history.completed
     total_bytes = sum(size for size, _, _ in done)
     seconds = sum(
         (finished - started).total_seconds()
@@ -42,7 +40,7 @@ async def download_history() -> dict[str, Any]:
     per_day = Counter(finished.date().isoformat() for _, finished, _ in done if finished and finished >= since)
     failures = Counter(
         (reason or "unknown").split(";")[0][:80]
-        for reason in await AudioFile.filter(status=FileStatus.FAILED).values_list("error_message", flat=True)
+        for reason in history.failure_reasons
     )
     return {
         "files_downloaded": len(done),
@@ -56,7 +54,7 @@ async def download_history() -> dict[str, Any]:
 async def snapshot(engine: Any) -> dict[str, Any]:
     """One report: a running instance's sample if there is one, else this machine now."""
     live = read_shared(engine.paths.monitor_file)
-    history = await download_history()
+    history = await download_history(engine)
     if live is not None:
         report = {"source": "running instance", **live}
     else:

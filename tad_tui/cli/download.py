@@ -9,19 +9,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tad_tui.download.events import (
+from tad_tui.api import (
     EntryFinished,
-    Notice,
     EntryProgress,
     EntryResumed,
     EntryStarted,
     EntryWaiting,
     Event,
+    Notice,
+    Priority,
+    Track,
 )
-from tad_tui.library.text import track_name
 from tad_tui.notify import Notifier, terminal_fallback
 from tad_tui.sizes import format_size
-from tad_tui.store.models import AudioFile, Priority
 from tad_tui.words import counted
 
 
@@ -54,7 +54,7 @@ class JsonLines:
     # The notifier's terminal fallback: no live display here, so a notification is written at once.
     notify = staticmethod(terminal_fallback)
 
-    def already(self, row: AudioFile) -> None:
+    def already(self, row: Track) -> None:
         self.emit({"event": "skipped", "file_id": row.file_id, "local_path": row.local_path,
                    "file_size": row.file_size, "checksum_md5": row.checksum_md5, "source_md5": row.source_md5,
                    "error_message": None})
@@ -92,7 +92,7 @@ class PlainLines:
 
     notify = staticmethod(terminal_fallback)  # stderr is no terminal here, so this writes nothing
 
-    def already(self, row: AudioFile) -> None:
+    def already(self, row: Track) -> None:
         pass
 
     def close(self) -> None:
@@ -193,7 +193,7 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
             reporter.note(f"Scanning {info.title}…")
             scanned = await engine.scan_info(info, takeout=args.takeout)
             selection = await engine.select_for_download(info, limit=args.limit)
-            chosen = selection.to_fetch
+            chosen = list(selection.to_fetch)
             if args.interactive:
                 chosen = await asyncio.to_thread(pick_files, chosen)
             for row in selection.already_downloaded:
@@ -202,17 +202,17 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
             reporter.note(
                 f"{info.title}: {counted(scanned.total, 'audio file')}, {len(chosen)} to download, {already} already here"
             )
-            scheduler = await engine.start_downloads()
+            await engine.start_downloads()
             engine.start_monitor()
             Notifier(settings.notifications, engine.events, reporter.notify)
-            await scheduler.enqueue(
-                [row.pk for row in chosen],
+            await engine.enqueue(
+                [row.id for row in chosen],
                 priority=Priority[args.priority.upper()],
                 batch_name=info.title,
                 output_dir=Path(args.output).resolve() if args.output else None,
                 filename_template=args.filename_template,
             )
-            outcomes = await scheduler.run(until_idle=True)
+            outcomes = await engine.run_downloads(until_idle=True)
     finally:
         reporter.close()
     downloaded, failed = outcomes["downloaded"], outcomes["failed"]
@@ -224,12 +224,12 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
     return 0 if failed == 0 else 1
 
 
-def pick_files(rows: list[AudioFile]) -> list[AudioFile]:
+def pick_files(rows: list[Track]) -> list[Track]:
     """Ask on the terminal which files to download: numbers and ranges, Enter for all."""
     if not rows:
         return rows
     for number, row in enumerate(rows, start=1):
-        name = track_name(row.title, row.performer, row.file_name, row.file_id)
+        name = row.name
         print(f"{number:4}  {name}  ({format_size(row.file_size)})")
     while True:
         try:

@@ -7,7 +7,7 @@ import sys
 import unicodedata
 from collections.abc import Collection, Sequence
 
-from tad_tui.library.text import printable
+from tad_tui.api import printable
 
 
 def print_table(

@@ -20,7 +20,7 @@ from typing import Any
 
 from telethon import errors
 
-from tad_tui.telegram.login import LoginError, LoginFlow, LoginStep
+from tad_tui.api import LoginError, LoginFlow, LoginStep
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 TRIES = 3
@@ -76,26 +76,25 @@ async def run_login(args: argparse.Namespace, settings: Any, paths: Any, *, aske
     from tad_tui.runtime import open_engine, session_file
 
     async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
-        source = engine.source
-        if await source.is_authorized():
-            name = await source.account_name()
+        if await engine.is_authorized():
+            name = await engine.account_name()
             logout = "tad-tui --demo logout" if args.demo else "tad-tui logout"
             print(f"Already signed in{_as(name)}; `{logout}` ends the session.")
             return EXIT_OK
         if args.demo:
-            from tad_tui.telegram.sim.demo import DEMO_ACCOUNT_HINT
+            from tad_tui.api import DEMO_ACCOUNT_HINT
 
             password = "; password: the one in [demo] password" if settings.demo.password else ""
             print(f"Signing in to the simulated Telegram ({DEMO_ACCOUNT_HINT}{password}).")
         try:
-            await sign_in(source.login_flow(), args.phone, asker)
+            await sign_in(engine.login_flow(), args.phone, asker)
         except LoginStopped as stop:
             if stop.status == EXIT_INTERRUPTED:
                 print(f"\ntad-tui: {stop}", file=sys.stderr)
             else:
                 print(f"tad-tui: error: {stop}", file=sys.stderr)
             return stop.status
-        name = await source.account_name()
+        name = await engine.account_name()
     session = session_file(settings, paths, demo=args.demo)
     print(f"Signed in{_as(name)}. The session is kept in {session} (mode 0600).")
     return EXIT_OK
@@ -169,16 +168,15 @@ async def run_logout(args: argparse.Namespace, settings: Any, paths: Any) -> int
 
     session = session_file(settings, paths, demo=args.demo)
     async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
-        source = engine.source
-        if await source.is_authorized():
-            name = await source.account_name()
-            if not await source.log_out():
+        if await engine.is_authorized():
+            name = await engine.account_name()
+            if not await engine.log_out():
                 print("tad-tui: error: Telegram did not end the session; nothing was deleted. Try again.",
                       file=sys.stderr)
                 return EXIT_FAILED
             message = f"Signed out{_as(name)}: Telegram ended the session and {session} is deleted."
         else:
-            deleted = await source.forget_session()
+            deleted = await engine.forget_session()
             message = f"Not signed in; {session} is deleted." if deleted else "Not signed in; nothing to do."
     print(message)
     return EXIT_OK
