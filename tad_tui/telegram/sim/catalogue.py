@@ -8,9 +8,9 @@ place under a lock, so readers only ever see a complete catalogue.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-import multiprocessing
 import os
 import random
 import re
@@ -19,16 +19,15 @@ import sys
 import tempfile
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from tad_tui.telegram.sim.media import MIME_TYPES, AudioFormat, Encoding, Tags, Tone, md5_of_file
+from tad_tui.telegram.sim.render import PART_MARK, Progress, Renderer, render_cost, tiny_pdf
 
 if sys.platform == "win32":
     import msvcrt
@@ -41,6 +40,8 @@ DEMO_PLAN_NAME = "demo"
 DC_ID = 2
 CATALOGUE_SEED = 20240501
 MAX_WORKERS = 4
+RENDERING_NAME = "rendering.json"  # the version and plan of a render in progress (no manifest yet)
+JOURNAL_NAME = "rendered.jsonl"  # the files a render in progress has finished, one JSON line each
 
 
 # ---- what the server sees ---------------------------------------------------------------------
@@ -86,6 +87,8 @@ class DemoGroup:
 class Catalogue:
     root: Path
     groups: tuple[DemoGroup, ...]
+    # Set while the files render (open_catalogue): documents then change as they land.
+    rendering: CatalogueRender | None = field(default=None, repr=False, compare=False)
     _by_username: dict[str, DemoGroup] = field(init=False, repr=False, compare=False)
     _by_id: dict[int, DemoGroup] = field(init=False, repr=False, compare=False)
     _documents: dict[int, DemoFile] = field(init=False, repr=False, compare=False)
@@ -107,6 +110,10 @@ class Catalogue:
 
     def document(self, document_id: int) -> DemoFile:
         return self._documents[document_id]
+
+    def current(self, file: DemoFile) -> DemoFile:
+        """``file`` as it is now: while the catalogue renders, a message's file reads size 0 until it lands."""
+        return self._documents.get(file.document_id, file)
 
     @property
     def files(self) -> tuple[DemoFile, ...]:
@@ -695,86 +702,14 @@ def build_demo_plan() -> CataloguePlan:
     return CataloguePlan(DEMO_PLAN_NAME, groups)
 
 
-# ---- rendering --------------------------------------------------------------------------------
-
-
-def tiny_pdf(text: str) -> bytes:
-    """A minimal valid one-page PDF showing ``text`` (ASCII), with a correct xref table."""
-    content = f"BT /F1 12 Tf 20 50 Td ({text}) Tj ET".encode("ascii")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref_at = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref_at)
-    return bytes(out)
-
-
-Rendered = tuple[int, int, str]  # (document_id, size, md5)
-
-
-def _render_file(root: Path, file: FilePlan) -> Rendered:
-    path = root / file.relpath
-    if isinstance(file.source, AudioSource):
-        from tad_tui.telegram.sim.audio import render_audio  # numpy and libsndfile: generating only
-
-        source = file.source
-        size, md5 = render_audio(path, source.tone, source.encoding, source.tags, source.ogg_serial)
-        return file.document_id, size, md5
-    data = tiny_pdf(file.source.text)
-    path.write_bytes(data)
-    return file.document_id, len(data), hashlib.md5(data).hexdigest()
-
-
-def _render_batch(root: str, files: Sequence[FilePlan]) -> list[Rendered]:
-    return [_render_file(Path(root), file) for file in files]
-
-
-def _render_cost(file: FilePlan) -> float:
-    """Rough relative encoding time, to hand the slow files out first and batch the quick ones."""
-    if not isinstance(file.source, AudioSource):
-        return 1.0
-    per_sample = {"mp3": 6.0, "ogg": 3.0, "flac": 0.3}[file.source.encoding.format]
-    tone = file.source.tone
-    return 50_000 + tone.frames * tone.channels * per_sample
-
-
-def _batches(files: Sequence[FilePlan], workers: int) -> list[list[FilePlan]]:
-    """Slowest first; quick files grouped so per-task overhead stays small next to the work."""
-    ordered = sorted(files, key=lambda f: (-_render_cost(f), f.document_id))
-    target = sum(map(_render_cost, ordered)) / (workers * 12)
-    batches: list[list[FilePlan]] = []
-    current: list[FilePlan] = []
-    current_cost = 0.0
-    for file in ordered:
-        current.append(file)
-        current_cost += _render_cost(file)
-        if current_cost >= target:
-            batches.append(current)
-            current, current_cost = [], 0.0
-    return batches + ([current] if current else [])
+# ---- rendering (see render.py) ----------------------------------------------------------------
 
 
 def _usable_workers(requested: int | None) -> int:
-    """Worker processes to render with; 1 (in-process) when forking would be unsafe."""
-    if requested is not None and requested <= 1:
-        return 1
-    # Forking a process that runs other threads can deadlock the child, and spawning would
-    # re-import the caller's __main__; so a threaded caller renders in-process instead.
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
-        return 1
-    return requested or min(MAX_WORKERS, _available_cpus())
+    """Worker processes to render with (1 = in the calling thread)."""
+    if requested is not None:
+        return max(1, requested)
+    return min(MAX_WORKERS, _available_cpus())
 
 
 def _available_cpus() -> int:
@@ -786,16 +721,13 @@ def _available_cpus() -> int:
 
 def render_files(root: Path, files: Sequence[FilePlan], workers: int | None = None) -> dict[int, tuple[int, str]]:
     """Write every file under ``root``; return document_id -> (size, md5). Output is independent of workers."""
-    (root / "files").mkdir(parents=True, exist_ok=True)
-    count = _usable_workers(workers)
-    if count == 1 or len(files) < 2:
-        results = _render_batch(str(root), files)
-    else:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-            batches = _batches(files, count)
-            results = [r for batch in pool.map(_render_batch, repeat(str(root)), batches) for r in batch]
-    return {document_id: (size, md5) for document_id, size, md5 in results}
+    rendered: dict[int, tuple[int, str]] = {}
+
+    def landed(file: FilePlan, size: int, md5: str) -> None:
+        rendered[file.document_id] = (size, md5)
+
+    Renderer(root, files, _usable_workers(workers), landed).run()
+    return rendered
 
 
 # ---- the manifest -----------------------------------------------------------------------------
@@ -940,65 +872,263 @@ def _staging_prefix(root: Path) -> str:
 
 
 def _remove_leftovers(root: Path) -> None:
-    """Staging dirs of crashed generations; only called under the lock, so none is in use."""
+    """Dirs of replaced catalogues a crash left behind, and files caught half-written in ``root``;
+    only called under the lock, so none is in use."""
     for leftover in root.parent.glob(_staging_prefix(root) + "*"):
         shutil.rmtree(leftover, ignore_errors=True)
+    for part in (root / "files").glob(f".*{PART_MARK}*"):
+        part.unlink(missing_ok=True)
 
 
-def _swap_into_place(staging: Path, root: Path) -> None:
-    """Replace ``root`` by ``staging``: the old dir is renamed aside first, then deleted."""
+def _retire(root: Path) -> None:
+    """Remove ``root`` (a catalogue of another version or plan): renamed aside first, then deleted."""
     if root.exists() or root.is_symlink():
         retired = Path(tempfile.mkdtemp(prefix=_staging_prefix(root), dir=root.parent)) / "retired"
         os.rename(root, retired)
-        os.rename(staging, root)
         shutil.rmtree(retired.parent, ignore_errors=True)
+
+
+def _render_stamp(plan: CataloguePlan) -> dict[str, Any]:
+    return {"version": CATALOGUE_VERSION, "plan": plan.name}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _journal(root: Path, plan: CataloguePlan) -> dict[int, tuple[int, str]]:
+    """The files an interrupted render of this plan finished (and that are still there whole)."""
+    wanted = {f.document_id for f in plan.files()}
+    landed: dict[int, tuple[int, str]] = {}
+    try:
+        lines = (root / JOURNAL_NAME).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return landed
+    for line in lines:
+        try:
+            document_id, relpath, size, md5 = json.loads(line)
+            if document_id in wanted and (root / relpath).stat().st_size == size:
+                landed[document_id] = (size, md5)
+        except (ValueError, TypeError, OSError):
+            continue  # a line cut by a crash, or a file gone since
+    return landed
+
+
+def catalogue_from_plan(root: Path, plan: CataloguePlan, rendered: dict[int, tuple[int, str]]) -> Catalogue:
+    """The catalogue ``plan`` renders into ``root``; files not rendered yet read size 0 and md5 ""."""
+    sizes = {f.document_id: rendered.get(f.document_id, (0, "")) for f in plan.files()}
+    return catalogue_from_manifest(root, manifest_for(plan, sizes))
+
+
+class CatalogueRender:
+    """A catalogue being rendered in place by a background thread, served while it renders.
+
+    The thread takes the catalogue's lock (``<root>.lock``; a concurrent render of the same dir
+    waits for it), resumes what an interrupted render of the same plan left (``rendered.jsonl``
+    lists the files that landed whole), renders the rest quick files first, updates ``catalogue``
+    as each file lands, and writes ``manifest.json`` last, which makes the catalogue complete.
+    ``wait_for`` is how the simulated server holds back an answer that needs files still to come.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        plan: CataloguePlan,
+        workers: int | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.root = root
+        self.plan = plan
+        self._files = {f.document_id: f for f in plan.files()}
+        self._costs = {d: render_cost(f) for d, f in self._files.items()}
+        self._total_cost = sum(self._costs.values()) or 1.0
+        self._workers = _usable_workers(workers)
+        self._on_progress = on_progress
+        self._lock = threading.Lock()
+        self._landed: dict[int, tuple[int, str]] = {}
+        self._wanted_first: set[int] = set()
+        self._waiters: list[tuple[frozenset[int], asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._renderer: Renderer | None = None
+        self._finished = threading.Event()
+        self.error: BaseException | None = None
+        self.catalogue = Catalogue(root, catalogue_from_plan(root, plan, {}).groups, rendering=self)
+        self._thread = threading.Thread(target=self._run, name="catalogue-render", daemon=True)
+
+    def start(self) -> CatalogueRender:
+        self._thread.start()
+        return self
+
+    # ---- what others ask --------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def progress(self) -> Progress:
+        with self._lock:
+            done = dict(self._landed)
+        work = sum(self._costs[d] for d in done) / self._total_cost
+        return Progress(len(done), len(self._files), sum(size for size, _ in done.values()), min(1.0, work))
+
+    def ready(self, document_ids: Iterable[int]) -> bool:
+        with self._lock:
+            return all(d in self._landed or d not in self._files for d in document_ids)
+
+    def wait_for(self, document_ids: Iterable[int]) -> asyncio.Future[None]:
+        """A future (of the running loop) done when these files have landed; they are rendered next."""
+        wanted = frozenset(d for d in document_ids if d in self._files)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            missing = wanted - self._landed.keys()
+            if self.error is not None:
+                future.set_exception(self.error)
+            elif not missing:
+                future.set_result(None)
+            else:
+                self._waiters.append((wanted, loop, future))
+                self._wanted_first |= missing
+                renderer = self._renderer
+        if not future.done() and renderer is not None:
+            renderer.prioritize(missing)
+        return future
+
+    def wait(self, timeout: float | None = None) -> Catalogue:
+        """Block until the render ends; the complete catalogue, or the render's error raised."""
+        self._finished.wait(timeout)
+        if self.error is not None:
+            raise self.error
+        return self.catalogue
+
+    def stop(self) -> None:
+        renderer = self._renderer
+        if renderer is not None:
+            renderer.stop()
+
+    # ---- the thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._render()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiters and to wait()
+            self._fail(error)
+        finally:
+            self._finished.set()
+            self._report()
+
+    def _render(self) -> None:
+        root = self.root
+        root.parent.mkdir(parents=True, exist_ok=True)
+        with _exclusive_lock(root.parent / (root.name + ".lock")):
+            done = read_catalogue(root, self.plan.name)  # whoever held the lock may have finished it
+            if done is None:
+                if _read_json(root / RENDERING_NAME) != _render_stamp(self.plan):
+                    _retire(root)  # another version or plan, or not a catalogue at all
+                _remove_leftovers(root)
+                (root / "files").mkdir(parents=True, exist_ok=True)
+                _write_json(root / RENDERING_NAME, _render_stamp(self.plan))
+                for document_id, (size, md5) in _journal(root, self.plan).items():
+                    self._land(self._files[document_id], size, md5, record=False)
+                self._report()  # where the interrupted render got to
+                todo = [f for d, f in self._files.items() if d not in self._landed]
+                with open(root / JOURNAL_NAME, "a", encoding="utf-8") as journal:
+                    renderer = Renderer(root, todo, self._workers, lambda f, s, m: self._land(f, s, m, journal))
+                    with self._lock:
+                        self._renderer = renderer
+                        wanted = set(self._wanted_first)
+                    renderer.prioritize(wanted)
+                    renderer.run()
+                _write_json(root / MANIFEST_NAME, manifest_for(self.plan, self._landed))
+                (root / JOURNAL_NAME).unlink(missing_ok=True)
+                (root / RENDERING_NAME).unlink(missing_ok=True)
+                done = read_catalogue(root, self.plan.name)
+                if done is None:
+                    raise RuntimeError(f"the catalogue rendered in {root} does not read back")
+            for file in done.files:
+                self._land(self._files[file.document_id], file.size, file.md5, record=False)
+
+    def _land(self, file: FilePlan, size: int, md5: str, journal: Any = None, *, record: bool = True) -> None:
+        if record and journal is not None:
+            journal.write(json.dumps([file.document_id, file.relpath, size, md5]) + "\n")
+            journal.flush()
+        self.catalogue._documents[file.document_id] = _demo_file(
+            self.root, file.document_id, _file_entry(file, size, md5)
+        )
+        with self._lock:
+            self._landed[file.document_id] = (size, md5)
+            ready = [(loop, future) for ids, loop, future in self._waiters if ids <= self._landed.keys()]
+            self._waiters = [w for w in self._waiters if not w[0] <= self._landed.keys()]
+        for loop, future in ready:
+            loop.call_soon_threadsafe(_settle, future, None)
+        if record:
+            self._report()
+
+    def _fail(self, error: BaseException) -> None:
+        with self._lock:
+            self.error = error
+            waiters, self._waiters = self._waiters, []
+        for _, loop, future in waiters:
+            loop.call_soon_threadsafe(_settle, future, error)
+
+    def _report(self) -> None:
+        if self._on_progress is not None:
+            self._on_progress(self.progress())
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
     else:
-        os.rename(staging, root)
+        future.set_exception(error)
 
 
-def generate(root: Path, plan: CataloguePlan, workers: int | None = None) -> None:
-    """Render ``plan`` into the (empty or new) dir ``root`` and write its manifest last."""
-    rendered = render_files(root, plan.files(), workers)
-    _write_json(root / MANIFEST_NAME, manifest_for(plan, rendered))
-
-
-def _load_or_generate(
-    root: Path, plan_name: str, build: Callable[[], CataloguePlan], workers: int | None
+def open_catalogue(
+    root: Path,
+    plan: Callable[[], CataloguePlan] | CataloguePlan = build_demo_plan,
+    *,
+    workers: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> Catalogue:
-    catalogue = read_catalogue(root, plan_name)
+    """The catalogue in ``root`` at once: the complete one if it is there, else one whose files render
+    in the background (``catalogue.rendering`` tells how far, and lets a caller wait for files)."""
+    root = Path(root)
+    name = plan.name if isinstance(plan, CataloguePlan) else DEMO_PLAN_NAME
+    catalogue = read_catalogue(root, name)
     if catalogue is not None:
         return catalogue
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(root.parent / (root.name + ".lock")):
-        # Whoever held the lock before us may have just generated it.
-        catalogue = read_catalogue(root, plan_name)
-        if catalogue is not None:
-            return catalogue
-        _remove_leftovers(root)
-        staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(root), dir=root.parent))
-        try:
-            generate(staging, build(), workers)
-            _swap_into_place(staging, root)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)  # still there only if generation failed
-    catalogue = read_catalogue(root, plan_name)
-    if catalogue is None:
+    built = plan if isinstance(plan, CataloguePlan) else plan()
+    return CatalogueRender(root, built, workers, on_progress).start().catalogue
+
+
+def _load_or_generate(root: Path, plan: Callable[[], CataloguePlan] | CataloguePlan, workers: int | None) -> Catalogue:
+    catalogue = open_catalogue(root, plan, workers=workers)
+    if catalogue.rendering is None:
+        return catalogue
+    catalogue.rendering.wait()
+    complete = read_catalogue(Path(root), catalogue.rendering.plan.name)
+    if complete is None:
         raise RuntimeError(f"the catalogue generated in {root} does not read back")
-    return catalogue
+    return complete
 
 
 def load_catalogue(root: Path, *, workers: int | None = None) -> Catalogue:
     """Return the demo catalogue stored in `root`, generating it there first if it is missing,
-    incomplete or of another CATALOGUE_VERSION. Generation writes into a temporary sibling dir and
-    renames it into place under a lock file (root.parent / (root.name + '.lock')), so a crash never
-    leaves a half catalogue and concurrent callers all end with the same valid one. A second load
-    reads manifest.json and stats the files; nothing is hashed or encoded again."""
-    return _load_or_generate(Path(root), DEMO_PLAN_NAME, build_demo_plan, workers)
+    incomplete or of another CATALOGUE_VERSION. Files are rendered in place under a lock file
+    (root.parent / (root.name + '.lock')), each via a temporary name, and manifest.json is written
+    last: a catalogue without it is incomplete, and the next load finishes it (keeping the files a
+    crash left whole). A second load reads manifest.json and stats the files; nothing is hashed or
+    encoded again."""
+    return _load_or_generate(Path(root), build_demo_plan, workers)
 
 
 def load_plan(root: Path, plan: CataloguePlan, *, workers: int | None = None) -> Catalogue:
     """Like load_catalogue for any plan, e.g. ``build_demo_plan().only("tad_demo_hostile")``."""
-    return _load_or_generate(Path(root), plan.name, lambda: plan, workers)
+    return _load_or_generate(Path(root), plan, workers)
 
 
 # ---- synthetic catalogue for benchmarks --------------------------------------------------------
@@ -1091,5 +1221,6 @@ __all__ = [
     "build_demo_plan",
     "load_catalogue",
     "load_plan",
+    "open_catalogue",
     "synthetic_catalogue",
 ]
