@@ -22,7 +22,7 @@ from mutagen.id3 import ID3
 from mutagen.ogg import OggPage
 
 from tad_tui.telegram.sim import catalogue as catalogue_module
-from tad_tui.telegram.sim import render as render_module
+from tad_tui.telegram.sim.catalogue import render as render_module
 from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.demo import ProgressLine
 from tad_tui.telegram.sim.server import SimulatedTelegram

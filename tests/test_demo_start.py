@@ -20,7 +20,7 @@ from textual.widgets import Static
 from helpers import run
 from tad_tui.store import opened_store
 from tad_tui.telegram.sim import catalogue as catalogue_module
-from tad_tui.telegram.sim import render as render_module
+from tad_tui.telegram.sim.catalogue import render as render_module
 from tad_tui.telegram.sim.catalogue import build_demo_plan, open_catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.server import SimulatedTelegram

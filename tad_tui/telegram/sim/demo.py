@@ -23,7 +23,7 @@ from tad_tui.paths import Paths
 from tad_tui.telegram.sim.catalogue import CatalogueRender, open_catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.limits import AccountLimits
-from tad_tui.telegram.sim.render import Progress
+from tad_tui.telegram.sim.catalogue.render import Progress
 from tad_tui.telegram.sim.server import DEMO_LOGIN_CODE, DEMO_PHONE, SimulatedTelegram
 
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130  # as the CLI's

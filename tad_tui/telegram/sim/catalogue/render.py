@@ -1,6 +1,6 @@
 """Rendering a catalogue plan's files, quick ones first, in worker processes that die with their parent.
 
-A worker is a fresh interpreter (``python -m tad_tui.telegram.sim.render_worker``), not a fork: it
+A worker is a fresh interpreter (``python -m tad_tui.telegram.sim.catalogue.render_worker``), not a fork: it
 inherits no descriptor of the parent (the data dir's writer lock least of all), asks Linux to kill
 it when the parent dies (``PR_SET_PDEATHSIG``), and elsewhere stops at the end of its task when its
 parent is gone or its stdin closes. Every file is written under a temporary name and renamed, so a
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
-    from tad_tui.telegram.sim.catalogue import FilePlan
+    from tad_tui.telegram.sim.catalogue.model import FilePlan
 
 Rendered = tuple[int, int, str]  # (document_id, size, md5)
 PART_MARK = ".part-"  # in the temporary name a file is written under: ".<name>.part-<pid>"
@@ -54,7 +54,7 @@ def tiny_pdf(text: str) -> bytes:
 
 def render_file(root: Path, file: FilePlan) -> Rendered:
     """Write one file at ``root / file.relpath`` via a temporary name; return (id, size, md5)."""
-    from tad_tui.telegram.sim.catalogue import AudioSource
+    from tad_tui.telegram.sim.catalogue.model import AudioSource
 
     path = root / file.relpath
     temporary = path.with_name(f".{path.name}{PART_MARK}{os.getpid()}")
@@ -77,7 +77,7 @@ def render_file(root: Path, file: FilePlan) -> Rendered:
 
 def render_cost(file: FilePlan) -> float:
     """Rough relative encoding time: to put the quick files first and cut batches of even work."""
-    from tad_tui.telegram.sim.catalogue import AudioSource
+    from tad_tui.telegram.sim.catalogue.model import AudioSource
 
     if not isinstance(file.source, AudioSource):
         return 1.0
@@ -125,7 +125,7 @@ class RenderFailed(Exception):
 
 
 def _worker_command() -> list[str]:
-    return [sys.executable, "-m", "tad_tui.telegram.sim.render_worker", str(os.getpid())]
+    return [sys.executable, "-m", "tad_tui.telegram.sim.catalogue.render_worker", str(os.getpid())]
 
 
 def _send(stream: BinaryIO, value: Any) -> None:

@@ -1,4 +1,4 @@
-"""A catalogue render worker: ``python -m tad_tui.telegram.sim.render_worker <parent pid>``.
+"""A catalogue render worker: ``python -m tad_tui.telegram.sim.catalogue.render_worker <parent pid>``.
 
 Reads pickled ``(root, [FilePlan, ...])`` tasks on stdin and answers ``("ok", document_id, size,
 md5)`` per file (or ``("error", message)``) on stdout. It never outlives its parent: on Linux the
@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
     die_with_parent(parent)
     # Ctrl-C in the terminal goes to the whole process group: the parent decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from tad_tui.telegram.sim.render import render_file
+    from tad_tui.telegram.sim.catalogue.render import render_file
 
     tasks, answers = sys.stdin.buffer, sys.stdout.buffer
     while True:
