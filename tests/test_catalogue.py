@@ -413,7 +413,10 @@ def test_progress_line_redraws_one_line_on_a_terminal_and_prints_now_and_then_el
     piped, terminal = io.StringIO(), Terminal()
     for stream in (piped, terminal):
         line = ProgressLine(stream, tmp_path)
-        for step in progress:
+        line(progress[0])
+        assert ("demo catalogue ▕" in stream.getvalue()) is (stream is piped)  # a terminal waits
+        line.go_live()  # the command's output is out: a terminal draws from now on
+        for step in progress[1:]:
             line(step)
     piped_lines = piped.getvalue().splitlines()
     assert piped_lines[0].startswith("Rendering the demo catalogue")
@@ -421,7 +424,7 @@ def test_progress_line_redraws_one_line_on_a_terminal_and_prints_now_and_then_el
     assert piped_lines[1] == f"demo catalogue {progress[0].line()}"
     assert piped_lines[-1] == f"demo catalogue {progress[-1].line()}"
     assert "4/4 files, 6.0 MB" in piped_lines[-1] and "100%" in piped_lines[-1]
-    # On a terminal: one line, redrawn in place, ended when the render is.
+    # On a terminal: one line, redrawn in place, ended when the render is; nothing before go_live.
     heading, drawn, rest = terminal.getvalue().split("\n")
     assert heading.startswith("Rendering the demo catalogue") and rest == ""
     assert drawn.startswith(f"\r\x1b[2Kdemo catalogue {progress[0].line()}")
