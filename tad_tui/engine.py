@@ -91,6 +91,13 @@ class Engine:
     def online(self) -> bool:
         return self._online
 
+    def catalogue_progress(self) -> Any:
+        """How far the demo catalogue's first render is (a ``Progress``: files, bytes, share of the
+        work), or None when there is nothing to render (a real account, a complete catalogue)."""
+        client = getattr(self._source, "client", None)
+        read = getattr(client, "catalogue_progress", None)
+        return read() if read is not None else None
+
     async def list_groups(self, *, refresh: bool = True) -> list[GroupSummary]:
         """The account's groups and channels; ``refresh`` asks Telegram first, else the library only."""
         if refresh:

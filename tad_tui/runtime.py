@@ -44,11 +44,14 @@ def setup_logging(settings: Settings, paths: Paths) -> None:
 
 
 def build_source(
-    settings: Settings, paths: Paths, *, demo: bool, warnings: list[str] | None = None
+    settings: Settings, paths: Paths, *, demo: bool, warnings: list[str] | None = None, in_app: bool = False
 ) -> TelethonSource:
-    """The Telegram source; problems fixed on the way (a session file others could read) go to ``warnings``."""
+    """The Telegram source; problems fixed on the way (a session file others could read) go to ``warnings``.
+
+    ``in_app``: the demo catalogue's first render shows its progress in the app, not on stderr.
+    """
     warnings = [] if warnings is None else warnings
-    source = TelethonSource(_client(settings, paths, demo=demo, warnings=warnings))
+    source = TelethonSource(_client(settings, paths, demo=demo, warnings=warnings, in_app=in_app))
     performance = settings.performance
     source.client.request_limiter = RequestRateLimiter(
         performance.rate_limit_requests_per_second, performance.rate_limit_burst_size
@@ -96,13 +99,13 @@ def secure_session_file(path: Path) -> str | None:
     )
 
 
-def _client(settings: Settings, paths: Paths, *, demo: bool, warnings: list[str]) -> TadClient:
+def _client(settings: Settings, paths: Paths, *, demo: bool, warnings: list[str], in_app: bool) -> TadClient:
     session = session_file(settings, paths, demo=demo)
     if demo:
         from tad_tui.telegram.sim.demo import demo_client
 
         _note(warnings, secure_session_file(session))
-        return demo_client(settings, paths, session)
+        return demo_client(settings, paths, session, in_app=in_app)
     telegram = settings.telegram
     if not telegram.has_credentials:
         raise ConfigError(
@@ -139,6 +142,7 @@ async def open_engine(
     writer: bool,
     connect: bool = True,
     print_warnings: bool = True,
+    in_app: bool = False,
 ) -> AsyncIterator[Engine]:
     """The engine for one command or one TUI session.
 
@@ -147,15 +151,16 @@ async def open_engine(
     ``connect=False`` leaves reaching Telegram to the caller (``Engine.connect``): the TUI paints
     first and connects after. Start-up warnings (already in the log file) are kept in
     ``engine.startup_warnings``; ``print_warnings`` also writes each as one line to stderr, for the
-    CLI (the TUI shows them as notifications instead).
+    CLI (the TUI shows them as notifications instead). The demo catalogue's first render runs
+    while the engine works: a command (not ``in_app``) shows its progress on stderr and finishes it
+    before the process exits; the app shows it itself and leaves the rest to the next run.
     """
     async with AsyncExitStack() as stack:
         paths.ensure()
         if writer:
             stack.enter_context(WriterLock(paths.lock_file))
-        # Built before the store opens its thread: generating the demo catalogue forks workers.
         warnings: list[str] = []
-        source = build_source(settings, paths, demo=demo, warnings=warnings) if writer else None
+        source = build_source(settings, paths, demo=demo, warnings=warnings, in_app=in_app) if writer else None
         if print_warnings:
             for warning in warnings:
                 print(f"tad-tui: warning: {warning}", file=sys.stderr)

@@ -22,6 +22,10 @@ from mutagen.id3 import ID3
 from mutagen.ogg import OggPage
 
 from tad_tui.telegram.sim import catalogue as catalogue_module
+from tad_tui.telegram.sim.catalogue import render as render_module
+from tad_tui.telegram.sim.client import SimulatedClient
+from tad_tui.telegram.sim.demo import ProgressLine
+from tad_tui.telegram.sim.server import SimulatedTelegram
 from tad_tui.telegram.sim.audio import Encoding, Tone, encode, polynomial_sine, restamp_ogg_serial
 from tad_tui.telegram.sim.catalogue import (
     CATALOGUE_VERSION,
@@ -32,6 +36,7 @@ from tad_tui.telegram.sim.catalogue import (
     build_demo_plan,
     load_catalogue,
     load_plan,
+    open_catalogue,
     read_catalogue,
     synthetic_catalogue,
 )
@@ -334,23 +339,96 @@ def test_a_catalogue_of_another_plan_is_not_mistaken_for_the_demo(tmp_path: Path
     assert read_catalogue(tmp_path / "demo") is None
 
 
-def test_a_failed_generation_leaves_no_catalogue_and_no_debris(
+def test_a_failed_render_is_finished_by_the_next_load_keeping_what_landed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_render = catalogue_module._render_file
+    real_render = render_module.render_file
     calls = 0
 
-    def crash_on_the_fifth(root: Path, file: catalogue_module.FilePlan) -> catalogue_module.Rendered:
+    def crash_on_the_fifth(root: Path, file: catalogue_module.FilePlan) -> render_module.Rendered:
         nonlocal calls
         calls += 1
         if calls == 5:
             raise OSError("disk on fire")
         return real_render(root, file)
 
-    monkeypatch.setattr(catalogue_module, "_render_file", crash_on_the_fifth)
+    root = tmp_path / "demo"
+    monkeypatch.setattr(render_module, "render_file", crash_on_the_fifth)
     with pytest.raises(OSError, match="disk on fire"):
-        hostile_plan_catalogue(tmp_path / "demo", workers=1)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.lock"]
+        hostile_plan_catalogue(root, workers=1)
+    assert read_catalogue(root, build_demo_plan().only(HOSTILE).name) is None  # no manifest: incomplete
+    landed = file_mtimes(root / "files")
+    assert len(landed) == 4  # whole files only: the fifth was never renamed into place
+    monkeypatch.setattr(render_module, "render_file", real_render)
+    catalogue = hostile_plan_catalogue(root, workers=1)
+    assert all(file_mtimes(root / "files")[path] == mtime for path, mtime in landed.items())
+    for file in catalogue.files:
+        assert hashlib.md5(file.path.read_bytes()).hexdigest() == file.md5
+    assert sorted(p.name for p in root.iterdir()) == ["files", MANIFEST_NAME]
+
+
+def test_a_half_written_file_is_never_taken_for_a_rendered_one(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    plan = build_demo_plan().only(HOSTILE)
+    first = render_module.render_order(plan.files())[0]
+    (root / "files").mkdir(parents=True)
+    (root / first.relpath).write_bytes(b"\xff\xfb half")  # as if a crash cut it, not renamed
+    (root / "files" / f".x.mp3{render_module.PART_MARK}123").write_bytes(b"debris")
+    catalogue = hostile_plan_catalogue(root, workers=1)
+    assert hashlib.md5(catalogue.document(first.document_id).path.read_bytes()).hexdigest() == (
+        catalogue.document(first.document_id).md5
+    )
+    assert not list((root / "files").glob(".*"))
+
+
+async def test_the_server_answers_for_a_file_once_it_has_rendered(tmp_path: Path) -> None:
+    """While the catalogue renders, a request for a file still to come waits for it (it is rendered
+    next) and gets the final bytes; a group's messages come with their final sizes."""
+    plan = build_demo_plan().only(HOSTILE)
+    catalogue = open_catalogue(tmp_path / "demo", plan, workers=1)
+    rendering = catalogue.rendering
+    assert rendering is not None
+    last = render_module.render_order(plan.files())[-1]
+    client = SimulatedClient(SimulatedTelegram(catalogue, authorized=True))
+    await client.connect()
+    try:
+        group = await client.get_entity("tad_demo_hostile")
+        messages = await client.get_messages(group, limit=None)
+        data = await client.download_media(next(m for m in messages if m.file and m.document.id == last.document_id), bytes)
+    finally:
+        await client.disconnect()
+    final = rendering.wait()
+    assert hashlib.md5(data).hexdigest() == final.document(last.document_id).md5
+    sizes = {m.document.id: m.document.size for m in messages if m.document is not None}
+    assert sizes == {f.document_id: final.document(f.document_id).size for f in final.files}
+    assert rendering.progress().complete
+
+
+def test_progress_line_redraws_one_line_on_a_terminal_and_prints_now_and_then_elsewhere(tmp_path: Path) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    progress = [render_module.Progress(n, 4, n * 1_500_000, n / 4) for n in range(1, 5)]
+    piped, terminal = io.StringIO(), Terminal()
+    for stream in (piped, terminal):
+        line = ProgressLine(stream, tmp_path)
+        line(progress[0])
+        assert ("demo catalogue ▕" in stream.getvalue()) is (stream is piped)  # a terminal waits
+        line.go_live()  # the command's output is out: a terminal draws from now on
+        for step in progress[1:]:
+            line(step)
+    piped_lines = piped.getvalue().splitlines()
+    assert piped_lines[0].startswith("Rendering the demo catalogue")
+    # The first and the last always; between them at most one line every few seconds.
+    assert piped_lines[1] == f"demo catalogue {progress[0].line()}"
+    assert piped_lines[-1] == f"demo catalogue {progress[-1].line()}"
+    assert "4/4 files, 6.0 MB" in piped_lines[-1] and "100%" in piped_lines[-1]
+    # On a terminal: one line, redrawn in place, ended when the render is; nothing before go_live.
+    heading, drawn, rest = terminal.getvalue().split("\n")
+    assert heading.startswith("Rendering the demo catalogue") and rest == ""
+    assert drawn.startswith(f"\r\x1b[2Kdemo catalogue {progress[0].line()}")
+    assert drawn.endswith(f"\r\x1b[2Kdemo catalogue {progress[-1].line()}")
 
 
 def test_leftovers_of_a_crashed_generation_are_cleaned_up(tmp_path: Path) -> None:

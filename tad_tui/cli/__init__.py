@@ -411,7 +411,9 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
             return EXIT_OK
         demo, paths = True, build_paths(settings, demo=True)
         _start_logs(settings, paths, via="tui")  # the demo's data dir keeps its own logs
-    async with open_engine(settings, paths, demo=demo, writer=True, connect=False, print_warnings=False) as engine:
+    async with open_engine(
+        settings, paths, demo=demo, writer=True, connect=False, print_warnings=False, in_app=True
+    ) as engine:
         await run_tui(engine)
     return EXIT_OK
 

@@ -19,7 +19,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual import work
 from textual.worker import Worker, WorkerCancelled, WorkerState
 
@@ -106,6 +106,8 @@ class TadApp(App[None]):
                 yield SearchPane(self.engine, id="search-pane")
             with TabPane("Performance F4", id="performance"):
                 yield PerformancePane(self.engine, self.bridge.names, id="performance-pane")
+        # The demo catalogue's first render, while it lasts (the app opens before it is done).
+        yield Static(id="catalogue-progress", markup=False)
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
@@ -120,7 +122,22 @@ class TadApp(App[None]):
         self.set_interval(1 / PROGRESS_HZ, self.bridge.flush)
         self._notifier = Notifier(self.engine.settings.notifications, self.engine.events, self._toast)
         self.query_one(GroupsPane).focus_list()
+        if self.engine.catalogue_progress() is not None:
+            self._catalogue_timer = self.set_interval(1 / PROGRESS_HZ, self._show_catalogue_progress)
+            self._show_catalogue_progress()
         self.go_online()
+
+    def _show_catalogue_progress(self) -> None:
+        """The demo catalogue's render on the line above the footer; gone when it is done."""
+        line = self.query_one("#catalogue-progress", Static)
+        progress = self.engine.catalogue_progress()
+        if progress is None or progress.complete:
+            line.display = False
+            self._catalogue_timer.stop()
+            return
+        # Groups and small files first: a scan or a download of a file still to come waits for it.
+        line.update(f"Rendering the demo catalogue {progress.line(16)} — quick files first, the app works meanwhile")
+        line.display = True
 
     def _toast(self, title: str, message: str) -> None:
         """Where no desktop can notify (SSH, headless): a toast and the terminal bell."""

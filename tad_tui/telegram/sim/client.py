@@ -131,6 +131,10 @@ class SimulatedConnection:
     def _transmit(self, future: asyncio.Future[Any], request: TLRequest) -> None:
         loop = asyncio.get_running_loop()
         inner = unwrap(request)
+        waiting = self.server.pending(inner)
+        if waiting is not None:  # the demo catalogue is still rendering a file the answer needs
+            loop.create_task(self._transmit_when_rendered(waiting, future, request))
+            return
         size = 64  # an answer's framing, so small answers also take link time
         outcome: Any
         try:
@@ -147,6 +151,19 @@ class SimulatedConnection:
         done = start + (size / self.bandwidth if self.bandwidth else 0.0)
         self._link_free_at = done
         loop.call_at(done + self.latency / 2, self._deliver, future, outcome, self._epoch)
+
+    async def _transmit_when_rendered(
+        self, waiting: asyncio.Future[None], future: asyncio.Future[Any], request: TLRequest
+    ) -> None:
+        try:
+            await waiting
+        except Exception as error:  # noqa: BLE001 - the render failed: the request fails with it
+            self._pending.pop(future, None)
+            if not future.done():
+                future.set_exception(ConnectionError(f"the demo catalogue could not be rendered: {error}"))
+            return
+        if not future.done() and self._link_up and future in self._pending:
+            self._transmit(future, request)
 
     def _deliver(self, future: asyncio.Future[Any], outcome: Any, epoch: int) -> None:
         if epoch != self._epoch:
@@ -251,6 +268,13 @@ class SimulatedClient(TadClient):
             delay=self._retry_delay,
             auto_reconnect=self._auto_reconnect,
         )
+
+    def catalogue_progress(self) -> Any:
+        """How far the demo catalogue's render is (a ``Progress``), or None when it is complete."""
+        rendering = self.server.catalogue.rendering
+        if rendering is None:
+            return None
+        return rendering.progress()
 
     def _new_connection(self, dc_id: int, auth_key: AuthKey, **retrying: Any) -> SimulatedConnection:
         return SimulatedConnection(

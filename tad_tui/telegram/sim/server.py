@@ -12,6 +12,7 @@ bandwidth) is modelled by the connection objects in ``sim/client.py``, not here.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import hashlib
 import hmac
@@ -246,6 +247,38 @@ class SimulatedTelegram:
             _write_state(self.state_file, self._authorized_keys)
 
     # ---- dispatch -----------------------------------------------------------------------------
+
+    def pending(self, request: TLRequest) -> asyncio.Future[None] | None:
+        """While the catalogue renders: a future to await before ``request`` can be answered (its
+        files are rendered first), or None when it can be answered now."""
+        rendering = self.catalogue.rendering
+        if rendering is None or rendering.finished:
+            return None
+        needed = self._files_needed(request)
+        if not needed or rendering.ready(needed):
+            return None
+        return rendering.wait_for(needed)
+
+    def _files_needed(self, request: Any) -> list[int]:
+        """The documents an answer to ``request`` carries: a group's for a page of its messages
+        (their sizes), one file's for its bytes or hashes."""
+        while type(request).__name__ == "InvokeWithTakeoutRequest":
+            request = request.query
+        name = type(request).__name__
+        location = getattr(request, "location", None)
+        if name == "GetDialogsRequest":  # each group's newest message comes along
+            tops = (self._ordered[group.id][0].file for group in self.catalogue.groups if self._ordered[group.id])
+            return [file.document_id for file in tops if file is not None]
+        if name in {"GetFileRequest", "GetFileHashesRequest"}:
+            return [location.id] if isinstance(location, types.InputDocumentFileLocation) else []
+        peer = {"GetHistoryRequest": "peer", "SearchRequest": "peer", "GetMessagesRequest": "channel"}.get(name)
+        if peer is None or not hasattr(request, peer):
+            return []
+        try:
+            group = self._group_for(getattr(request, peer))
+        except RpcErrorReply:
+            return []  # answered with the error, needing no file
+        return [m.file.document_id for m in group.messages if m.file is not None]
 
     def handle(
         self, request: TLRequest, *, connection: int, dc_id: int, auth_key: bytes, takeout_id: int | None = None
@@ -579,6 +612,7 @@ class SimulatedTelegram:
         ).digest()[:8]
 
     def document(self, file: DemoFile) -> types.Document:
+        file = self.catalogue.current(file)
         attributes: list[Any] = []
         if file.has_audio_attribute:
             attributes.append(
@@ -678,6 +712,8 @@ class SimulatedTelegram:
         if not isinstance(location, types.InputDocumentFileLocation):
             raise RpcErrorReply(400, "LOCATION_INVALID")
         file = self._files.get(location.id)
+        if file is not None:
+            file = self.catalogue.current(file)
         if file is None or file.access_hash != location.access_hash:
             raise RpcErrorReply(400, "LOCATION_INVALID")
         if self._dc_of[file.document_id] != dc_id:

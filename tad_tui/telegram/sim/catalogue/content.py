@@ -1,211 +1,29 @@
-"""The deterministic demo catalogue that the simulated Telegram server serves.
-
-``build_demo_plan`` describes every group, message and file (pure and fast); ``load_catalogue``
-renders that plan once into a directory (``files/<document_id>.<ext>`` plus ``manifest.json``) and
-afterwards only reads the manifest. Generation happens in a staging sibling that is renamed into
-place under a lock, so readers only ever see a complete catalogue.
-"""
+"""The demo catalogue's content: four groups of tagged audio (classical, a radio archive, DJ mixes,
+hostile names) as a plan: pure, deterministic, no I/O."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import multiprocessing
-import os
 import random
 import re
-import shutil
-import sys
-import tempfile
-import threading
 import zlib
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from tad_tui.telegram.sim.media import MIME_TYPES, AudioFormat, Encoding, Tags, Tone, md5_of_file
+from tad_tui.telegram.sim.catalogue.model import (
+    DEMO_PLAN_NAME,
+    AudioSource,
+    CataloguePlan,
+    FilePlan,
+    GroupPlan,
+    Ids,
+    MessagePlan,
+    PdfSource,
+)
+from tad_tui.telegram.sim.media import MIME_TYPES, AudioFormat, Encoding, Tags, Tone
 
-if sys.platform == "win32":
-    import msvcrt
-else:
-    import fcntl
-
-CATALOGUE_VERSION = 1
-MANIFEST_NAME = "manifest.json"
-DEMO_PLAN_NAME = "demo"
-DC_ID = 2
 CATALOGUE_SEED = 20240501
-MAX_WORKERS = 4
-
-
-# ---- what the server sees ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoFile:
-    document_id: int  # Telegram document id (int64, positive); the same file posted twice shares it
-    access_hash: int  # int64
-    path: Path  # where the bytes live on disk (inside the catalogue dir)
-    size: int  # exact byte size of the file at `path`
-    md5: str  # hex md5 of the bytes
-    mime_type: str  # e.g. audio/mpeg, audio/flac, audio/ogg
-    file_name: str | None  # DocumentAttributeFilename value; None = no filename attribute
-    title: str | None  # DocumentAttributeAudio.title (None = no title in the audio attribute)
-    performer: str | None  # DocumentAttributeAudio.performer
-    duration: int  # seconds, as the audio attribute reports it (0 without an audio attribute)
-    has_audio_attribute: bool = True  # False = "audio sent as a plain file": only mime + filename
-    dc_id: int = DC_ID
-    tags: Tags = ()  # the tags written inside the file ((key, value) pairs); () = an untagged file
-
-
-@dataclass(frozen=True)
-class DemoMessage:
-    id: int  # message id, increasing with date within a group, starting at 1
-    date: datetime  # tz-aware UTC
-    text: str  # caption / message text
-    file: DemoFile | None  # None = a text-only message
-
-
-@dataclass(frozen=True)
-class DemoGroup:
-    id: int  # bare channel id (positive, e.g. 1_000_000_001)
-    access_hash: int
-    title: str
-    username: str  # without '@'
-    megagroup: bool  # True = a supergroup, False = a broadcast channel
-    about: str
-    messages: tuple[DemoMessage, ...]
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    root: Path
-    groups: tuple[DemoGroup, ...]
-    _by_username: dict[str, DemoGroup] = field(init=False, repr=False, compare=False)
-    _by_id: dict[int, DemoGroup] = field(init=False, repr=False, compare=False)
-    _documents: dict[int, DemoFile] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # Frozen, so the lookup indexes are set once through object.__setattr__.
-        object.__setattr__(self, "_by_username", {g.username.casefold(): g for g in self.groups})
-        object.__setattr__(self, "_by_id", {g.id: g for g in self.groups})
-        documents = {m.file.document_id: m.file for g in self.groups for m in g.messages if m.file is not None}
-        object.__setattr__(self, "_documents", documents)
-
-    def group(self, key: str | int) -> DemoGroup:
-        """By username (with or without '@', any case), bare id, or Telethon's marked id (-100...)."""
-        if isinstance(key, str):
-            return self._by_username[key.removeprefix("@").casefold()]
-        if key < 0 and str(key).startswith("-100"):
-            key = int(str(key)[4:])
-        return self._by_id[key]
-
-    def document(self, document_id: int) -> DemoFile:
-        return self._documents[document_id]
-
-    @property
-    def files(self) -> tuple[DemoFile, ...]:
-        """Every distinct file, a file posted in two groups once."""
-        return tuple(self._documents.values())
-
-
-# ---- what to generate -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AudioSource:
-    tone: Tone
-    encoding: Encoding
-    tags: Tags
-    ogg_serial: int
-
-
-@dataclass(frozen=True)
-class PdfSource:
-    text: str
-
-
-FileSource = AudioSource | PdfSource
-
-
-@dataclass(frozen=True)
-class FilePlan:
-    document_id: int
-    access_hash: int
-    relpath: str  # POSIX path inside the catalogue dir
-    mime_type: str
-    file_name: str | None
-    title: str | None
-    performer: str | None
-    duration: int
-    has_audio_attribute: bool
-    source: FileSource
-
-    @property
-    def tags(self) -> Tags:
-        return self.source.tags if isinstance(self.source, AudioSource) else ()
-
-
-@dataclass(frozen=True)
-class MessagePlan:
-    date: datetime
-    text: str
-    file: FilePlan | None
-
-
-@dataclass(frozen=True)
-class GroupPlan:
-    id: int
-    access_hash: int
-    title: str
-    username: str
-    megagroup: bool
-    about: str
-    messages: tuple[MessagePlan, ...]  # in date order; message ids are positions + 1
-
-
-@dataclass(frozen=True)
-class CataloguePlan:
-    name: str  # stored in the manifest, so a catalogue of another plan is never mistaken for this one
-    groups: tuple[GroupPlan, ...]
-
-    def files(self) -> list[FilePlan]:
-        """Every distinct file in order of first appearance."""
-        seen: dict[int, FilePlan] = {}
-        for group in self.groups:
-            for message in group.messages:
-                if message.file is not None:
-                    seen.setdefault(message.file.document_id, message.file)
-        return list(seen.values())
-
-    def only(self, *usernames: str) -> CataloguePlan:
-        """The plan restricted to these groups (for tests that need a quick, real catalogue)."""
-        groups = tuple(g for g in self.groups if g.username in usernames)
-        return CataloguePlan(f"{self.name}[{','.join(g.username for g in groups)}]", groups)
-
-
-class _Ids:
-    """Unique positive document ids and nonzero signed access hashes from one seeded stream."""
-
-    def __init__(self, seed: str, taken: set[int]) -> None:
-        self._rng = random.Random(seed)
-        self._taken = taken  # shared across groups so ids stay unique catalogue-wide
-
-    def document_id(self) -> int:
-        while (value := self._rng.randrange(1 << 60, 1 << 63)) in self._taken:
-            pass
-        self._taken.add(value)
-        return value
-
-    def access_hash(self) -> int:
-        while (value := self._rng.getrandbits(64) - (1 << 63)) == 0:
-            pass
-        return value
 
 
 # Just-intonation triads (ratios to the key's root): exact in binary floating point arithmetic,
@@ -224,7 +42,7 @@ def _progression(rng: random.Random, length: int = 4) -> tuple[tuple[float, ...]
 
 
 def _audio_file(
-    ids: _Ids,
+    ids: Ids,
     rng: random.Random,
     *,
     encoding: Encoding,
@@ -276,7 +94,7 @@ def _utc(year: int, month: int, day: int, hour: int = 0) -> datetime:
     return datetime(year, month, day, hour, tzinfo=UTC)
 
 
-def _group(ids: _Ids, *, group_id: int, title: str, username: str, megagroup: bool, about: str,
+def _group(ids: Ids, *, group_id: int, title: str, username: str, megagroup: bool, about: str,
            messages: Sequence[MessagePlan]) -> GroupPlan:
     ordered = tuple(sorted(messages, key=lambda m: m.date))
     return GroupPlan(group_id, ids.access_hash(), title, username, megagroup, about, ordered)
@@ -431,7 +249,7 @@ def _classical_tags(composer: _Composer, title: str, year: str, track: int) -> T
     )
 
 
-def _classical_file(ids: _Ids, rng: random.Random, work: _Work, track: int) -> FilePlan:
+def _classical_file(ids: Ids, rng: random.Random, work: _Work, track: int) -> FilePlan:
     composer, fmt, flags = _COMPOSERS[work.composer], work.format, work.flags
     tags = () if _UNTAGGED in flags else _classical_tags(composer, work.title, work.year, track)
     big = _BIG_FLAC in flags
@@ -460,7 +278,7 @@ def _classical_caption(work: _Work) -> str:
     return f"{heading}\n#classical #{composer.hashtag}"
 
 
-def _classical_group(ids: _Ids) -> tuple[GroupPlan, FilePlan]:
+def _classical_group(ids: Ids) -> tuple[GroupPlan, FilePlan]:
     """The classical channel and the file it shares with the hostile group."""
     rng = random.Random(f"{CATALOGUE_SEED}:classical")
     track_numbers: dict[str, int] = {}
@@ -529,7 +347,7 @@ def _broadcasts(rng: random.Random, count: int) -> list[tuple[str, datetime]]:
     return result
 
 
-def _archive_recording(ids: _Ids, rng: random.Random, programme: str, aired: datetime) -> tuple[str, FilePlan]:
+def _archive_recording(ids: Ids, rng: random.Random, programme: str, aired: datetime) -> tuple[str, FilePlan]:
     day = aired.date().isoformat()
     title, host = f"{programme} {day}", rng.choice(_HOSTS)
     fmt: AudioFormat = rng.choice(("mp3", "ogg"))
@@ -543,7 +361,7 @@ def _archive_recording(ids: _Ids, rng: random.Random, programme: str, aired: dat
     return caption, plan
 
 
-def _plain_audio(ids: _Ids, rng: random.Random, number: int) -> tuple[str, FilePlan]:
+def _plain_audio(ids: Ids, rng: random.Random, number: int) -> tuple[str, FilePlan]:
     """Audio "sent as a file": only mime and filename reach Telegram; every other one is tagged."""
     fmt: AudioFormat = "mp3" if number % 2 else "flac"
     tags: Tags = (("title", f"Unlabelled Reel {number}"), ("artist", "Unknown")) if number % 2 else ()
@@ -554,7 +372,7 @@ def _plain_audio(ids: _Ids, rng: random.Random, number: int) -> tuple[str, FileP
     return f"Unlabelled reel {number}, sent as a file", plan
 
 
-def _pdf(ids: _Ids, number: int) -> tuple[str, FilePlan]:
+def _pdf(ids: Ids, number: int) -> tuple[str, FilePlan]:
     document_id = ids.document_id()
     plan = FilePlan(
         document_id=document_id, access_hash=ids.access_hash(), relpath=f"files/{document_id}.pdf",
@@ -564,7 +382,7 @@ def _pdf(ids: _Ids, number: int) -> tuple[str, FilePlan]:
     return f"Cataloguing notes, part {number}", plan
 
 
-def _archive_group(ids: _Ids) -> GroupPlan:
+def _archive_group(ids: Ids) -> GroupPlan:
     rng = random.Random(f"{CATALOGUE_SEED}:archive")
     items: list[tuple[str, FilePlan | None]] = [
         _archive_recording(ids, rng, programme, aired) for programme, aired in _broadcasts(rng, _ARCHIVE_AUDIO_COUNT)
@@ -601,7 +419,7 @@ _MIXES: tuple[tuple[str, Encoding, int, int, float], ...] = (
 )
 
 
-def _mixes_group(ids: _Ids) -> GroupPlan:
+def _mixes_group(ids: Ids) -> GroupPlan:
     rng = random.Random(f"{CATALOGUE_SEED}:mixes")
     items: list[tuple[str, FilePlan | None]] = []
     for track, (title, encoding, seconds, sample_rate, hiss) in enumerate(_MIXES, start=1):
@@ -663,7 +481,7 @@ _HOSTILE_TEXTS = (
 )
 
 
-def _hostile_group(ids: _Ids, shared: FilePlan) -> GroupPlan:
+def _hostile_group(ids: Ids, shared: FilePlan) -> GroupPlan:
     rng = random.Random(f"{CATALOGUE_SEED}:hostile")
     items: list[tuple[str, FilePlan | None]] = [(_HOSTILE_TEXTS[0], None)]
     for file_name, title, performer, fmt, why in _HOSTILE_FILES:
@@ -689,407 +507,7 @@ def _hostile_group(ids: _Ids, shared: FilePlan) -> GroupPlan:
 def build_demo_plan() -> CataloguePlan:
     """The whole demo catalogue as a plan: pure, deterministic, no I/O."""
     taken: set[int] = set()
-    ids = _Ids(f"{CATALOGUE_SEED}:ids", taken)
+    ids = Ids(f"{CATALOGUE_SEED}:ids", taken)
     classical, shared = _classical_group(ids)
     groups = (classical, _archive_group(ids), _mixes_group(ids), _hostile_group(ids, shared))
     return CataloguePlan(DEMO_PLAN_NAME, groups)
-
-
-# ---- rendering --------------------------------------------------------------------------------
-
-
-def tiny_pdf(text: str) -> bytes:
-    """A minimal valid one-page PDF showing ``text`` (ASCII), with a correct xref table."""
-    content = f"BT /F1 12 Tf 20 50 Td ({text}) Tj ET".encode("ascii")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref_at = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref_at)
-    return bytes(out)
-
-
-Rendered = tuple[int, int, str]  # (document_id, size, md5)
-
-
-def _render_file(root: Path, file: FilePlan) -> Rendered:
-    path = root / file.relpath
-    if isinstance(file.source, AudioSource):
-        from tad_tui.telegram.sim.audio import render_audio  # numpy and libsndfile: generating only
-
-        source = file.source
-        size, md5 = render_audio(path, source.tone, source.encoding, source.tags, source.ogg_serial)
-        return file.document_id, size, md5
-    data = tiny_pdf(file.source.text)
-    path.write_bytes(data)
-    return file.document_id, len(data), hashlib.md5(data).hexdigest()
-
-
-def _render_batch(root: str, files: Sequence[FilePlan]) -> list[Rendered]:
-    return [_render_file(Path(root), file) for file in files]
-
-
-def _render_cost(file: FilePlan) -> float:
-    """Rough relative encoding time, to hand the slow files out first and batch the quick ones."""
-    if not isinstance(file.source, AudioSource):
-        return 1.0
-    per_sample = {"mp3": 6.0, "ogg": 3.0, "flac": 0.3}[file.source.encoding.format]
-    tone = file.source.tone
-    return 50_000 + tone.frames * tone.channels * per_sample
-
-
-def _batches(files: Sequence[FilePlan], workers: int) -> list[list[FilePlan]]:
-    """Slowest first; quick files grouped so per-task overhead stays small next to the work."""
-    ordered = sorted(files, key=lambda f: (-_render_cost(f), f.document_id))
-    target = sum(map(_render_cost, ordered)) / (workers * 12)
-    batches: list[list[FilePlan]] = []
-    current: list[FilePlan] = []
-    current_cost = 0.0
-    for file in ordered:
-        current.append(file)
-        current_cost += _render_cost(file)
-        if current_cost >= target:
-            batches.append(current)
-            current, current_cost = [], 0.0
-    return batches + ([current] if current else [])
-
-
-def _usable_workers(requested: int | None) -> int:
-    """Worker processes to render with; 1 (in-process) when forking would be unsafe."""
-    if requested is not None and requested <= 1:
-        return 1
-    # Forking a process that runs other threads can deadlock the child, and spawning would
-    # re-import the caller's __main__; so a threaded caller renders in-process instead.
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
-        return 1
-    return requested or min(MAX_WORKERS, _available_cpus())
-
-
-def _available_cpus() -> int:
-    """CPUs this process may run on (a container's affinity mask can be smaller than the host)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def render_files(root: Path, files: Sequence[FilePlan], workers: int | None = None) -> dict[int, tuple[int, str]]:
-    """Write every file under ``root``; return document_id -> (size, md5). Output is independent of workers."""
-    (root / "files").mkdir(parents=True, exist_ok=True)
-    count = _usable_workers(workers)
-    if count == 1 or len(files) < 2:
-        results = _render_batch(str(root), files)
-    else:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-            batches = _batches(files, count)
-            results = [r for batch in pool.map(_render_batch, repeat(str(root)), batches) for r in batch]
-    return {document_id: (size, md5) for document_id, size, md5 in results}
-
-
-# ---- the manifest -----------------------------------------------------------------------------
-
-
-def _file_entry(file: FilePlan, size: int, md5: str) -> dict[str, Any]:
-    return {
-        "access_hash": file.access_hash,
-        "path": file.relpath,
-        "size": size,
-        "md5": md5,
-        "mime_type": file.mime_type,
-        "file_name": file.file_name,
-        "title": file.title,
-        "performer": file.performer,
-        "duration": file.duration,
-        "has_audio_attribute": file.has_audio_attribute,
-        "dc_id": DC_ID,
-        "tags": [list(pair) for pair in file.tags],
-    }
-
-
-def _group_entry(group: GroupPlan) -> dict[str, Any]:
-    messages = [
-        [number, int(m.date.timestamp()), m.text, m.file.document_id if m.file else None]
-        for number, m in enumerate(group.messages, start=1)
-    ]
-    return {
-        "id": group.id,
-        "access_hash": group.access_hash,
-        "title": group.title,
-        "username": group.username,
-        "megagroup": group.megagroup,
-        "about": group.about,
-        "messages": messages,  # [id, unix time, text, document_id or null]
-    }
-
-
-def manifest_for(plan: CataloguePlan, rendered: dict[int, tuple[int, str]]) -> dict[str, Any]:
-    files = {str(f.document_id): _file_entry(f, *rendered[f.document_id]) for f in plan.files()}
-    return {
-        "version": CATALOGUE_VERSION,
-        "plan": plan.name,
-        "files": files,
-        "groups": [_group_entry(group) for group in plan.groups],
-    }
-
-
-def _write_json(path: Path, data: Any) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a JSON document."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    os.replace(temporary, path)
-
-
-def _demo_file(root: Path, document_id: int, entry: dict[str, Any]) -> DemoFile:
-    return DemoFile(
-        document_id=document_id,
-        access_hash=entry["access_hash"],
-        path=root / entry["path"],
-        size=entry["size"],
-        md5=entry["md5"],
-        mime_type=entry["mime_type"],
-        file_name=entry["file_name"],
-        title=entry["title"],
-        performer=entry["performer"],
-        duration=entry["duration"],
-        has_audio_attribute=entry["has_audio_attribute"],
-        dc_id=entry["dc_id"],
-        tags=tuple((key, value) for key, value in entry["tags"]),
-    )
-
-
-def _demo_group(entry: dict[str, Any], files: dict[int, DemoFile]) -> DemoGroup:
-    messages = tuple(
-        DemoMessage(number, datetime.fromtimestamp(stamp, UTC), text, None if doc is None else files[doc])
-        for number, stamp, text, doc in entry["messages"]
-    )
-    return DemoGroup(
-        entry["id"], entry["access_hash"], entry["title"], entry["username"], entry["megagroup"], entry["about"],
-        messages,
-    )
-
-
-def catalogue_from_manifest(root: Path, manifest: dict[str, Any]) -> Catalogue:
-    files = {int(key): _demo_file(root, int(key), entry) for key, entry in manifest["files"].items()}
-    return Catalogue(root, tuple(_demo_group(entry, files) for entry in manifest["groups"]))
-
-
-def _files_intact(catalogue: Catalogue) -> bool:
-    """Every file present with its recorded size: a cheap check that needs no hashing."""
-    try:
-        return all(file.path.stat().st_size == file.size for file in catalogue.files)
-    except OSError:
-        return False
-
-
-def read_catalogue(root: Path, plan_name: str = DEMO_PLAN_NAME) -> Catalogue | None:
-    """The catalogue in ``root`` if it is complete and of this version and plan, else None."""
-    try:
-        manifest = json.loads((root / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict) or manifest.get("version") != CATALOGUE_VERSION:
-        return None
-    if manifest.get("plan") != plan_name:
-        return None
-    try:
-        catalogue = catalogue_from_manifest(root, manifest)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return catalogue if _files_intact(catalogue) else None
-
-
-# ---- generation, locking and atomic replacement -----------------------------------------------
-
-
-@contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path`` (created if missing) across processes."""
-    with path.open("a+b") as handle:
-        if sys.platform == "win32":
-            while True:
-                try:
-                    msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
-                    break
-                except OSError:  # LK_LOCK gives up after ~10 s; keep waiting like flock does
-                    continue
-        else:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if sys.platform == "win32":
-                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-            else:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _staging_prefix(root: Path) -> str:
-    return f".{root.name}.staging-"
-
-
-def _remove_leftovers(root: Path) -> None:
-    """Staging dirs of crashed generations; only called under the lock, so none is in use."""
-    for leftover in root.parent.glob(_staging_prefix(root) + "*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _swap_into_place(staging: Path, root: Path) -> None:
-    """Replace ``root`` by ``staging``: the old dir is renamed aside first, then deleted."""
-    if root.exists() or root.is_symlink():
-        retired = Path(tempfile.mkdtemp(prefix=_staging_prefix(root), dir=root.parent)) / "retired"
-        os.rename(root, retired)
-        os.rename(staging, root)
-        shutil.rmtree(retired.parent, ignore_errors=True)
-    else:
-        os.rename(staging, root)
-
-
-def generate(root: Path, plan: CataloguePlan, workers: int | None = None) -> None:
-    """Render ``plan`` into the (empty or new) dir ``root`` and write its manifest last."""
-    rendered = render_files(root, plan.files(), workers)
-    _write_json(root / MANIFEST_NAME, manifest_for(plan, rendered))
-
-
-def _load_or_generate(
-    root: Path, plan_name: str, build: Callable[[], CataloguePlan], workers: int | None
-) -> Catalogue:
-    catalogue = read_catalogue(root, plan_name)
-    if catalogue is not None:
-        return catalogue
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(root.parent / (root.name + ".lock")):
-        # Whoever held the lock before us may have just generated it.
-        catalogue = read_catalogue(root, plan_name)
-        if catalogue is not None:
-            return catalogue
-        _remove_leftovers(root)
-        staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(root), dir=root.parent))
-        try:
-            generate(staging, build(), workers)
-            _swap_into_place(staging, root)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)  # still there only if generation failed
-    catalogue = read_catalogue(root, plan_name)
-    if catalogue is None:
-        raise RuntimeError(f"the catalogue generated in {root} does not read back")
-    return catalogue
-
-
-def load_catalogue(root: Path, *, workers: int | None = None) -> Catalogue:
-    """Return the demo catalogue stored in `root`, generating it there first if it is missing,
-    incomplete or of another CATALOGUE_VERSION. Generation writes into a temporary sibling dir and
-    renames it into place under a lock file (root.parent / (root.name + '.lock')), so a crash never
-    leaves a half catalogue and concurrent callers all end with the same valid one. A second load
-    reads manifest.json and stats the files; nothing is hashed or encoded again."""
-    return _load_or_generate(Path(root), DEMO_PLAN_NAME, build_demo_plan, workers)
-
-
-def load_plan(root: Path, plan: CataloguePlan, *, workers: int | None = None) -> Catalogue:
-    """Like load_catalogue for any plan, e.g. ``build_demo_plan().only("tad_demo_hostile")``."""
-    return _load_or_generate(Path(root), plan.name, lambda: plan, workers)
-
-
-# ---- synthetic catalogue for benchmarks --------------------------------------------------------
-
-SYNTHETIC_MD5_INDEX = "synthetic-md5.json"
-_RANDOM_CHUNK = 1 << 20
-
-
-def _write_random_file(path: Path, size: int, seed: int, index: int) -> str:
-    """Pseudo-random bytes from (seed, index), written via a temporary name; returns the md5."""
-    import numpy as np  # generating only: reading a catalogue never loads numpy
-
-    rng = np.random.default_rng([seed, index])
-    digest = hashlib.md5()
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("wb") as sink:
-        for offset in range(0, size, _RANDOM_CHUNK):
-            chunk = rng.bytes(min(_RANDOM_CHUNK, size - offset))
-            digest.update(chunk)
-            sink.write(chunk)
-    os.replace(temporary, path)
-    return digest.hexdigest()
-
-
-def _synthetic_file_md5(path: Path, size: int, seed: int, index: int, known: dict[str, str]) -> str:
-    """Reuse a file already present with the right size; hash it only if its md5 was not recorded."""
-    try:
-        present = path.stat().st_size == size
-    except OSError:
-        present = False
-    if not present:
-        return _write_random_file(path, size, seed, index)
-    return known.get(path.name) or md5_of_file(path)
-
-
-def _synthetic_ids(seed: int, index: int, size: int, taken: set[int]) -> tuple[int, int]:
-    """(document_id, access_hash) fixed by seed, position and size, so a changed size is a new document."""
-    ids = _Ids(f"synthetic:{seed}:{index}:{size}", taken)
-    return ids.document_id(), ids.access_hash()
-
-
-def synthetic_catalogue(root: Path, *, sizes: list[int], seed: int = 0, username: str = "tad_bench") -> Catalogue:
-    """A one-group catalogue of files of exactly these sizes (pseudo-random bytes, need not be
-    audio; mime audio/mpeg) for benchmarks and tests; deterministic in `seed`; files written once
-    and reused if already present with the right size."""
-    if any(size < 0 for size in sizes):
-        raise ValueError("sizes must be non-negative")
-    root = Path(root)
-    (root / "files").mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(root / ".lock"):
-        index_path = root / SYNTHETIC_MD5_INDEX
-        try:
-            known: dict[str, str] = json.loads(index_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            known = {}
-        taken: set[int] = set()
-        messages = []
-        start = _utc(2025, 1, 1)
-        for index, size in enumerate(sizes):
-            document_id, access_hash = _synthetic_ids(seed, index, size, taken)
-            path = root / "files" / f"s{seed}-{index:05d}-{size}.mp3"
-            md5 = known[path.name] = _synthetic_file_md5(path, size, seed, index, known)
-            file = DemoFile(
-                document_id=document_id, access_hash=access_hash, path=path, size=size, md5=md5,
-                mime_type="audio/mpeg", file_name=f"bench-{index + 1:05d}.mp3", title=f"Bench Track {index + 1}",
-                performer="TAD Bench", duration=max(1, size // 16_000),  # as if 128 kbit/s
-            )
-            messages.append(DemoMessage(index + 1, start + timedelta(hours=index), f"Benchmark file {index + 1}", file))
-        _write_json(index_path, known)
-    group_rng = random.Random(f"synthetic:{seed}:{username}")
-    group = DemoGroup(
-        id=1_000_100_000 + zlib.crc32(username.encode()) % 100_000,
-        access_hash=group_rng.getrandbits(63) + 1,
-        title=f"TAD Bench · {username}",
-        username=username,
-        megagroup=False,
-        about=f"{len(sizes)} synthetic files (seed {seed}) for benchmarks.",
-        messages=tuple(messages),
-    )
-    return Catalogue(root, (group,))
-
-
-__all__ = [
-    "CATALOGUE_VERSION",
-    "Catalogue",
-    "CataloguePlan",
-    "DemoFile",
-    "DemoGroup",
-    "DemoMessage",
-    "build_demo_plan",
-    "load_catalogue",
-    "load_plan",
-    "synthetic_catalogue",
-]
