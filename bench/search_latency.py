@@ -376,7 +376,9 @@ class Reference:
     or, in scripts written without spaces, 100 when the track's word contains it; a track's score is
     the mean over the query's words of its best word. As the service does, the tracks that have every
     word (each one at least ``WORD_MATCH`` similar to one of the track's words) come before those
-    with only some: the best k are taken from the former when there are any.
+    with only some: the best k are taken from the former when there are any. This is the ranking rule
+    of ``tad_tui.library.search`` (its docstring), applied here to every track where the service
+    scores only the candidates its index returns: recall measures what that retrieval loses.
     """
 
     def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
