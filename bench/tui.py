@@ -176,7 +176,6 @@ def drive(config: Path, data: Path, queue: int) -> dict[str, float]:
         since = len(terminal.seen)
         terminal.key(F2)
         terminal.wait_for(f"{queue} entries".encode(), since=since)
-        since = len(terminal.seen)
         terminal.key(F3)
         terminal.settle(0.2)
         since = len(terminal.seen)
