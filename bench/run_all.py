@@ -39,10 +39,12 @@ TARGETS: dict[tuple[str, str], tuple[str, Callable[[float], bool]]] = {
     ("fairness", "critical_start_s"): ("≤ 1.0 s to a critical file's first byte, slots full", lambda v: v <= 1.0),
     ("fairness", "many_small_files_speedup"): ("≥ 3× with adaptive concurrency", lambda v: v >= 3),
     ("search_latency", "p95_ms"): ("≤ 16 ms per keystroke at 100k tracks", lambda v: v <= 16),
-    ("scan_throughput", "messages_per_s"): ("≥ 20,000 messages/s stored", lambda v: v >= 20_000),
-    ("tui", "start_s"): ("≤ 0.8 s to the first frame", lambda v: v <= 0.8),
-    ("tui", "rss_mib"): ("≤ 150 MiB at start", lambda v: v <= 150),
-    ("tui", "queue_open_ms"): ("≤ 300 ms for 10,000 entries", lambda v: v <= 300),
+    ("search_latency", "recall_at_10"): ("≥ 0.95 of a brute-force ranking's 10 best", lambda v: v >= 0.95),
+    ("scan_throughput", "ingest_per_s"): ("≥ 20,000 messages/s stored (no link)", lambda v: v >= 20_000),
+    ("tui", "warm_start_s"): ("≤ 0.8 s to the first frame", lambda v: v <= 0.8),
+    ("tui", "cold_start_s"): ("≤ 1.5 s to the first frame, first launch", lambda v: v <= 1.5),
+    ("tui", "rss_settled_mib"): ("≤ 150 MiB, vocabulary and queue loaded", lambda v: v <= 150),
+    ("tui", "queue_load_ms"): ("≤ 300 ms for 10,000 entries", lambda v: v <= 300),
     ("tui", "reorder_ms"): ("≤ 16 ms from keystroke to repaint", lambda v: v <= 16),
 }
 

@@ -5,7 +5,16 @@ Japanese or Greek, some accented Latin) through the real store, migrations and s
 triggers, then types 200 queries character by character (prefixes of real titles and artists, some
 with typos) through ``SearchService.search`` — what the TUI's search pane calls on each keystroke —
 timing each call. The baseline runs a sample of the same keystrokes through
-``thefuzz.process.extract`` over the library's titles. Target: p95 ≤ 16 ms per keystroke.
+``thefuzz.process.extract`` over the same five fields the service searches (title, performer,
+album, group title, file name; one string a track). Target: p95 ≤ 16 ms per keystroke.
+
+Quality: a fast search that finds the wrong tracks would pass the latency target, so each of the
+200 complete queries (typed as drawn from the catalogue, or with a typo: ``recall_at_10_typed``,
+``recall_at_10_mistyped``) is also run with ``limit=10`` and its hits compared with a brute-force
+reference ranking of every track over the same fields (``Reference``: no index, no candidate cap).
+``recall_at_10`` is the mean share of the reference's 10 best (ties with the 10th count among them)
+that the service returns. Target: ≥ 0.95. ``baseline_recall_at_10`` is the same figure for the
+thefuzz baseline on the first ``--recall-baseline`` queries.
 
 The service's vocabulary is loaded before timing starts (the TUI loads it while starting up); its
 cost is reported as ``vocabulary_load_ms``.
@@ -20,6 +29,7 @@ import asyncio
 import gc
 import json
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -30,15 +40,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy
+from rapidfuzz import fuzz as rapid_fuzz
+from rapidfuzz import process as rapid_process
 from thefuzz import process
 from tortoise import connections
 
-from tad_tui.library.search import SearchService
+from tad_tui.library.search import SearchService, fold, parse_query
 from tad_tui.store import opened_store
 
 SEED = 4
 QUERIES = 200
-BASELINE_SAMPLE = 60  # keystrokes: thefuzz takes ~0.36 s each at 100k titles
+BASELINE_SAMPLE = 60  # keystrokes: thefuzz takes about a second each over 100k tracks' five fields
+RECALL_BASELINE = 40  # of the QUERIES, those whose thefuzz results are checked against the reference
 GROUP_BASE = -1_001_500_000_000
 BATCH = 5_000
 
@@ -303,6 +317,11 @@ async def build_library(count: int) -> list[Track]:
 
 def make_queries(tracks: Sequence[Track], count: int, rng: random.Random) -> list[str]:
     """Prefixes of real titles and artists, a third with a typo, in every script of the library."""
+    return [text for text, _ in labelled_queries(tracks, count, rng)]
+
+
+def labelled_queries(tracks: Sequence[Track], count: int, rng: random.Random) -> list[tuple[str, bool]]:
+    """The queries of ``make_queries``, each with whether it was given a typo."""
     queries = []
     for _ in range(count):
         track = rng.choice(tracks)
@@ -314,9 +333,10 @@ def make_queries(tracks: Sequence[Track], count: int, rng: random.Random) -> lis
         else:
             text = f"{track.performer.split()[-1]} {track.title.split()[0]}"
         text = text.lower()[:24].strip()
-        if rng.random() < 0.33 and len(text) > 4:
+        mistyped = rng.random() < 0.33 and len(text) > 4
+        if mistyped:
             text = _typo(rng, text)
-        queries.append(text)
+        queries.append((text, mistyped))
     return queries
 
 
@@ -332,6 +352,131 @@ def _typo(rng: random.Random, text: str) -> str:
 
 def keystrokes(queries: Sequence[str]) -> list[str]:
     return [query[:n] for query in queries for n in range(1, len(query) + 1)]
+
+
+# ---- quality: recall against a brute-force reference --------------------------------------------
+
+RECALL_K = 10
+MINOR_PENALTY = 10  # a match only in album, group or file name counts this much less
+WORD_CUTOFF = 40  # a token less similar than this does not match a word at all
+WORD_MATCH = 80  # a track has a word when one of its words is this similar (the service's typo cutoff)
+_WIDE_SCRIPT = re.compile("[\u1100-\u11ff\u2e80-\u9fff\ua960-\ua97f\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]")
+_REFERENCE_SQL = (
+    "SELECT a.id, a.title, a.performer, a.album, g.title, a.file_name FROM audio_file AS a"
+    " JOIN telegram_group AS g ON g.group_id = a.group_id ORDER BY a.id"
+)
+
+
+class Reference:
+    """Every track scored against a query, no index, no candidate cap: what a search should find.
+
+    The same five fields as the service (title and performer; album, group and file name a little
+    less), each folded to words; a query word's similarity to a word of the track is thefuzz's ratio
+    against that word cut to the query word's length (so a prefix scores 100, a typo a little less),
+    or, in scripts written without spaces, 100 when the track's word contains it; a track's score is
+    the mean over the query's words of its best word. As the service does, the tracks that have every
+    word (each one at least ``WORD_MATCH`` similar to one of the track's words) come before those
+    with only some: the best k are taken from the former when there are any. This is the ranking rule
+    of ``tad_tui.library.search`` (its docstring), applied here to every track where the service
+    scores only the candidates its index returns: recall measures what that retrieval loses.
+    """
+
+    def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
+        ids: dict[str, int] = {}
+        main_tokens: list[int] = []
+        minor_tokens: list[int] = []
+        main_starts: list[int] = []
+        minor_starts: list[int] = []
+        for _, title, performer, album, group, file_name in rows:
+            stem = (file_name or "").rsplit(".", 1)[0]
+            main, minor = ([title, performer], [album, group, stem]) if title or performer else ([stem], [album, group])
+            for fields, tokens, starts in ((main, main_tokens, main_starts), (minor, minor_tokens, minor_starts)):
+                starts.append(len(tokens))
+                words = fold(" ".join(value for value in fields if value)).split() or [""]
+                tokens.extend(ids.setdefault(word, len(ids)) for word in words)
+        self.ids = numpy.array([row[0] for row in rows])
+        self.tokens = list(ids)
+        self._main = (numpy.array(main_tokens), numpy.array(main_starts))
+        self._minor = (numpy.array(minor_tokens), numpy.array(minor_starts))
+
+    def scores(self, words: Sequence[str]) -> tuple[numpy.ndarray, numpy.ndarray]:
+        """Per track, its score (the mean over the words of its best word) and its worst word's best."""
+        total = numpy.zeros(len(self.ids))
+        worst = numpy.full(len(self.ids), 100.0)
+        for word in words:
+            if _WIDE_SCRIPT.search(word):
+                similarity = numpy.array([100.0 if word in token else 0.0 for token in self.tokens])
+            else:
+                cut = [token[: len(word)] for token in self.tokens]
+                similarity = rapid_process.cdist([word], cut, scorer=rapid_fuzz.ratio, dtype=numpy.float64)[0]
+                similarity[similarity < WORD_CUTOFF] = 0
+            best_main = numpy.maximum.reduceat(similarity[self._main[0]], self._main[1])
+            best_minor = numpy.maximum.reduceat(similarity[self._minor[0]], self._minor[1]) - MINOR_PENALTY
+            best = numpy.maximum(best_main, best_minor)
+            total += best
+            worst = numpy.minimum(worst, best)
+        return numpy.round(total / len(words)), worst
+
+    def relevant(self, words: Sequence[str], k: int = RECALL_K) -> set[int]:
+        """The ids of the k best tracks that have every word (else of those with some), ties with the k-th too."""
+        scores, worst = self.scores(words)
+        every = worst >= WORD_MATCH
+        pool = scores[every] if every.any() else scores[scores > 0]
+        ids = self.ids[every] if every.any() else self.ids[scores > 0]
+        if not len(pool):
+            return set()
+        kth = numpy.sort(pool)[max(0, len(pool) - k)]
+        return set(ids[pool >= kth].tolist())
+
+
+def recall(found: Sequence[int], relevant: set[int], k: int = RECALL_K) -> float:
+    """Of the k best tracks (ties with the k-th count as best), the share among the k results."""
+    if not relevant:
+        return 1.0
+    return len(set(found[:k]) & relevant) / min(k, len(relevant))
+
+
+async def library_rows() -> list[Any]:
+    """Each track's id and the fields the service searches: title, performer, album, group, file name."""
+    _, rows = await connections.get("default").execute_query(_REFERENCE_SQL)
+    return list(rows)
+
+
+async def measure_recall(
+    service: SearchService, rows: Sequence[Any], queries: Sequence[tuple[str, bool]], baseline_queries: int
+) -> dict[str, float | int | None]:
+    """recall@10 of the service (all, typed, mistyped) and of the thefuzz baseline on a sample."""
+    reference = Reference(rows)
+    choices = {row[0]: baseline_text(row) for row in rows}
+    typed: list[float] = []
+    mistyped: list[float] = []
+    baseline: list[float] = []
+    for i, (text, was_mistyped) in enumerate(queries):
+        words = parse_query(text).text.split()
+        if not words:
+            continue
+        relevant = reference.relevant(words)
+        result = await service.search(text, limit=RECALL_K)
+        (mistyped if was_mistyped else typed).append(recall([hit.id for hit in result.hits], relevant))
+        if i < baseline_queries:
+            found = [key for _, _, key in process.extract(text, choices, limit=RECALL_K)]
+            baseline.append(recall(found, relevant))
+        print(f"\rrecall {i + 1}/{len(queries)}", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    every = typed + mistyped
+    return {
+        "recall_at_10": round(statistics.fmean(every), 3),
+        "recall_at_10_typed": round(statistics.fmean(typed), 3) if typed else None,
+        "recall_at_10_mistyped": round(statistics.fmean(mistyped), 3) if mistyped else None,
+        "recall_queries": len(every),
+        "baseline_recall_at_10": round(statistics.fmean(baseline), 3) if baseline else None,
+        "baseline_recall_queries": len(baseline),
+    }
+
+
+def baseline_text(row: Sequence[Any]) -> str:
+    """What the baseline searches: the same fields as the service, in one string."""
+    return " ".join(value for value in row[1:] if value)
 
 
 # ---- measuring ------------------------------------------------------------------------------------
@@ -354,18 +499,18 @@ async def time_service(service: SearchService, typed: Sequence[str]) -> list[flo
     return times
 
 
-def time_baseline(titles: Sequence[str], typed: Sequence[str]) -> list[float]:
+def time_baseline(texts: Sequence[str], typed: Sequence[str]) -> list[float]:
     times = []
     for i, text in enumerate(typed):
         started = time.perf_counter()
-        process.extract(text, titles, limit=50)
+        process.extract(text, texts, limit=50)
         times.append((time.perf_counter() - started) * 1000)
         print(f"\rbaseline {i + 1}/{len(typed)}", end="", file=sys.stderr)
     print(file=sys.stderr)
     return times
 
 
-async def measure(count: int, db: Path | None, baseline_sample: int) -> dict[str, Any]:
+async def measure(count: int, db: Path | None, baseline_sample: int, recall_baseline: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tad-bench-") as folder:
         path = db or Path(folder) / "library.sqlite3"
         reuse = path.exists()
@@ -380,8 +525,8 @@ async def measure(count: int, db: Path | None, baseline_sample: int) -> dict[str
                 started = time.perf_counter()
                 tracks = await build_library(count)
                 print(f"built {count} tracks in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-            typed = keystrokes(make_queries(tracks, QUERIES, random.Random(SEED + 1)))
-            titles = [track.title for track in tracks]
+            queries = labelled_queries(tracks, QUERIES, random.Random(SEED + 1))
+            typed = keystrokes([text for text, _ in queries])
             # The TUI holds no 100k Python objects of its own: without this, the garbage collector's
             # full passes over them would be charged to the keystrokes that trigger them.
             del tracks
@@ -391,9 +536,13 @@ async def measure(count: int, db: Path | None, baseline_sample: int) -> dict[str
             await service.warm_up()
             load_ms = (time.perf_counter() - started) * 1000
             times = await time_service(service, typed)
+            rows = await library_rows()
+            quality = await measure_recall(service, rows, queries, recall_baseline)
+    texts = [baseline_text(row) for row in rows]
+    del rows
     step = max(1, len(typed) // baseline_sample) if baseline_sample else 0
     sample = typed[::step][:baseline_sample] if step else []
-    baseline = time_baseline(titles, sample) if sample else []
+    baseline = time_baseline(texts, sample) if sample else []
     p50 = statistics.median(times)
     baseline_p50 = statistics.median(baseline) if baseline else None
     return {
@@ -406,6 +555,7 @@ async def measure(count: int, db: Path | None, baseline_sample: int) -> dict[str
         "ratio": round(baseline_p50 / p50, 1) if baseline_p50 else None,
         "baseline_keystrokes": len(baseline),
         "vocabulary_load_ms": round(load_ms, 1),
+        **quality,
     }
 
 
@@ -416,8 +566,10 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="keep the library in this file and reuse it on the next run")
     parser.add_argument("--baseline-sample", type=int, default=BASELINE_SAMPLE,
                         help=f"keystrokes run through thefuzz (default {BASELINE_SAMPLE}; 0 skips it)")
+    parser.add_argument("--recall-baseline", type=int, default=RECALL_BASELINE,
+                        help=f"queries whose thefuzz results are checked too (default {RECALL_BASELINE})")
     args = parser.parse_args()
-    result = asyncio.run(measure(args.tracks, args.db, args.baseline_sample))
+    result = asyncio.run(measure(args.tracks, args.db, args.baseline_sample, args.recall_baseline))
     if args.json:
         print(json.dumps(result))
     else:

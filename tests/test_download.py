@@ -101,6 +101,7 @@ async def test_classical_downloads_completely_with_checksums_and_tags(
     assert outcomes["downloaded"] == len(entries) and outcomes["failed"] == 0
     rows = await AudioFile.filter(status=FileStatus.COMPLETED)
     assert len(rows) == len(entries)
+    retagged = 0
     for row in rows:
         path = Path(row.local_path)
         assert _inside(path, tmp_path / "out") and path.exists()
@@ -108,8 +109,13 @@ async def test_classical_downloads_completely_with_checksums_and_tags(
         assert mutagen.File(path) is not None
         assert not Path(str(path) + ".part").exists() and row.partial_file_path is None
         source = demo_catalogue.document(row.document_id)
+        assert row.source_md5 == source.md5  # the bytes as Telegram sent them are the source's
         if source.tags:  # files that already had every tag are byte-identical to the source
-            assert row.checksum_md5 == source.md5 or row.title
+            assert row.checksum_md5 == source.md5
+        else:  # untagged ones got the tags from Telegram's attributes written in
+            assert row.checksum_md5 != source.md5
+            retagged += 1
+    assert 0 < retagged < len(rows)
     assert sorted(p.name for p in (tmp_path / "out").rglob("*.part")) == []
     batch = events.of(BatchProgress)[-1]
     assert (batch.done, batch.total, batch.failed) == (len(entries), len(entries), 0)

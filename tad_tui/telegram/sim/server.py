@@ -842,7 +842,9 @@ def _damaged(result: Any, damage: str) -> Any:
 
 
 def check_getfile_window(offset: int, limit: int, *, precise: bool) -> None:
-    """upload.getFile's rules, as Telegram enforces them (see DESIGN.md, "Telegram")."""
+    """upload.getFile's rules, as Telegram enforces them (https://core.telegram.org/api/files, and the
+    README's "Development"): offset and limit multiples of 4 KiB (1 KiB with ``precise``), limit at most
+    1 MiB and dividing it unless precise, and no request crossing a 1 MiB boundary."""
     if limit <= 0 or limit > MIB:
         raise RpcErrorReply(400, "LIMIT_INVALID")
     if offset < 0:
