@@ -726,3 +726,28 @@ async def test_reader_is_not_blocked_by_an_open_write_transaction(store: Path) -
         await writer.execute_query("COMMIT")
     with read_only(store) as reader:
         assert reader.execute("SELECT count(*) FROM audio_file").fetchone() == (2,)
+
+
+async def test_insert_rows_stores_what_create_stores_and_indexes_it(store: Path) -> None:
+    from tad_tui.store.bulk import insert_rows
+
+    group = await make_group()
+    values: dict[str, Any] = {
+        "file_name": "Prélude.flac", "mime_type": "audio/flac", "duration": 61, "title": "Prélude à l'après-midi",
+        "performer": "Орфей", "posted_at": datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+    }
+    made = await make_audio(group, 1, **values)
+    twin = {
+        "file_id": f"{GROUP_ID}_2", "file_unique_id": "5000000000002", "file_size": made.file_size,
+        "group_id": group.group_id, "message_id": 2, "document_id": 5_000_000_000_002,
+        "access_hash": made.access_hash, "file_reference": made.file_reference, "dc_id": made.dc_id, **values,
+    }
+    await insert_rows(AudioFile, [twin])
+    rows = await Tortoise.get_connection("default").execute_query_dict("SELECT * FROM audio_file ORDER BY id")
+    differ = {"id", "file_id", "file_unique_id", "message_id", "document_id"}
+    assert len(rows) == 2
+    assert {k: v for k, v in rows[0].items() if k not in differ} == {k: v for k, v in rows[1].items() if k not in differ}
+    inserted = await AudioFile.get(message_id=2)  # read back as a model: defaults and types as create's
+    assert (inserted.status, inserted.download_attempts, inserted.checksum_verified) == (made.status, 0, False)
+    assert inserted.posted_at == made.posted_at
+    assert await search("орфей") == [made.pk, inserted.pk]  # the triggers kept the search index

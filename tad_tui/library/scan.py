@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from tad_tui.store.bulk import insert_rows
 from tad_tui.store.transactions import transaction
 
 from tad_tui import failpoints
@@ -64,16 +66,15 @@ async def store_page(group: TelegramGroup, page: Sequence[AudioInfo]) -> int:
         await AudioFile.filter(group_id=group.group_id, message_id__in=ids).values_list("message_id", flat=True)
     )
     rows = [_row(group, audio) for audio in page if audio.message_id not in known]
-    if rows:
-        await AudioFile.bulk_create(rows)
+    await insert_rows(AudioFile, rows)
     return len(rows)
 
 
-def _row(group: TelegramGroup, audio: AudioInfo) -> AudioFile:
+def _row(group: TelegramGroup, audio: AudioInfo) -> dict[str, Any]:
     # The library's gate for text from Telegram: parse_audio cleans already, but whatever a Source
     # hands over is cleaned and capped again here (a no-op on clean text) before it is stored.
     location = audio.location
-    return AudioFile(
+    return dict(
         file_id=audio.file_id,
         file_unique_id=audio.file_unique_id,
         file_name=clean_text(audio.file_name, max_length=TEXT_MAX),

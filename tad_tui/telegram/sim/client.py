@@ -23,7 +23,7 @@ from telethon.tl.tlobject import TLRequest
 
 from tad_tui.telegram.client import TadClient
 from tad_tui.telegram.sim.server import DEMO_LOGIN_CODE, DEMO_PHONE, DropConnection, RpcErrorReply, SimulatedTelegram
-from tad_tui.telegram.sim.tl import round_trip, serialize, unwrap
+from tad_tui.telegram.sim.tl import read_back, serialize, unwrap
 
 SIM_API_ID = 1
 SIM_API_HASH = "00000000000000000000000000000000"
@@ -139,8 +139,10 @@ class SimulatedConnection:
         outcome: Any
         try:
             result = self.server.handle(inner, connection=self.id, dc_id=self.dc_id, auth_key=self.auth_key.key)
-            size += _payload_size(result)
-            outcome = round_trip(request, result)
+            data = serialize(result)  # once: its size takes the link's time, the client reads it back
+            file_bytes = getattr(result, "bytes", None)
+            size += len(file_bytes) if isinstance(file_bytes, bytes) else len(data)
+            outcome = read_back(request, data)
         except RpcErrorReply as reply:
             outcome = rpc_message_to_error(types.RpcError(reply.code, reply.message), inner)
         except DropConnection:
@@ -221,11 +223,6 @@ class SimulatedConnection:
             else:
                 self._disconnected.set_exception(error)
                 self._disconnected.exception()  # retrieved here so asyncio does not log it
-
-
-def _payload_size(result: Any) -> int:
-    file_bytes = getattr(result, "bytes", None)
-    return len(file_bytes) if isinstance(file_bytes, bytes) else len(serialize(result))
 
 
 class SimulatedClient(TadClient):

@@ -74,7 +74,12 @@ def serialize(result: Any) -> bytes:
 
 def round_trip(request: TLRequest, result: Any) -> Any:
     """Serialize ``result`` and read it back as the client would: nothing is shared with the server."""
-    with BinaryReader(serialize(result)) as reader:
+    return read_back(request, serialize(result))
+
+
+def read_back(request: TLRequest, data: bytes) -> Any:
+    """The result the client reads from ``data``, the bytes the server sent."""
+    with BinaryReader(data) as reader:
         return request.read_result(reader)
 
 
