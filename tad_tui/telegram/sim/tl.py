@@ -72,13 +72,9 @@ def serialize(result: Any) -> bytes:
     return bytes(result)
 
 
-def round_trip(request: TLRequest, result: Any) -> Any:
-    """Serialize ``result`` and read it back as the client would: nothing is shared with the server."""
-    return read_back(request, serialize(result))
-
-
 def read_back(request: TLRequest, data: bytes) -> Any:
-    """The result the client reads from ``data``, the bytes the server sent."""
+    """The result the client reads from ``data``, the bytes the server sent (``serialize``): a new
+    object, so nothing is shared with the server."""
     with BinaryReader(data) as reader:
         return request.read_result(reader)
 
