@@ -101,6 +101,15 @@ def test_missing_credentials_point_to_the_demo(tmp_path: Path) -> None:
     assert "API_ID" in line and "--demo" in line
 
 
+@pytest.mark.parametrize("data_dir", ["/sys/x", "/proc/x"])
+def test_a_data_dir_that_cannot_be_made_exits_2_with_one_line(data_dir: str) -> None:
+    """As root the write-permission pre-check passes there, and mkdir fails (EPERM in /sys, ENOENT in /proc)."""
+    result = run("--data-dir", data_dir, "groups", "--offline")
+    assert result.returncode == 2
+    line = assert_one_clean_line(result)
+    assert data_dir in line and "--data-dir" in line
+
+
 def test_second_writer_is_refused_while_read_only_listing_works(demo) -> None:
     assert demo("scan", "@tad_demo_classical").returncode == 0
     with WriterLock(Paths(demo.data_dir).lock_file):

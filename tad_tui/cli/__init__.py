@@ -209,6 +209,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         settings = load_settings(Path(args.config) if args.config else None, overrides=overrides)
         paths = build_paths(settings, demo=args.demo)
         _check_folders(args, paths)
+        _make_data_dir(paths)
     except ConfigError as error:
         flag = _OPTION_FLAGS.get(error.key or "")
         option = f"command-line option for {error.key}"  # config.py's words for an override
@@ -264,6 +265,22 @@ def _check_folders(args: argparse.Namespace, paths: Any) -> None:
         problem = folder_problem(folder)
         if problem is not None:
             raise UsageError(f"{what}: {problem}")
+
+
+def _make_data_dir(paths: Any) -> None:
+    """Create the data dir and its folders, or a UsageError naming the one that cannot be made.
+
+    ``folder_problem`` cannot foresee everything: as root ``os.access`` allows writing in /sys or
+    /proc, where ``mkdir`` still fails (EPERM, ENOENT).
+    """
+    try:
+        paths.ensure()
+    except OSError as error:
+        folder = error.filename or paths.data_dir
+        raise UsageError(
+            f"data dir (--data-dir, general.data_dir or TAD_DATA_DIR): {folder} cannot be created: "
+            f"{error.strerror or error}"
+        ) from None
 
 
 def _fail(message: str, status: int) -> int:
@@ -410,6 +427,7 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         if not chosen:
             return EXIT_OK
         demo, paths = True, build_paths(settings, demo=True)
+        _make_data_dir(paths)
         _start_logs(settings, paths, via="tui")  # the demo's data dir keeps its own logs
     async with open_engine(
         settings, paths, demo=demo, writer=True, connect=False, print_warnings=False, in_app=True
