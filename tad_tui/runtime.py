@@ -20,7 +20,7 @@ from tad_tui.config import ConfigError, Settings
 from tad_tui.engine import Engine
 from tad_tui.lock import WriterLock
 from tad_tui.paths import Paths
-from tad_tui.store.db import close_store, open_store
+from tad_tui.store.db import check_store, close_store, open_store
 from tad_tui.download.limits import RequestRateLimiter
 from tad_tui.telegram.client import TadClient
 from tad_tui.telegram.source import TelethonSource
@@ -159,6 +159,8 @@ async def open_engine(
         paths.ensure()
         if writer:
             stack.enter_context(WriterLock(paths.lock_file))
+        # A database tad-tui must refuse is refused now, not after (or beside) the demo catalogue's render.
+        check_store(paths.db)
         warnings: list[str] = []
         source = build_source(settings, paths, demo=demo, warnings=warnings, in_app=in_app) if writer else None
         if print_warnings:

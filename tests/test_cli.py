@@ -110,6 +110,21 @@ def test_a_data_dir_that_cannot_be_made_exits_2_with_one_line(data_dir: str) -> 
     assert data_dir in line and "--data-dir" in line
 
 
+def test_a_corrupt_database_is_refused_before_the_demo_catalogue_is_rendered(tmp_path: Path) -> None:
+    """A data dir with no catalogue yet: the database is checked first, not after the long render."""
+    catalogue = tmp_path / "catalogue"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[demo]\ncatalogue_dir = "{catalogue}"\n')
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "library.sqlite3").write_bytes(b"this is no database\n" * 200)
+    result = run("--config", str(config), "--demo", "--data-dir", str(data), "groups")
+    assert result.returncode == 2
+    line = assert_one_clean_line(result)
+    assert "library.sqlite3" in line and "corrupt" in line
+    assert not catalogue.exists() or not any(catalogue.iterdir())
+
+
 def test_second_writer_is_refused_while_read_only_listing_works(demo) -> None:
     assert demo("scan", "@tad_demo_classical").returncode == 0
     with WriterLock(Paths(demo.data_dir).lock_file):

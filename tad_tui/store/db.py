@@ -108,6 +108,28 @@ async def open_store(db_path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -
         raise
 
 
+def check_store(db_path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    """The read-only checks of ``open_store`` alone, without Tortoise and without threads.
+
+    For a caller about to do long work before opening the library (the demo's first run renders its
+    catalogue): a corrupt, foreign or newer database is refused at once, not after that work.
+    Blocking (at most a few reads, or waiting for another process checking the same library).
+    """
+    db_path = Path(db_path)
+    try:
+        if not db_path.exists():
+            return
+        folder = _lock_folder(db_path.parent)
+        try:
+            _check_existing(db_path, busy_timeout_ms)
+        finally:
+            fcntl.flock(folder, fcntl.LOCK_UN)
+            os.close(folder)
+    except StoreError as error:
+        audit.record("open_database", "refused", str(error), path=str(db_path))
+        raise
+
+
 async def _open_store(db_path: Path, busy_timeout_ms: int) -> None:
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
