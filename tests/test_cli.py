@@ -145,6 +145,14 @@ def test_demo_without_data_dir_uses_its_own_folder(tmp_path: Path, demo_config: 
     assert not (tmp_path / "xdg" / "tad-tui" / "library.sqlite3").exists()
 
 
+def test_demo_with_an_accounts_data_dir_from_the_environment_uses_its_demo_folder(tmp_path: Path, demo_config: Path) -> None:
+    account = tmp_path / "account"
+    result = run("--config", str(demo_config), "--demo", "groups", "--json", env={"TAD_DATA_DIR": str(account)})
+    assert result.returncode == 0, result.stderr
+    assert (account / "demo" / "library.sqlite3").exists()
+    assert not (account / "library.sqlite3").exists() and not (account / "writer.lock").exists()
+
+
 # --- takeout (data export) scans -------------------------------------------------------------
 
 # The demo with the simulated Telegram delaying every data export by an hour, as Telegram does the

@@ -207,7 +207,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
     try:
         overrides = {key: getattr(args, name, None) for name, key in _OPTION_KEYS.items()}
         settings = load_settings(Path(args.config) if args.config else None, overrides=overrides)
-        paths = build_paths(settings, demo=args.demo)
+        # `--demo --data-dir DIR` names the demo's folder; a data dir from anywhere else is the account's.
+        paths = build_paths(settings, demo=args.demo, named_for_demo=args.demo and bool(args.data_dir))
         _check_folders(args, paths)
         _make_data_dir(paths)
     except ConfigError as error:
@@ -426,7 +427,7 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         chosen = await WelcomeApp(str(settings.config_file or default_config_file())).run_async()
         if not chosen:
             return EXIT_OK
-        demo, paths = True, build_paths(settings, demo=True)
+        demo, paths = True, build_paths(settings, demo=True)  # never the account's data dir: its demo/
         _make_data_dir(paths)
         _start_logs(settings, paths, via="tui")  # the demo's data dir keeps its own logs
     async with open_engine(
