@@ -176,7 +176,15 @@ class Engine:
             from tad_tui.library.search import SearchService
 
             self._search_service = SearchService()
+            self._time_searches()
         return self._search_service
+
+    def _time_searches(self) -> None:
+        """Searches timed by the monitor, caches shrunk under memory pressure: once both exist (a
+        download never builds the search service and its fuzzy matcher only to wire it)."""
+        if self.monitor is not None and self._search_service is not None:
+            self._search_service.on_timing = self.monitor.search_timings.record
+            self.monitor.on_pressure = self._search_service.shrink
 
     # ---- downloads ------------------------------------------------------------------------------
 
@@ -306,8 +314,7 @@ class Engine:
                 shared_file=self.paths.monitor_file if share else None,
                 max_memory_mb=self.settings.performance.max_memory_mb,
             )
-            self.search_service.on_timing = self.monitor.search_timings.record
-            self.monitor.on_pressure = self.search_service.shrink
+            self._time_searches()
             if self._source is not None:
                 scheduler = self.scheduler
                 scheduler.admission = self.monitor.memory_hold

@@ -202,7 +202,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from tad_tui.config import ConfigError, build_paths, load_settings
     from tad_tui.lock import DataDirBusy
     from tad_tui.runtime import LOG_FILE
-    from tad_tui.api import DATABASE_BUSY, SourceError, StoreError, database_busy
+    from tad_tui.api import DATABASE_BUSY, StoreError, database_busy
 
     try:
         overrides = {key: getattr(args, name, None) for name, key in _OPTION_KEYS.items()}
@@ -223,9 +223,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return await handler(args, settings, paths)
     except (ConfigError, DataDirBusy, StoreError, UsageError) as error:
         return _fail(str(error), EXIT_USAGE)
-    except SourceError as error:
-        return _fail(str(error), EXIT_FAILED)
     except Exception as error:  # the one place an unexpected error is turned into words
+        from tad_tui.api import SourceError  # here: it loads Telethon, which a read-only command never needs
+
+        if isinstance(error, SourceError):
+            return _fail(str(error), EXIT_FAILED)
         if database_busy(error):
             return _fail(f"{DATABASE_BUSY} ({paths.db}): close it, or wait and run the command again", EXIT_USAGE)
         if isinstance(error, BrokenPipeError) and _stdout_gone():
