@@ -199,12 +199,17 @@ async def open_engine(
 
 
 async def _import_engine(*, beside: asyncio.Task[None] | None) -> Any:
-    """``tad_tui.engine``; in a thread while ``beside`` (the connection) runs, so its replies are
-    read as they come instead of after ~0.15 s of imports."""
-    if beside is None or "tad_tui.engine" in sys.modules:
+    """``tad_tui.engine``; while ``beside`` (the connection) runs, in a thread with the scan it will
+    need, so the connection's replies are read as they come instead of after ~0.15 s of imports."""
+    if beside is None:
         return importlib.import_module("tad_tui.engine")
     await asyncio.sleep(0)  # let the connection send its first packet
-    return await asyncio.to_thread(importlib.import_module, "tad_tui.engine")
+
+    def load() -> Any:
+        importlib.import_module("tad_tui.library.scan")
+        return importlib.import_module("tad_tui.engine")
+
+    return await asyncio.to_thread(load)
 
 
 async def _settle(task: asyncio.Task[None]) -> None:
