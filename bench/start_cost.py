@@ -16,12 +16,14 @@ file; then:
 
 All are medians of ``--runs`` runs (default 5). The targets: Python with Telethon imported is about
 0.25 s of CPU before anything can be sent, and the demo's 60 ms round trip makes four sequential
-ones about 0.24 s (the connection, its config, the account, the scan's two searches asked at once;
-the first byte needs a fifth, the file's first part); the engine and Tortoise (~0.12 s) load while
-the first are in flight, and the demo reads its catalogue's manifest (~0.05 s). Hence about 0.65 s
-on a quiet machine, not much less without fewer round trips. Before this was cut (7 round trips
-before the search had answered, everything imported one after the other) a download with nothing
-new took about 1.06 s on the same machine.
+ones about 0.24 s (the connection, its config, the account, the scan's two searches asked at once);
+the engine and Tortoise (~0.12 s) load while the first are in flight, and the demo reads its
+catalogue's manifest (~0.05 s). Hence about 0.65 s for ``nothing_new_s`` on a quiet machine. The
+first byte needs three round trips more (the download connection: connect and initConnection; then
+upload.getFile), so about 0.8 s. Before this was cut (7 round trips before the scan had answered,
+everything imported one after the other) on the same machine: 1.15 s to the first byte, 1.03 s
+with nothing new; after: 0.84 s and 0.71 s. The download connection could be opened while the scan
+runs (not done yet: ~0.12 s of the first byte).
 
     python bench/start_cost.py --json [--runs 5] [--catalogue DIR]
 """
