@@ -194,7 +194,7 @@ _TEMPLATE_RULE = (
 )
 
 SCHEMA: tuple[Key, ...] = (
-    Key("general", "data_dir", "path", "", 'Folder for the database, session, logs, cache and downloads; "" = the platform default (~/.local/share/tad-tui on Linux, its demo/ sub-folder with --demo).', env="TAD_DATA_DIR", check=_check_path),
+    Key("general", "data_dir", "path", "", 'Folder for the database, session, logs, cache and downloads; "" = the platform default (~/.local/share/tad-tui on Linux). The demo uses its demo/ sub-folder, except with --demo --data-dir DIR together (DIR is then the demo data dir).', env="TAD_DATA_DIR", check=_check_path),
     Key("general", "db_path", "path", "", 'The library database file; "" = <data_dir>/library.sqlite3.', env="DB_PATH", check=_check_path),
     Key("general", "log_level", "choice", "INFO", "How much goes into the log file.", env="LOG_LEVEL", choices=LOG_LEVELS),
     Key("general", "audit_log", "bool", True, "Record user actions, security events, files written and config changes in <data_dir>/logs/audit.jsonl (JSON lines, mode 0600, never secrets)."),
@@ -366,10 +366,10 @@ def default_settings() -> Settings:
     return _build({key.dotted: _default(key) for key in SCHEMA}, None)
 
 
-def build_paths(settings: Settings, *, demo: bool) -> paths.Paths:
-    """The data dir and files these settings point at (``demo`` picks the demo data dir by default)."""
+def build_paths(settings: Settings, *, demo: bool, named_for_demo: bool = False) -> paths.Paths:
+    """The data dir and files these settings point at (``demo``: the demo's, see ``resolve_data_dir``)."""
     return paths.Paths(
-        data_dir=paths.resolve_data_dir(settings.general.data_dir, demo=demo),
+        data_dir=paths.resolve_data_dir(settings.general.data_dir, demo=demo, named_for_demo=named_for_demo),
         db_override=settings.general.db_path,
         output_override=settings.downloads.output_dir,
         catalogue_override=settings.demo.catalogue_dir,

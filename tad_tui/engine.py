@@ -32,19 +32,21 @@ from tad_tui.api import (
 from tad_tui.audit import id_list, recorded
 from tad_tui.config import ConfigError, Settings, save_setting
 from tad_tui.download.events import EventBus
-from tad_tui.library.scan import ScanProgress, ScanResult, group_info, scan_group, upsert_groups
 from tad_tui.library.status import track_word
 from tad_tui.library.text import track_name
 from tad_tui.paths import Paths
 from tad_tui.sizes import format_size_exact
 from tad_tui.store.models import AudioFile, FileStatus, Priority, QueueEntry, QueueState, TelegramGroup
-from tad_tui.telegram.source import GroupInfo, Source, SourceError
 
+# Scanning and the Telegram source (Telethon, ~0.15 s to import) load when a command reaches
+# Telegram: read-only commands (queue, search, performance) never import them.
 if TYPE_CHECKING:
     from tad_tui.download.concurrency import Concurrency
     from tad_tui.download.scheduler import Enqueued, PriorityChange, Scheduler
+    from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchResult, SearchService
     from tad_tui.telegram.login import LoginFlow
+    from tad_tui.telegram.source import GroupInfo, Source
     from tad_tui.monitor import Monitor
 
 
@@ -70,6 +72,8 @@ class Engine:
     @property
     def source(self) -> Source:
         if self._source is None:
+            from tad_tui.telegram.source import SourceError
+
             raise SourceError("this command does not talk to Telegram")
         return self._source
 
@@ -102,6 +106,8 @@ class Engine:
         """The account's groups and channels; ``refresh`` asks Telegram first, else the library only."""
         if refresh:
             await self.connect()
+            from tad_tui.library.scan import upsert_groups
+
             infos = await self.source.list_groups()
             rows = await upsert_groups(infos)
         else:
@@ -118,6 +124,8 @@ class Engine:
             condition = Q(username__iexact=key[1:])
         row = await TelegramGroup.filter(condition).first()
         if row is not None and (row.access_hash or row.kind == "chat"):
+            from tad_tui.library.scan import group_info
+
             return group_info(row)
         await self.connect()
         return await self.source.resolve_group(key)
@@ -133,6 +141,8 @@ class Engine:
     async def scan_info(
         self, info: GroupInfo, *, on_progress: Callable[[ScanProgress], None] | None = None, takeout: bool = False
     ) -> ScanResult:
+        from tad_tui.library.scan import scan_group
+
         await self.connect()
         if not takeout:
             return await scan_group(self.source, info, on_progress=on_progress)
@@ -176,7 +186,15 @@ class Engine:
             from tad_tui.library.search import SearchService
 
             self._search_service = SearchService()
+            self._time_searches()
         return self._search_service
+
+    def _time_searches(self) -> None:
+        """Searches timed by the monitor, caches shrunk under memory pressure: once both exist (a
+        download never builds the search service and its fuzzy matcher only to wire it)."""
+        if self.monitor is not None and self._search_service is not None:
+            self._search_service.on_timing = self.monitor.search_timings.record
+            self.monitor.on_pressure = self._search_service.shrink
 
     # ---- downloads ------------------------------------------------------------------------------
 
@@ -306,8 +324,7 @@ class Engine:
                 shared_file=self.paths.monitor_file if share else None,
                 max_memory_mb=self.settings.performance.max_memory_mb,
             )
-            self.search_service.on_timing = self.monitor.search_timings.record
-            self.monitor.on_pressure = self.search_service.shrink
+            self._time_searches()
             if self._source is not None:
                 scheduler = self.scheduler
                 scheduler.admission = self.monitor.memory_hold

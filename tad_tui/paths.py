@@ -1,9 +1,10 @@
 """Every path tad-tui reads or writes is decided here, and only here.
 
 The data dir holds the database, the Telegram session, logs, the cache (demo catalogue included) and
-the default download folder. ``--data-dir`` / ``TAD_DATA_DIR`` move all of it; ``--demo`` without
-an explicit data dir uses a ``demo`` sub-folder of the default one, so demo data never mixes with a
-real library.
+the default download folder. ``--data-dir`` / ``TAD_DATA_DIR`` move all of it. The demo (``--demo``,
+or ``d`` on the welcome screen) uses the ``demo`` sub-folder of the data dir, the default one or one
+set for a real account, so demo data never mixes with a real library; only ``--demo --data-dir DIR``
+together name the demo's own data dir.
 """
 
 from __future__ import annotations
@@ -31,12 +32,15 @@ def user_themes_dir() -> Path:
     return platformdirs.user_config_path(APP_NAME, appauthor=False) / "themes"
 
 
-def resolve_data_dir(explicit: str | os.PathLike[str] | None, *, demo: bool) -> Path:
-    """The data dir: an explicit one as given, else the platform's, with ``demo/`` for the demo."""
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    base = default_data_dir()
-    return base / "demo" if demo else base
+def resolve_data_dir(explicit: str | os.PathLike[str] | None, *, demo: bool, named_for_demo: bool = False) -> Path:
+    """The data dir: an explicit one, else the platform's; the demo's is its ``demo/`` sub-folder.
+
+    An explicit data dir (``--data-dir``, ``TAD_DATA_DIR``, ``general.data_dir``) is a real account's
+    library unless ``named_for_demo``: ``--demo`` and ``--data-dir`` on one command line, where the
+    user names the demo's own folder.
+    """
+    base = Path(explicit).expanduser().resolve() if explicit else default_data_dir()
+    return base / "demo" if demo and not (explicit and named_for_demo) else base
 
 
 @dataclass(frozen=True)

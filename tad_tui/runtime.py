@@ -6,6 +6,8 @@ must be initialised by the task that will use it, not inside a Textual handler).
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 import os
 import stat
@@ -14,16 +16,20 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tad_tui import audit
 from tad_tui.config import ConfigError, Settings
-from tad_tui.engine import Engine
 from tad_tui.lock import WriterLock
 from tad_tui.paths import Paths
-from tad_tui.store.db import close_store, open_store
-from tad_tui.download.limits import RequestRateLimiter
-from tad_tui.telegram.client import TadClient
-from tad_tui.telegram.source import TelethonSource
+from tad_tui.store.db import check_store, close_store, open_store
+
+# Telethon (~0.15 s to import) and the engine with Tortoise (~0.15 s) are imported when needed: a
+# read-only command needs no Telethon, and a command that connects loads the engine meanwhile.
+if TYPE_CHECKING:
+    from tad_tui.engine import Engine
+    from tad_tui.telegram.client import TadClient
+    from tad_tui.telegram.source import TelethonSource
 
 log = logging.getLogger("tad_tui")
 LOG_FILE = "tad-tui.log"
@@ -50,6 +56,9 @@ def build_source(
 
     ``in_app``: the demo catalogue's first render shows its progress in the app, not on stderr.
     """
+    from tad_tui.download.limits import RequestRateLimiter
+    from tad_tui.telegram.source import TelethonSource
+
     warnings = [] if warnings is None else warnings
     source = TelethonSource(_client(settings, paths, demo=demo, warnings=warnings, in_app=in_app))
     performance = settings.performance
@@ -114,6 +123,8 @@ def _client(settings: Settings, paths: Paths, *, demo: bool, warnings: list[str]
             "in config.toml; or try the built-in demo with --demo"
         )
     _note(warnings, secure_session_file(session))
+    from tad_tui.telegram.client import TadClient
+
     proxy = telegram.proxy_url
     if proxy is not None:
         log.info("reaching Telegram through the proxy %s", proxy.redacted)
@@ -159,18 +170,50 @@ async def open_engine(
         paths.ensure()
         if writer:
             stack.enter_context(WriterLock(paths.lock_file))
+        # A database tad-tui must refuse is refused now, not after (or beside) the demo catalogue's render.
+        check_store(paths.db)
         warnings: list[str] = []
         source = build_source(settings, paths, demo=demo, warnings=warnings, in_app=in_app) if writer else None
         if print_warnings:
             for warning in warnings:
                 print(f"tad-tui: warning: {warning}", file=sys.stderr)
-        await open_store(paths.db)
-        stack.push_async_callback(close_store)
-        engine = Engine(settings, paths, source)
-        engine.startup_warnings.extend(warnings)
+        connecting: asyncio.Task[None] | None = None
         if source is not None:
             stack.push_async_callback(source.stop)
+            if connect:
+                # Telegram's round trips (connection, config, the account) go on while the engine's
+                # modules load and the store opens. A task of its own, not gather(): Tortoise keeps
+                # its context per task, so the store must open in this one.
+                connecting = asyncio.create_task(source.start())
+                stack.push_async_callback(_settle, connecting)
+        engine_module = await _import_engine(beside=connecting)
+        await open_store(paths.db)
+        stack.push_async_callback(close_store)
+        engine = engine_module.Engine(settings, paths, source)
+        engine.startup_warnings.extend(warnings)
         stack.push_async_callback(engine.close)
-        if source is not None and connect:
-            await engine.connect()
+        if connecting is not None:
+            await connecting
+            await engine.connect()  # connected already: this only marks the engine online
         yield engine
+
+
+async def _import_engine(*, beside: asyncio.Task[None] | None) -> Any:
+    """``tad_tui.engine``; while ``beside`` (the connection) runs, in a thread with the scan it will
+    need, so the connection's replies are read as they come instead of after ~0.15 s of imports."""
+    if beside is None:
+        return importlib.import_module("tad_tui.engine")
+    await asyncio.sleep(0)  # let the connection send its first packet
+
+    def load() -> Any:
+        importlib.import_module("tad_tui.library.scan")
+        return importlib.import_module("tad_tui.engine")
+
+    return await asyncio.to_thread(load)
+
+
+async def _settle(task: asyncio.Task[None]) -> None:
+    """Leaving early (the store refused, an error): stop a connection still being made."""
+    if not task.done():
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

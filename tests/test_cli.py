@@ -101,6 +101,30 @@ def test_missing_credentials_point_to_the_demo(tmp_path: Path) -> None:
     assert "API_ID" in line and "--demo" in line
 
 
+@pytest.mark.parametrize("data_dir", ["/sys/x", "/proc/x"])
+def test_a_data_dir_that_cannot_be_made_exits_2_with_one_line(data_dir: str) -> None:
+    """As root the write-permission pre-check passes there, and mkdir fails (EPERM in /sys, ENOENT in /proc)."""
+    result = run("--data-dir", data_dir, "groups", "--offline")
+    assert result.returncode == 2
+    line = assert_one_clean_line(result)
+    assert data_dir in line and "--data-dir" in line
+
+
+def test_a_corrupt_database_is_refused_before_the_demo_catalogue_is_rendered(tmp_path: Path) -> None:
+    """A data dir with no catalogue yet: the database is checked first, not after the long render."""
+    catalogue = tmp_path / "catalogue"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[demo]\ncatalogue_dir = "{catalogue}"\n')
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "library.sqlite3").write_bytes(b"this is no database\n" * 200)
+    result = run("--config", str(config), "--demo", "--data-dir", str(data), "groups")
+    assert result.returncode == 2
+    line = assert_one_clean_line(result)
+    assert "library.sqlite3" in line and "corrupt" in line
+    assert not catalogue.exists() or not any(catalogue.iterdir())
+
+
 def test_second_writer_is_refused_while_read_only_listing_works(demo) -> None:
     assert demo("scan", "@tad_demo_classical").returncode == 0
     with WriterLock(Paths(demo.data_dir).lock_file):
@@ -119,6 +143,14 @@ def test_demo_without_data_dir_uses_its_own_folder(tmp_path: Path, demo_config: 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "xdg" / "tad-tui" / "demo" / "library.sqlite3").exists()
     assert not (tmp_path / "xdg" / "tad-tui" / "library.sqlite3").exists()
+
+
+def test_demo_with_an_accounts_data_dir_from_the_environment_uses_its_demo_folder(tmp_path: Path, demo_config: Path) -> None:
+    account = tmp_path / "account"
+    result = run("--config", str(demo_config), "--demo", "groups", "--json", env={"TAD_DATA_DIR": str(account)})
+    assert result.returncode == 0, result.stderr
+    assert (account / "demo" / "library.sqlite3").exists()
+    assert not (account / "library.sqlite3").exists() and not (account / "writer.lock").exists()
 
 
 # --- takeout (data export) scans -------------------------------------------------------------

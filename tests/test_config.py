@@ -562,7 +562,7 @@ def test_build_paths_fills_the_overrides(tmp_path: Path) -> None:
             "demo.catalogue_dir": str(tmp_path / "cat"),
         },
     )
-    built = build_paths(loaded, demo=True)
+    built = build_paths(loaded, demo=True, named_for_demo=True)
     assert built.data_dir == (tmp_path / "d").resolve()
     assert built.db == tmp_path / "x.sqlite3"
     assert built.downloads_dir == tmp_path / "out"
@@ -573,6 +573,14 @@ def test_build_paths_defaults_use_the_platform_data_dir() -> None:
     defaults = default_settings()
     assert build_paths(defaults, demo=False) == paths.Paths(data_dir=paths.default_data_dir())
     assert build_paths(defaults, demo=True).data_dir == paths.default_data_dir() / "demo"
+
+
+def test_the_demo_never_uses_an_accounts_data_dir_unless_named_for_it(tmp_path: Path) -> None:
+    """TAD_DATA_DIR, general.data_dir or --data-dir without --demo name a real account's library."""
+    loaded = load_settings(env={"TAD_DATA_DIR": str(tmp_path / "account")})
+    assert build_paths(loaded, demo=False).data_dir == (tmp_path / "account").resolve()
+    assert build_paths(loaded, demo=True).data_dir == (tmp_path / "account").resolve() / "demo"
+    assert build_paths(loaded, demo=True, named_for_demo=True).data_dir == (tmp_path / "account").resolve()
 
 
 @pytest.mark.parametrize("module", [config, sizes], ids=["config", "sizes"])

@@ -198,3 +198,42 @@ async def test_telegram_is_dialled_through_the_socks5_proxy_with_its_login(
     text = (paths.logs_dir / LOG_FILE).read_text()
     assert f"socks5://tad:***@127.0.0.1:{proxy.port}" in text
     assert PROXY_PASSWORD not in text
+
+
+# --- what a start costs ------------------------------------------------------------------------
+
+
+async def test_connecting_asks_telegram_nothing_about_updates(server, source) -> None:
+    """tad-tui never follows updates: a start sends no updates.getState / getDifference (two round trips)."""
+    asked = {entry.name for entry in server.log}
+    assert "GetConfigRequest" in asked and "GetUsersRequest" in asked  # connected, and signed in
+    assert not asked & {"GetStateRequest", "GetDifferenceRequest"}
+    assert await source.is_authorized()
+
+
+_LOADED = """
+import json, sys
+from tad_tui.cli import main
+status = main(sys.argv[1:])
+heavy = ("telethon", "tortoise", "mutagen", "thefuzz", "textual")
+print(json.dumps({"status": status, "loaded": [name for name in heavy if name in sys.modules]}))
+"""
+
+
+def _modules_loaded(*args: str) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"API_ID", "API_HASH", "TAD_DATA_DIR"}}
+    result = subprocess.run([sys.executable, "-c", _LOADED, *args], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_command_imports_only_what_it_needs(tmp_path: Path, demo_config: Path) -> None:
+    base = ("--config", str(demo_config), "--demo", "--data-dir", str(tmp_path / "data"))
+    scan = _modules_loaded(*base, "scan", "@tad_demo_mixes")
+    assert scan == {"status": 0, "loaded": ["telethon", "tortoise"]}  # no tagging, no fuzzy search, no UI
+    queue = _modules_loaded(*base, "queue", "--json")
+    assert queue == {"status": 0, "loaded": ["tortoise"]}  # read-only: never talks to Telegram

@@ -48,3 +48,36 @@ def test_choosing_the_demo_keeps_its_logs_in_the_demo_data_dir(tmp_path, monkeyp
     assert main(["--config", str(config)]) == 0
     demo_logs = tmp_path / "data" / "tad-tui" / "demo" / "logs"
     assert (demo_logs / "tad-tui.log").exists()
+
+
+def test_d_on_the_welcome_screen_keeps_the_demo_out_of_the_given_data_dir(tmp_path, monkeypatch, demo_catalogue) -> None:
+    """`tad-tui --data-dir X` without credentials, `d`: the demo lives in X/demo, X (a real account's
+    library) gets nothing of it."""
+    import tad_tui.ui.app
+    from tad_tui.cli import main
+
+    async def press_d(self) -> bool:
+        async with self.run_test(size=(80, 24)) as pilot:
+            await pilot.press("d")
+        return self.return_value
+
+    opened = []
+
+    async def no_app(engine) -> None:
+        opened.append(engine.paths.data_dir)
+
+    for name in ("API_ID", "API_HASH", "TAD_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(WelcomeApp, "run_async", press_d)
+    monkeypatch.setattr(tad_tui.ui.app, "run_tui", no_app)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\n')
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "keep.txt").write_text("a real account's data dir\n")
+    assert main(["--config", str(config), "--data-dir", str(library)]) == 0
+    assert opened == [library.resolve() / "demo"]
+    assert (library / "demo" / "library.sqlite3").exists() and (library / "demo" / "tad.demo.session").exists()
+    # The account's data dir holds what it held, the demo's folder and the logs of the start (the
+    # welcome screen ran on it before the demo was chosen); no database, session or lock of the demo.
+    assert {p.name for p in library.iterdir()} <= {"keep.txt", "demo", "logs", "cache"}

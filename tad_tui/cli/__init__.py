@@ -202,13 +202,15 @@ async def _dispatch(args: argparse.Namespace) -> int:
     from tad_tui.config import ConfigError, build_paths, load_settings
     from tad_tui.lock import DataDirBusy
     from tad_tui.runtime import LOG_FILE
-    from tad_tui.api import DATABASE_BUSY, SourceError, StoreError, database_busy
+    from tad_tui.api import DATABASE_BUSY, StoreError, database_busy
 
     try:
         overrides = {key: getattr(args, name, None) for name, key in _OPTION_KEYS.items()}
         settings = load_settings(Path(args.config) if args.config else None, overrides=overrides)
-        paths = build_paths(settings, demo=args.demo)
+        # `--demo --data-dir DIR` names the demo's folder; a data dir from anywhere else is the account's.
+        paths = build_paths(settings, demo=args.demo, named_for_demo=args.demo and bool(args.data_dir))
         _check_folders(args, paths)
+        _make_data_dir(paths)
     except ConfigError as error:
         flag = _OPTION_FLAGS.get(error.key or "")
         option = f"command-line option for {error.key}"  # config.py's words for an override
@@ -221,9 +223,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return await handler(args, settings, paths)
     except (ConfigError, DataDirBusy, StoreError, UsageError) as error:
         return _fail(str(error), EXIT_USAGE)
-    except SourceError as error:
-        return _fail(str(error), EXIT_FAILED)
     except Exception as error:  # the one place an unexpected error is turned into words
+        from tad_tui.api import SourceError  # here: it loads Telethon, which a read-only command never needs
+
+        if isinstance(error, SourceError):
+            return _fail(str(error), EXIT_FAILED)
         if database_busy(error):
             return _fail(f"{DATABASE_BUSY} ({paths.db}): close it, or wait and run the command again", EXIT_USAGE)
         if isinstance(error, BrokenPipeError) and _stdout_gone():
@@ -264,6 +268,22 @@ def _check_folders(args: argparse.Namespace, paths: Any) -> None:
         problem = folder_problem(folder)
         if problem is not None:
             raise UsageError(f"{what}: {problem}")
+
+
+def _make_data_dir(paths: Any) -> None:
+    """Create the data dir and its folders, or a UsageError naming the one that cannot be made.
+
+    ``folder_problem`` cannot foresee everything: as root ``os.access`` allows writing in /sys or
+    /proc, where ``mkdir`` still fails (EPERM, ENOENT).
+    """
+    try:
+        paths.ensure()
+    except OSError as error:
+        folder = error.filename or paths.data_dir
+        raise UsageError(
+            f"data dir (--data-dir, general.data_dir or TAD_DATA_DIR): {folder} cannot be created: "
+            f"{error.strerror or error}"
+        ) from None
 
 
 def _fail(message: str, status: int) -> int:
@@ -409,7 +429,8 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         chosen = await WelcomeApp(str(settings.config_file or default_config_file())).run_async()
         if not chosen:
             return EXIT_OK
-        demo, paths = True, build_paths(settings, demo=True)
+        demo, paths = True, build_paths(settings, demo=True)  # never the account's data dir: its demo/
+        _make_data_dir(paths)
         _start_logs(settings, paths, via="tui")  # the demo's data dir keeps its own logs
     async with open_engine(
         settings, paths, demo=demo, writer=True, connect=False, print_warnings=False, in_app=True

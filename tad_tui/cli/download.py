@@ -17,7 +17,6 @@ from tad_tui.api import (
     EntryWaiting,
     Event,
     Notice,
-    Priority,
     Track,
 )
 from tad_tui.notify import Notifier, terminal_fallback
@@ -205,6 +204,9 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
             await engine.start_downloads()
             engine.start_monitor()
             Notifier(settings.notifications, engine.events, reporter.notify)
+            # Priority is one of Tortoise's models: imported here, when open_engine has loaded them.
+            from tad_tui.api import Priority
+
             await engine.enqueue(
                 [row.id for row in chosen],
                 priority=Priority[args.priority.upper()],

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from tad_tui.store.transactions import transaction
 
@@ -30,11 +31,13 @@ from tad_tui.download.transfer import (
     TransferSettings,
     disk_error_words,
 )
-from tad_tui.library.metadata import TagInfo, complete_tags, read_tags
 from tad_tui.library.scan import group_info
 from tad_tui.store.models import AudioFile, FileStatus, QueueEntry, QueueState
 from tad_tui.telegram.client import TadClient
 from tad_tui.telegram.source import FileLocation, Source
+
+if TYPE_CHECKING:
+    from tad_tui.library.metadata import TagInfo
 
 log = logging.getLogger(__name__)
 PART_SUFFIX = ".part"
@@ -231,6 +234,9 @@ class Job:
         raise TransferFailed(f"parts of {part} keep changing on disk: is another program writing to it?")
 
     async def _finish(self, part: Path, final: Path, verified: bool) -> str:
+        # mutagen (~40 ms to import) once a file is finished, not at start: nothing new needs none.
+        from tad_tui.library.metadata import TagInfo, complete_tags, read_tags
+
         audio, settings = self.audio, self.context.settings
         md5: str | None = None
         extended = settings.metadata.extract_extended

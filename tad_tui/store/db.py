@@ -20,14 +20,15 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from pathlib import Path
-from typing import Any, Final
-
-from tortoise import Tortoise
-from tortoise.config import TortoiseConfig
-from tortoise.context import TortoiseContext
-from tortoise.migrations.executor import MigrationExecutor
+from typing import TYPE_CHECKING, Any, Final
 
 from tad_tui import audit
+
+if TYPE_CHECKING:
+    from tortoise.context import TortoiseContext
+
+# Tortoise is imported where the store opens, not here: the checks and error words of this module
+# are used at start-up, and a command imports Tortoise (~0.1 s) while it connects to Telegram.
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,28 @@ async def open_store(db_path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -
         raise
 
 
+def check_store(db_path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    """The read-only checks of ``open_store`` alone, without Tortoise and without threads.
+
+    For a caller about to do long work before opening the library (the demo's first run renders its
+    catalogue): a corrupt, foreign or newer database is refused at once, not after that work.
+    Blocking (at most a few reads, or waiting for another process checking the same library).
+    """
+    db_path = Path(db_path)
+    try:
+        if not db_path.exists():
+            return
+        folder = _lock_folder(db_path.parent)
+        try:
+            _check_existing(db_path, busy_timeout_ms)
+        finally:
+            fcntl.flock(folder, fcntl.LOCK_UN)
+            os.close(folder)
+    except StoreError as error:
+        audit.record("open_database", "refused", str(error), path=str(db_path))
+        raise
+
+
 async def _open_store(db_path: Path, busy_timeout_ms: int) -> None:
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +176,10 @@ def _lock_folder(folder: Path) -> int:
 
 
 async def _init_and_migrate(db_path: Path, busy_timeout_ms: int) -> None:
+    from tortoise import Tortoise
+    from tortoise.config import TortoiseConfig
+    from tortoise.migrations.executor import MigrationExecutor
+
     global _open_context
     config = TortoiseConfig.resolve_args(tortoise_config(db_path, busy_timeout_ms=busy_timeout_ms))
     try:
@@ -194,6 +221,8 @@ async def opened_store(
 
 
 async def _close_current() -> None:
+    from tortoise import Tortoise
+
     # The current task's context: after a failed open it may hold a half-opened connection.
     await Tortoise.close_connections()
 

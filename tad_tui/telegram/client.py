@@ -55,6 +55,19 @@ class TadClient(TelegramClient):
         # File parts and their hashes at the rate Telegram's flood waits showed it takes.
         self.pace = LearnedPace()
 
+    async def _on_login(self, user: Any) -> Any:
+        """Telethon's hook after ``connect`` (or a sign-in) finds the account signed in.
+
+        Telethon then asks updates.getState and updates.getDifference to start following updates:
+        two round trips on every start. tad-tui never reads updates (``receive_updates=False``), so it
+        keeps only what the rest of Telethon uses: who the account is.
+        """
+        if not self._no_updates:
+            return await super()._on_login(user)
+        self._mb_entity_cache.set_self_user(user.id, user.bot, user.access_hash)
+        self._authorized = True
+        return user
+
     def flood_wait_remaining(self) -> float:
         """Seconds until the longest flood wait in force has passed (0 when none)."""
         now = time.time()

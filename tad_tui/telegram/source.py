@@ -6,6 +6,7 @@ Implemented once, over Telethon. The demo and the tests hand the same code a sim
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import mimetypes
 from collections.abc import AsyncIterator, Sequence
@@ -24,6 +25,7 @@ from tad_tui.words import counted
 
 log = logging.getLogger(__name__)
 SCAN_PAGE = 100
+READ_AHEAD_PAGES = 2  # document pages fetched while the music pages are stored
 AUDIO_EXTENSIONS = frozenset({".mp3", ".m4a", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aac", ".wma", ".aiff"})
 
 
@@ -209,22 +211,49 @@ class TelethonSource:
         """Audio messages newer than ``after_message_id``, oldest first, a page at a time.
 
         Music (audio with an audio attribute) is filtered by the server; audio sent as a plain file
-        is found among documents by its mime type or extension.
+        is found among documents by its mime type or extension. Both searches are asked at once (a
+        scan with nothing new costs one round trip, not two); the music pages come first, then the
+        documents', read ahead at most ``READ_AHEAD_PAGES`` pages.
         """
         peer = group.input_peer()
-        for message_filter in (types.InputMessagesFilterMusic(), types.InputMessagesFilterDocument()):
-            page: list[AudioInfo] = []
-            async for message in self._reader.iter_messages(
-                peer, filter=message_filter, min_id=after_message_id, reverse=True, wait_time=0
-            ):
-                audio = parse_audio(group.group_id, message)
-                if audio is not None:
-                    page.append(audio)
-                if len(page) >= SCAN_PAGE:
-                    yield page
-                    page = []
-            if page:
+        documents: asyncio.Queue[list[AudioInfo] | BaseException | None] = asyncio.Queue(READ_AHEAD_PAGES)
+
+        async def read_documents() -> None:
+            try:
+                async for page in self._audio_pages(group, peer, types.InputMessagesFilterDocument(), after_message_id):
+                    await documents.put(page)
+            except Exception as error:  # given to the reader below, in its order
+                await documents.put(error)
+            else:
+                await documents.put(None)
+
+        reading = asyncio.create_task(read_documents())
+        try:
+            async for page in self._audio_pages(group, peer, types.InputMessagesFilterMusic(), after_message_id):
                 yield page
+            while (item := await documents.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+
+    async def _audio_pages(
+        self, group: GroupInfo, peer: Any, message_filter: Any, after_message_id: int
+    ) -> AsyncIterator[list[AudioInfo]]:
+        page: list[AudioInfo] = []
+        async for message in self._reader.iter_messages(
+            peer, filter=message_filter, min_id=after_message_id, reverse=True, wait_time=0
+        ):
+            audio = parse_audio(group.group_id, message)
+            if audio is not None:
+                page.append(audio)
+            if len(page) >= SCAN_PAGE:
+                yield page
+                page = []
+        if page:
+            yield page
 
     async def read_range(self, location: FileLocation, offset: int, limit: int) -> bytes:
         request = functions.upload.GetFileRequest(location=location.input_location(), offset=offset, limit=limit)
