@@ -232,10 +232,7 @@ class Scheduler:
             if self._keys.get(entry_id) != (priority, rank):
                 continue  # stale: the entry moved, changed priority or left the queue
             del self._keys[entry_id]
-            entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
-            if entry is None or entry.state not in RUNNABLE:
-                continue
-            if await self._ready(entry):
+            if (entry := await self._startable(entry_id)) is not None:
                 return entry
         return None
 
@@ -260,12 +257,16 @@ class Scheduler:
                 heapq.heappush(self._set_aside[kind], (priority, rank, entry_id))
                 continue
             del self._keys[entry_id]
-            entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
-            if entry is None or entry.state not in RUNNABLE:
-                continue
-            if await self._ready(entry):
+            if (entry := await self._startable(entry_id)) is not None:
                 return entry
         return None
+
+    async def _startable(self, entry_id: int) -> QueueEntry | None:
+        """The entry read afresh if it may start now (still queued, its dependency done), else None."""
+        entry = await QueueEntry.get_or_none(id=entry_id).prefetch_related("audio", "depends_on")
+        if entry is None or entry.state not in RUNNABLE:
+            return None
+        return entry if await self._ready(entry) else None
 
     async def _learn_kinds(self, entry_id: int) -> None:
         """Look up the sizes of this entry and of the next ones queued, in one query.
