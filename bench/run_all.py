@@ -1,8 +1,12 @@
-"""Run every benchmark in bench/ and write bench/RESULTS.md: each figure, its target, met or not.
+"""Run every benchmark in bench/ and write their figures into bench/RESULTS.md: each figure, its
+target, met or not, and when each benchmark ran (with the machine's load then).
 
     python bench/run_all.py [--only NAME ...]
 
-Each script is run as ``python bench/NAME.py --json`` and must print one JSON object last.
+Each script is run as ``python bench/NAME.py --json`` and must print one JSON object last. Only the
+part of RESULTS.md between its two ``run_all.py`` markers is written, and in it only the rows of the
+benchmarks that ran (``--only``): the other benchmarks' rows and everything outside the markers
+(notes written by hand) stay as they are.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ import psutil
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "RESULTS.md"
+BEGIN = "<!-- run_all.py writes from here -->"
+END = "<!-- run_all.py writes up to here -->"
+HEADER = ["| benchmark | figure | value | target | met |", "| --- | --- | --- | --- | --- |"]
 
 # (benchmark, figure) -> (target as written, check)
 TARGETS: dict[tuple[str, str], tuple[str, Callable[[float], bool]]] = {
@@ -78,19 +85,54 @@ def run_script(path: Path) -> tuple[dict[str, object] | None, str, float]:
     return json.loads(lines[-1]), "", elapsed
 
 
-def table(results: dict[str, tuple[dict[str, object] | None, str, float]]) -> list[str]:
-    rows = ["| benchmark | figure | value | target | met |", "| --- | --- | --- | --- | --- |"]
-    for name, (figures, error, _) in results.items():
-        if figures is None:
-            rows.append(f"| {name} | — | {error} | — | no |")
-            continue
-        for figure, value in figures.items():
-            target, check = TARGETS.get((name, figure), ("", None))
-            met = ""
-            if check is not None and isinstance(value, (int, float)):
-                met = "yes" if check(float(value)) else "**no**"
-            rows.append(f"| {name} | {figure} | {value} | {target} | {met} |")
+def rows_of(name: str, figures: dict[str, object] | None, error: str) -> list[str]:
+    if figures is None:
+        return [f"| {name} | — | {error} | — | no |"]
+    rows = []
+    for figure, value in figures.items():
+        target, check = TARGETS.get((name, figure), ("", None))
+        met = ""
+        if check is not None and isinstance(value, (int, float)):
+            met = "yes" if check(float(value)) else "**no**"
+        rows.append(f"| {name} | {figure} | {value} | {target} | {met} |")
     return rows
+
+
+def read_region(text: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The table rows and the run line of each benchmark in RESULTS.md's marked part."""
+    if BEGIN not in text or END not in text:
+        return {}, {}
+    region = text[text.index(BEGIN) + len(BEGIN) : text.index(END)]
+    rows: dict[str, list[str]] = {}
+    runs: dict[str, str] = {}
+    for line in region.splitlines():
+        if line.startswith("| ") and line not in HEADER:
+            rows.setdefault(line.split("|")[1].strip(), []).append(line)
+        elif line.startswith("- ") and ": " in line:
+            runs[line[2:].split(":", 1)[0]] = line
+    return rows, runs
+
+
+def write_region(text: str, rows: dict[str, list[str]], runs: dict[str, str]) -> str:
+    names = sorted(rows)
+    region = [
+        BEGIN,
+        "",
+        f"Machine: {machine()}.",
+        "",
+        *HEADER,
+        *(row for name in names for row in rows[name]),
+        "",
+        "When each ran (`python bench/run_all.py`; times move with the machine's load):",
+        "",
+        *(runs[name] for name in names if name in runs),
+        "",
+        END,
+    ]
+    block = "\n".join(region)
+    if BEGIN in text and END in text:
+        return text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
+    return (text.rstrip("\n") + "\n\n" if text.strip() else "# Benchmark results\n\n") + block + "\n"
 
 
 def main() -> None:
@@ -101,27 +143,21 @@ def main() -> None:
     if args.only:
         scripts = [p for p in scripts if p.stem in args.only]
     results = {}
+    started: dict[str, tuple[str, float]] = {}  # when each ran, and the load average then
     for script in scripts:
         print(f"running {script.name} …", file=sys.stderr, flush=True)
+        started[script.stem] = f"{datetime.now(UTC):%Y-%m-%d %H:%M}", os.getloadavg()[0]
         results[script.stem] = run_script(script)
         figures, error, elapsed = results[script.stem]
         print(f"  {elapsed:.0f} s: {json.dumps(figures) if figures else error}", file=sys.stderr, flush=True)
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Written by `python bench/run_all.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
-        "",
-        f"Machine: {machine()}.",
-        "",
-        *table(results),
-        "",
-        "Each script prints its figures as one JSON object with `--json`; see its docstring for what",
-        "it measures and how. Tests never assert times: these figures are checked here.",
-        "",
-    ]
-    RESULTS.write_text("\n".join(lines), encoding="utf-8")
-    print(RESULTS.read_text(encoding="utf-8"))
-
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    rows, runs = read_region(text)
+    for name, (figures, error, elapsed) in results.items():
+        when, load = started[name]
+        rows[name] = rows_of(name, figures, error)
+        runs[name] = f"- {name}: {when} UTC, load average {load:.1f} before it, {elapsed:.0f} s"
+    RESULTS.write_text(write_region(text, rows, runs), encoding="utf-8")
+    print("\n".join(row for name in results for row in rows[name]))
 
 if __name__ == "__main__":
     main()

@@ -20,10 +20,11 @@ ones about 0.24 s (the connection, its config, the account, the scan's two searc
 the engine and Tortoise (~0.12 s) load while the first are in flight, and the demo reads its
 catalogue's manifest (~0.05 s). Hence about 0.65 s for ``nothing_new_s`` on a quiet machine. The
 first byte needs three round trips more (the download connection: connect and initConnection; then
-upload.getFile), so about 0.8 s. Before this was cut (7 round trips before the scan had answered,
-everything imported one after the other) on the same machine: 1.15 s to the first byte, 1.03 s
-with nothing new; after: 0.84 s and 0.71 s. The download connection could be opened while the scan
-runs (not done yet: ~0.12 s of the first byte).
+upload.getFile), so about 0.8 s; the download connection is opened while the scan runs
+(``Engine.warm_up_downloads``), which leaves one: about 0.7 s. Before this was cut (7 round trips
+before the scan had answered, everything imported one after the other) on the same machine: 1.15 s
+to the first byte, 1.03 s with nothing new; then 0.84 s and 0.71 s; with the connection opened
+during the scan, 0.72 s to the first byte.
 
     python bench/start_cost.py --json [--runs 5] [--catalogue DIR]
 """

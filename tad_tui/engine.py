@@ -295,6 +295,13 @@ class Engine:
         """The total download limit in bytes a second now (0: none)."""
         return self.scheduler.context.bandwidth.rate
 
+    async def warm_up_downloads(self) -> None:
+        """Start opening a download connection to the account's own DC, for a command that scans
+        before it downloads: it opens during the scan instead of before the first byte."""
+        await self.connect()
+        client = self.source.client
+        self.scheduler.context.pool.warm(client.session.dc_id)
+
     async def start_downloads(self) -> Scheduler:
         await self.connect()
         scheduler = self.scheduler

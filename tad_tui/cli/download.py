@@ -190,6 +190,7 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
             engine.events.subscribe(reporter.handle)
             info = await engine.resolve_group(args.group)
             reporter.note(f"Scanning {info.title}…")
+            await engine.warm_up_downloads()
             scanned = await engine.scan_info(info, takeout=args.takeout)
             selection = await engine.select_for_download(info, limit=args.limit)
             chosen = list(selection.to_fetch)
