@@ -663,6 +663,8 @@ def test_a_later_flood_wait_lowers_the_pace_and_calm_raises_it() -> None:
         await asyncio.sleep(limits.PACE_RAISE_SECONDS + 1)
         assert pace.pace(GetFileRequest) == pytest.approx(second * limits.PACE_RAISE)
         assert pace.pace(GetFileRequest) == pytest.approx(second * limits.PACE_RAISE)  # once a minute
+        await asyncio.sleep(2 * limits.PACE_RAISE_SECONDS)  # not read meanwhile: raised for each minute
+        assert pace.pace(GetFileRequest) == pytest.approx(second * limits.PACE_RAISE**3)
         pace.flooded(GetFileHashesRequest, 1, now())  # nothing sent of it: the slowest pace there is
         assert pace.pace(GetFileHashesRequest) == limits.LEAST_PACE
 

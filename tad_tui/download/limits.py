@@ -337,17 +337,18 @@ class LearnedPace:
         self._sent: dict[type, collections.deque[float]] = {}
         self._pace: dict[type, float] = {}
         self._next: dict[type, float] = {}  # when the next request of a paced kind may go
-        self._changed: dict[type, float] = {}  # when its pace was last set or raised
+        self._changed: dict[type, float] = {}  # when a flood wait last set its pace
         self._quiet_until: dict[type, float] = {}  # floods before this are the tail of the last one
         self.lowered_at: float | None = None  # when a flood wait last set or lowered a pace (clock)
 
     def pace(self, kind: type) -> float | None:
-        """Requests of ``kind`` a second now allowed; None when not paced."""
+        """Requests of ``kind`` a second now allowed; None when not paced. The pace set by the last
+        flood wait, raised by ``PACE_RAISE`` for each whole ``PACE_RAISE_SECONDS`` since (reading it
+        changes nothing)."""
         rate = self._pace.get(kind)
-        if rate is not None and self._clock() - self._changed[kind] >= PACE_RAISE_SECONDS:
-            rate = self._pace[kind] = rate * PACE_RAISE
-            self._changed[kind] = self._clock()
-        return rate
+        if rate is None:
+            return None
+        return rate * PACE_RAISE ** int((self._clock() - self._changed[kind]) // PACE_RAISE_SECONDS)
 
     def paces(self) -> dict[str, float]:
         """Each paced kind by its method's name ("getFile") and its requests a second."""
@@ -386,7 +387,7 @@ class LearnedPace:
         self._quiet_until[kind] = now + max(seconds, 1.0) + PACE_WINDOW
         sent = self._sent.get(kind, ())
         rate = sum(1 for at in sent if sent_at - PACE_WINDOW < at <= sent_at) * PACE_BACKOFF
-        paced = self._pace.get(kind)
+        paced = self.pace(kind)
         if paced is not None:
             rate = min(rate, paced * PACE_BACKOFF)
         self._pace[kind] = max(LEAST_PACE, rate)

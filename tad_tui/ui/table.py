@@ -1,6 +1,6 @@
 """A table that draws only the rows on screen, so 10,000 queue entries open as fast as ten.
 
-Textual's DataTable stores and measures every row (7.5 s for 100k rows, see DESIGN.md); this one
+Textual's DataTable stores and measures every row (7.5 s for 100k rows); this one
 keeps a plain list of immutable rows and renders a line when the compositor asks for it. Updating
 one row replaces one list item and repaints one line.
 """
