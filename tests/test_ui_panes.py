@@ -177,6 +177,14 @@ async def test_a_second_scan_key_before_the_first_scan_starts_does_not_scan_twic
 # ---- queue pane -------------------------------------------------------------------------------
 
 
+async def _record_states(running: int, failed: int | None = None, error: str | None = None) -> None:
+    from tad_tui.store import QueueEntry, QueueState
+
+    await QueueEntry.filter(id=running).update(state=QueueState.RUNNING)
+    if failed is not None:
+        await QueueEntry.filter(id=failed).update(state=QueueState.FAILED, error_message=error)
+
+
 async def test_queue_rows_draw_state_bar_speed_eta_priority_error_and_batch(held: tuple[Engine, Gate]) -> None:
     engine, _ = held
     ids = await queue_group(engine, CLASSICAL, limit=4)
@@ -188,6 +196,9 @@ async def test_queue_rows_draw_state_bar_speed_eta_priority_error_and_batch(held
         queue = app.query_one(QueuePane)
         await until(lambda: len(queue.table.rows) == len(ids), pilot.pause)
         size = queue.table.rows[queue.table.index_of(first)].entry.file_size
+        # As the scheduler does: the library first, then the events (the pane reloads from the
+        # library now and then, and must find there what the events said).
+        await _record_states(first, second, "disk full: 0 B free")
         engine.events.publish(EntryStarted(first, "x", size, "x"))
         engine.events.publish(EntryProgress(first, size // 2, size))
         engine.events.publish(EntryFinished(second, "y", "failed", error_message="disk full: 0 B free"))

@@ -273,7 +273,7 @@ async def test_o_shows_and_copies_where_the_file_is_or_says_where_it_will_go(hel
 async def test_a_row_never_shows_more_than_the_limit(held: tuple[Engine, Gate]) -> None:
     from tad_tui.download.events import EntryProgress, EntryStarted
     from tad_tui.ui import figures
-    from test_ui_panes import drawn
+    from test_ui_panes import _record_states, drawn
     from test_ui_support import FrozenMonitor, frozen_samples
 
     engine, _ = held
@@ -286,6 +286,7 @@ async def test_a_row_never_shows_more_than_the_limit(held: tuple[Engine, Gate]) 
     async with app.run_test(size=(80, 24)) as pilot:
         queue = await _open(app, pilot, len(ids))
         size = queue.table.rows[queue.table.index_of(first)].entry.file_size
+        await _record_states(first)  # as the scheduler does, before its events
         engine.events.publish(EntryStarted(first, "x", size, "x"))
         engine.events.publish(EntryProgress(first, 2**20, size))
         app.bridge.flush()
