@@ -27,12 +27,14 @@ if TYPE_CHECKING:
         EntryWaiting,
         Event,
         EventBus,
+        NewAudio,
         Notice,
         QueueIdle,
         StatesChanged,
         wait_words,
     )
     from tad_tui.download.scheduler import YIELDED, Enqueued, PriorityChange, QueueError
+    from tad_tui.following import FollowError, FollowInfo
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchHit, SearchResult, status_names
     from tad_tui.library.status import track_word
@@ -158,11 +160,12 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         name: ("tad_tui.download.events", name)
         for name in (
             "BatchProgress", "EntryFinished", "EntryProgress", "EntryResumed", "EntryStarted", "EntryWaiting",
-            "Event", "EventBus", "Notice", "QueueIdle", "StatesChanged", "wait_words",
+            "Event", "EventBus", "NewAudio", "Notice", "QueueIdle", "StatesChanged", "wait_words",
         )
     },
     **{name: ("tad_tui.download.scheduler", name) for name in ("YIELDED", "Enqueued", "PriorityChange", "QueueError")},
     "concurrency_words": ("tad_tui.download.concurrency", "concurrency_words"),
+    **{name: ("tad_tui.following", name) for name in ("FollowError", "FollowInfo")},
     "ScanProgress": ("tad_tui.library.scan", "ScanProgress"),
     "ScanResult": ("tad_tui.library.scan", "ScanResult"),
     **{name: ("tad_tui.library.search", name) for name in ("SearchFilters", "SearchHit", "SearchResult", "status_names")},
@@ -194,12 +197,15 @@ __all__ = [
     "Event",
     "EventBus",
     "FileStatus",
+    "FollowError",
+    "FollowInfo",
     "GroupInfo",
     "GroupSummary",
     "GroupTrack",
     "LoginError",
     "LoginFlow",
     "LoginStep",
+    "NewAudio",
     "Notice",
     "Priority",
     "PriorityChange",

@@ -183,6 +183,7 @@ SECTION_DOCS: dict[str, str] = {
     "performance": "Limits on memory, request rate and bandwidth.",
     "metadata": "What is checked and written after a file is downloaded.",
     "notifications": "Desktop notifications.",
+    "follow": "Following groups (tad-tui follow, watch): their new audio is queued as it is posted.",
     "ui": "The full-screen terminal interface.",
     "demo": "The offline demo (--demo): a simulated Telegram serving a generated catalogue.",
 }
@@ -223,6 +224,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("notifications", "on_batch_complete", "bool", True, "Notify when a batch of downloads finishes."),
     Key("notifications", "on_file_failed", "bool", True, "Notify when a file fails for good."),
     Key("notifications", "on_queue_empty", "bool", True, "Notify when the download queue runs empty."),
+    Key("notifications", "on_new_file", "bool", True, 'Notify when a followed group posts audio and it is queued ("New in Jazz Archive: …"; tad-tui follow).'),
+    Key("follow", "check_interval", "float", 300.0, "While the app or tad-tui watch runs, seconds between looks for new audio in each followed group besides what Telegram pushes (a newer-than search: what Telegram did not push is found this way); 0 = only at start and after a reconnection.", low=0.0, high=86400.0),
     Key("ui", "theme", "str", "textual-dark", "Colour theme (built-in or from the themes folder; checked when the UI starts).", check=_check_theme, rule="a name of 1 to 64 characters"),
     Key("demo", "latency_ms", "int", 60, "Simulated round-trip time in milliseconds.", low=0, high=10000),
     Key("demo", "bandwidth_per_connection", "size", 4_000_000, "Simulated bandwidth of each connection in bytes per second; 0 = unlimited.", low=0, check=_check_bandwidth, rule='0 (unlimited) or a size of at least 16 KiB per second (bytes, or with a unit such as "4MB")'),
@@ -309,6 +312,12 @@ class NotificationSettings:
     on_batch_complete: bool
     on_file_failed: bool
     on_queue_empty: bool
+    on_new_file: bool
+
+
+@dataclass(frozen=True)
+class FollowSettings:
+    check_interval: float
 
 
 @dataclass(frozen=True)
@@ -338,6 +347,7 @@ SECTION_CLASSES: dict[str, type] = {
     "performance": PerformanceSettings,
     "metadata": MetadataSettings,
     "notifications": NotificationSettings,
+    "follow": FollowSettings,
     "ui": UISettings,
     "demo": DemoSettings,
 }
@@ -351,6 +361,7 @@ class Settings:
     performance: PerformanceSettings
     metadata: MetadataSettings
     notifications: NotificationSettings
+    follow: FollowSettings
     ui: UISettings
     demo: DemoSettings
     config_file: Path | None = None  # the file actually read, if any

@@ -43,6 +43,7 @@ from tad_tui.store.models import AudioFile, FileStatus, Priority, QueueEntry, Qu
 if TYPE_CHECKING:
     from tad_tui.download.concurrency import Concurrency
     from tad_tui.download.scheduler import Enqueued, PriorityChange, Scheduler
+    from tad_tui.following import Follower, FollowInfo
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchResult, SearchService
     from tad_tui.telegram.login import LoginFlow
@@ -65,6 +66,7 @@ class Engine:
         self._search_service: SearchService | None = None
         self._online = False
         self._connecting: asyncio.Lock | None = None
+        self._follower: Follower | None = None
         # Problems met and fixed while starting (a session file others could read): the CLI prints
         # them, the TUI shows them as notifications; both are in the log file too.
         self.startup_warnings: list[str] = []
@@ -148,6 +150,61 @@ class Engine:
             return await scan_group(self.source, info, on_progress=on_progress)
         async with self.source.takeout():
             return await scan_group(self.source, info, on_progress=on_progress)
+
+    # ---- following ------------------------------------------------------------------------------
+
+    async def follow(
+        self,
+        key: str,
+        *,
+        match: str | None = None,
+        priority: Priority = Priority.NORMAL,
+        output_dir: Path | None = None,
+        filename_template: str | None = None,
+        on_progress: Callable[[ScanProgress], None] | None = None,
+    ) -> tuple[FollowInfo, bool]:
+        """Follow a group: audio posted from now on (matching ``match``) is queued while the app or
+        ``watch`` runs. The group is scanned first, so what it holds today is not "new". Following
+        a group again changes how; returns the follow and whether it is new. FollowError for a
+        match the search language cannot read."""
+        from tad_tui.following import check_match, save_follow
+
+        check_match(match)  # before any request
+        info = await self.resolve_group(key)
+        with recorded("follow", group_id=info.group_id, match=match, priority=priority.name.lower()) as line:
+            await self.scan_info(info, on_progress=on_progress)
+            follow, created = await save_follow(
+                info, match=match, priority=priority, output_dir=output_dir, filename_template=filename_template
+            )
+            line["created"] = created
+        return follow, created
+
+    async def unfollow(self, key: str) -> FollowInfo | None:
+        """Stop following a group (queued files stay queued); None if it was not followed."""
+        from tad_tui.following import delete_follow, follows
+
+        info = await self.resolve_group(key)
+        found = [follow for follow in await follows() if follow.group_id == info.group_id]
+        with recorded("unfollow", group_id=info.group_id, followed=bool(found)):
+            await delete_follow(info.group_id)
+        return found[0] if found else None
+
+    async def follows(self) -> list[FollowInfo]:
+        """The followed groups, in the order they were followed."""
+        from tad_tui.following import follows
+
+        return await follows()
+
+    async def start_following(self) -> Follower:
+        """Listen for new posts in the followed groups and catch up on what was posted meanwhile
+        (the client must have been built to receive updates; see ``runtime.open_engine``)."""
+        from tad_tui.following import Follower
+
+        await self.connect()
+        if self._follower is None:
+            self._follower = Follower(self, check_interval=self.settings.follow.check_interval)
+            await self._follower.start()
+        return self._follower
 
     async def search(
         self, text: str, *, limit: int, fuzzy: bool = False, filters: SearchFilters | None = None
@@ -315,6 +372,8 @@ class Engine:
 
     async def close(self) -> None:
         """Stop the monitor and the downloads (their state is saved; they resume next time)."""
+        if self._follower is not None:
+            await self._follower.stop()
         if self.monitor is not None:
             await self.monitor.stop()
         await self.stop_downloads()

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tad_tui.config import NotificationSettings
-from tad_tui.download.events import BatchProgress, EntryFinished, Event, EventBus, QueueIdle
+from tad_tui.download.events import BatchProgress, EntryFinished, Event, EventBus, NewAudio, QueueIdle
 from tad_tui.library.text import printable
 from tad_tui.words import counted
 
@@ -45,6 +45,8 @@ def choose(event: Event, settings: NotificationSettings) -> Notification | None:
         return Notification("Batch complete", f"{event.name}: {counted(event.total, 'file')}{failed}")
     if isinstance(event, EntryFinished) and settings.on_file_failed and event.outcome == "failed":
         return Notification("Download failed", f"{event.file_id}: {event.error_message}")
+    if isinstance(event, NewAudio) and settings.on_new_file:
+        return Notification(f"New in {event.group_title}", event.name)
     if isinstance(event, QueueIdle) and settings.on_queue_empty:
         return Notification("Queue empty", f"{event.downloaded} downloaded, {event.failed} failed")
     return None

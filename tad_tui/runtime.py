@@ -50,17 +50,27 @@ def setup_logging(settings: Settings, paths: Paths) -> None:
 
 
 def build_source(
-    settings: Settings, paths: Paths, *, demo: bool, warnings: list[str] | None = None, in_app: bool = False
+    settings: Settings,
+    paths: Paths,
+    *,
+    demo: bool,
+    warnings: list[str] | None = None,
+    in_app: bool = False,
+    receive_updates: bool = False,
 ) -> TelethonSource:
     """The Telegram source; problems fixed on the way (a session file others could read) go to ``warnings``.
 
     ``in_app``: the demo catalogue's first render shows its progress in the app, not on stderr.
+    ``receive_updates``: Telegram pushes new messages (for following groups); it costs two round
+    trips at connect (updates.getState, getDifference), which commands that only ask never pay.
     """
     from tad_tui.download.limits import RequestRateLimiter
     from tad_tui.telegram.source import TelethonSource
 
     warnings = [] if warnings is None else warnings
-    source = TelethonSource(_client(settings, paths, demo=demo, warnings=warnings, in_app=in_app))
+    source = TelethonSource(
+        _client(settings, paths, demo=demo, warnings=warnings, in_app=in_app, receive_updates=receive_updates)
+    )
     performance = settings.performance
     source.client.request_limiter = RequestRateLimiter(
         performance.rate_limit_requests_per_second, performance.rate_limit_burst_size
@@ -108,13 +118,15 @@ def secure_session_file(path: Path) -> str | None:
     )
 
 
-def _client(settings: Settings, paths: Paths, *, demo: bool, warnings: list[str], in_app: bool) -> TadClient:
+def _client(
+    settings: Settings, paths: Paths, *, demo: bool, warnings: list[str], in_app: bool, receive_updates: bool
+) -> TadClient:
     session = session_file(settings, paths, demo=demo)
     if demo:
         from tad_tui.telegram.sim.demo import demo_client
 
         _note(warnings, secure_session_file(session))
-        return demo_client(settings, paths, session, in_app=in_app)
+        return demo_client(settings, paths, session, in_app=in_app, receive_updates=receive_updates)
     telegram = settings.telegram
     if not telegram.has_credentials:
         raise ConfigError(
@@ -133,7 +145,7 @@ def _client(settings: Settings, paths: Paths, *, demo: bool, warnings: list[str]
         telegram.api_id,
         telegram.api_hash,
         flood_sleep_threshold=telegram.flood_sleep_threshold,
-        receive_updates=False,
+        receive_updates=receive_updates,
         proxy=proxy.telethon() if proxy is not None else None,
     )
 
@@ -154,6 +166,7 @@ async def open_engine(
     connect: bool = True,
     print_warnings: bool = True,
     in_app: bool = False,
+    receive_updates: bool = False,
 ) -> AsyncIterator[Engine]:
     """The engine for one command or one TUI session.
 
@@ -173,7 +186,11 @@ async def open_engine(
         # A database tad-tui must refuse is refused now, not after (or beside) the demo catalogue's render.
         check_store(paths.db)
         warnings: list[str] = []
-        source = build_source(settings, paths, demo=demo, warnings=warnings, in_app=in_app) if writer else None
+        source = (
+            build_source(settings, paths, demo=demo, warnings=warnings, in_app=in_app, receive_updates=receive_updates)
+            if writer
+            else None
+        )
         if print_warnings:
             for warning in warnings:
                 print(f"tad-tui: warning: {warning}", file=sys.stderr)

@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tad_tui.cli.search import add_search_parser
 
     add_search_parser(commands, lambda sub: _common_options(sub, suppress=True))
+    from tad_tui.cli.follow import add_follow_parsers
+
+    add_follow_parsers(commands, lambda sub: _common_options(sub, suppress=True), _group_name)
     return parser
 
 
@@ -262,7 +265,7 @@ def _check_folders(args: argparse.Namespace, paths: Any) -> None:
     ]
     if args.demo:
         folders.append((paths.demo_catalogue_dir, "demo catalogue folder (demo.catalogue_dir)"))
-    if args.command in ("download", "tui"):
+    if args.command in ("download", "tui", "watch") or (args.command == "follow" and args.output):
         folders.append((paths.downloads_dir, "download folder (-o/--output, downloads.output_dir or DEFAULT_DOWNLOAD_DIR)"))
     for folder, what in folders:
         problem = folder_problem(folder)
@@ -451,6 +454,14 @@ async def _performance(args: argparse.Namespace, settings: Any, paths: Any) -> i
     return await run_performance(args, settings, paths)
 
 
+async def _follow_command(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli import follow
+
+    run = {"follow": follow.run_follow, "unfollow": follow.run_unfollow,
+           "following": follow.run_following, "watch": follow.run_watch}[args.command]
+    return await run(args, settings, paths)
+
+
 _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "performance": _performance,
     "search": _search,
@@ -461,6 +472,10 @@ _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "queue": _queue,
     "login": _login,
     "logout": _logout,
+    "follow": _follow_command,
+    "unfollow": _follow_command,
+    "following": _follow_command,
+    "watch": _follow_command,
 }
 
 

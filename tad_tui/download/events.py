@@ -99,6 +99,17 @@ class StatesChanged:
 
 
 @dataclass(frozen=True)
+class NewAudio:
+    """A followed group posted audio, and it is queued (``tad-tui follow``)."""
+
+    group_id: int
+    group_title: str
+    audio_id: int  # Track.id
+    file_id: str
+    name: str  # performer – title, or the file name
+
+
+@dataclass(frozen=True)
 class Notice:
     """Something the user should be told that is not about one entry (e.g. the memory limit)."""
 
@@ -114,6 +125,7 @@ Event = (
     | BatchProgress
     | QueueIdle
     | StatesChanged
+    | NewAudio
     | Notice
 )
 Listener = Callable[[Event], None]

@@ -194,10 +194,36 @@ class QueueEntry(Model):
         )
 
 
+class Follow(Model):
+    """A followed group: its new audio (matching ``match``, if set) is queued as it is posted."""
+
+    id = fields.IntField(primary_key=True)
+    group: fields.OneToOneRelation[TelegramGroup] = fields.OneToOneField(
+        "models.TelegramGroup", related_name="follow", on_delete=fields.CASCADE
+    )
+    # A query in the search language; only new audio it matches is queued (None: every new file).
+    match = fields.TextField(null=True)
+    priority = fields.IntEnumField(Priority, default=Priority.NORMAL)
+    output_dir = fields.TextField(null=True)
+    filename_template = fields.TextField(null=True)
+    # The highest message id already looked at: audio after it is new.
+    last_message_id = fields.IntField(default=0)
+    # The last new file queued for it: shown beside the group.
+    last_new_title = fields.TextField(null=True)
+    last_new_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    group_id: int
+
+    class Meta:
+        table = "follow"
+
+
 __all__ = [
     "AudioFile",
     "DownloadBatch",
     "FileStatus",
+    "Follow",
     "GroupKind",
     "Priority",
     "QueueEntry",

@@ -7,6 +7,7 @@ import inspect
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telethon import TelegramClient, errors, functions, utils
@@ -54,6 +55,8 @@ class TadClient(TelegramClient):
         self.request_limiter: RequestRateLimiter | None = None
         # File parts and their hashes at the rate Telegram's flood waits showed it takes.
         self.pace = LearnedPace()
+        # Called after each automatic reconnection (``TelethonSource.watch_reconnects``).
+        self.reconnect_handlers: list[Callable[[], Awaitable[None]]] = []
 
     async def _on_login(self, user: Any) -> Any:
         """Telethon's hook after ``connect`` (or a sign-in) finds the account signed in.
@@ -67,6 +70,16 @@ class TadClient(TelegramClient):
         self._mb_entity_cache.set_self_user(user.id, user.bot, user.access_hash)
         self._authorized = True
         return user
+
+    async def _handle_auto_reconnect(self) -> None:
+        """Telethon's hook after its sender reconnected by itself: updates Telegram sent while the
+        link was down are lost, so whoever follows chats is told to look for what it missed."""
+        await super()._handle_auto_reconnect()
+        for handler in list(self.reconnect_handlers):
+            try:
+                await handler()
+            except Exception:  # one failing handler must not keep the others from running
+                log.exception("a reconnection handler failed")
 
     def flood_wait_remaining(self) -> float:
         """Seconds until the longest flood wait in force has passed (0 when none)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,6 +82,19 @@ class AudioInfo:
         return str(self.location.document_id)
 
 
+@dataclass(frozen=True)
+class MessageUpdate:
+    """A change Telegram pushed for one chat: a message posted or edited, or messages deleted."""
+
+    kind: str  # "new", "edited" or "deleted"
+    group_id: int  # Telethon's marked peer id
+    message_ids: tuple[int, ...]
+    audio: AudioInfo | None = None  # "new" and "edited": the message's audio, if it holds any
+
+
+UpdateHandler = Callable[[MessageUpdate], Awaitable[None]]
+
+
 class SourceError(Exception):
     """A Telegram failure, in words a person understands."""
 
@@ -102,6 +115,9 @@ class Source(Protocol):
     async def account_name(self) -> str | None: ...
     async def forget_session(self) -> bool: ...
     def takeout(self) -> AbstractAsyncContextManager[None]: ...
+    def watch_messages(self, handler: UpdateHandler) -> Callable[[], None]: ...
+    def watch_reconnects(self, handler: Callable[[], Awaitable[None]]) -> Callable[[], None]: ...
+    async def wait_disconnected(self) -> None: ...
 
 
 class TelethonSource:
@@ -138,6 +154,46 @@ class TelethonSource:
     async def forget_session(self) -> bool:
         """Delete the local session file (for a session Telegram no longer accepts)."""
         return await forget_session(self.client)
+
+    def watch_messages(self, handler: UpdateHandler) -> Callable[[], None]:
+        """Call ``handler`` for each message Telegram pushes (posted, edited, deleted) while the
+        client receives updates (built with ``receive_updates=True``); returns how to stop."""
+        from telethon import events
+
+        client = self.client
+
+        async def posted(event: Any) -> None:
+            await _hand_over(handler, _message_update("new", event))
+
+        async def edited(event: Any) -> None:
+            await _hand_over(handler, _message_update("edited", event))
+
+        async def deleted(event: Any) -> None:
+            if event.chat_id is not None:  # a channel's: Telegram says which; others it does not
+                await _hand_over(handler, MessageUpdate("deleted", event.chat_id, tuple(event.deleted_ids)))
+
+        watched = [(posted, events.NewMessage()), (edited, events.MessageEdited()), (deleted, events.MessageDeleted())]
+        for callback, event in watched:
+            client.add_event_handler(callback, event)
+
+        def stop() -> None:
+            for callback, event in watched:
+                client.remove_event_handler(callback, event)
+
+        return stop
+
+    def watch_reconnects(self, handler: Callable[[], Awaitable[None]]) -> Callable[[], None]:
+        """Call ``handler`` after each automatic reconnection (updates sent meanwhile are lost)."""
+        self.client.reconnect_handlers.append(handler)
+        return lambda: self.client.reconnect_handlers.remove(handler)
+
+    async def wait_disconnected(self) -> None:
+        """Return when the connection is gone for good (Telethon's reconnection attempts failed) or
+        was closed."""
+        try:
+            await self.client.disconnected
+        except (OSError, ConnectionError) as error:
+            log.info("the connection to Telegram is gone: %s", error)
 
     @asynccontextmanager
     async def takeout(self) -> AsyncIterator[None]:
@@ -327,6 +383,18 @@ def _pick(groups: Sequence[GroupInfo], key: str, matches: Any) -> GroupInfo:
     if not found:
         raise SourceError(f"no group or channel matches {key!r}: use @username, its numeric id or its exact title")
     return found[0]
+
+
+def _message_update(kind: str, event: Any) -> MessageUpdate:
+    message = event.message
+    return MessageUpdate(kind, event.chat_id, (message.id,), parse_audio(event.chat_id, message))
+
+
+async def _hand_over(handler: UpdateHandler, update: MessageUpdate) -> None:
+    try:
+        await handler(update)
+    except Exception:  # Telethon would log it as its own bug; one bad update must not stop the others
+        log.exception("handling %s message %s of %s failed", update.kind, update.message_ids, update.group_id)
 
 
 def parse_audio(group_id: int, message: Any) -> AudioInfo | None:

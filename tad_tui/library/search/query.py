@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from tad_tui.library import status
 from tad_tui.library.search.folding import fold, split_words
@@ -45,6 +45,7 @@ class SearchFilters:
     groups: tuple[str, ...] = ()  # title words, @username or numeric id; each must match
     performers: tuple[str, ...] = ()  # words of the performer, in order, the last one a prefix
     statuses: frozenset[str] | None = None
+    ids: frozenset[int] | None = None  # only these tracks (Track.id); None: any (from code, not the query line)
 
     def narrow(self, other: SearchFilters) -> SearchFilters:
         """Both sets of conditions at once."""
@@ -58,10 +59,11 @@ class SearchFilters:
             groups=self.groups + other.groups,
             performers=self.performers + other.performers,
             statuses=_intersect(self.statuses, other.statuses),
+            ids=_intersect(self.ids, other.ids),
         )
 
 
-def _intersect(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+def _intersect(a: frozenset[Any] | None, b: frozenset[Any] | None) -> frozenset[Any] | None:
     return b if a is None else a if b is None else a & b
 
 

@@ -102,7 +102,9 @@ async def filter_conditions(filters: SearchFilters, hints: list[str]) -> Conditi
     for first, last in filters.years:
         sql.append("CAST(substr(a.date, 1, 4) AS INTEGER) BETWEEN ? AND ?")
         values += [first, last]
-    impossible = filters.formats == frozenset() or filters.statuses == frozenset()
+    if filters.ids is not None:
+        sql.append(_in("a.id", sorted(filters.ids), values))
+    impossible = filters.formats == frozenset() or filters.statuses == frozenset() or filters.ids == frozenset()
     for group in filters.groups:
         ids = await _group_ids(group)
         if not ids:

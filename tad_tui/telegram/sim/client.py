@@ -246,7 +246,7 @@ class SimulatedClient(TadClient):
             session if session is not None else MemorySession(),
             SIM_API_ID,
             SIM_API_HASH,
-            receive_updates=False,
+            receive_updates=telethon_options.pop("receive_updates", False),
             flood_sleep_threshold=flood_sleep_threshold,
             **telethon_options,
         )

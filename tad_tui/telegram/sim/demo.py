@@ -92,7 +92,9 @@ def finish_at_exit(rendering: CatalogueRender, line: ProgressLine | None) -> Non
         os._exit(EXIT_FAILED)
 
 
-def demo_client(settings: Settings, paths: Paths, session: Path, *, in_app: bool = False) -> SimulatedClient:
+def demo_client(
+    settings: Settings, paths: Paths, session: Path, *, in_app: bool = False, receive_updates: bool = False
+) -> SimulatedClient:
     """The demo's client. A catalogue still to render renders in the background while it serves:
     ``in_app``, the app shows how far (``client.catalogue_progress()``) and quitting leaves the rest
     to the next run; else the progress goes to stderr and the process finishes it before it exits."""
@@ -127,6 +129,7 @@ def demo_client(settings: Settings, paths: Paths, session: Path, *, in_app: bool
         latency=settings.demo.latency_ms / 1000,
         bandwidth_per_connection=settings.demo.bandwidth_per_connection,
         flood_sleep_threshold=settings.telegram.flood_sleep_threshold,
+        receive_updates=receive_updates,
     )
     if first_run and settings.demo.signed_in:
         server.authorize_key(client.session.auth_key.key)
