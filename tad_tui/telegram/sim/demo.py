@@ -118,7 +118,7 @@ def demo_client(
         password=demo.password or None,
         state_file=state,
         other_dcs=demo.other_dcs,
-        live=LiveChannel.every(root / "live", demo.live_interval),
+        live=LiveChannel.every(paths.demo_live_dir, demo.live_interval),
         limits=AccountLimits(
             premium=demo.premium,
             download_limit=demo.account_download_limit,
