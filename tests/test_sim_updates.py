@@ -277,3 +277,26 @@ async def test_a_client_without_updates_is_never_pushed_to(live_server: Simulate
         assert not live_server.requests("GetStateRequest")
     finally:
         await client.disconnect()
+
+
+async def test_the_demo_client_receives_updates_only_when_asked(demo_config: Path, tmp_path: Path) -> None:
+    from tad_tui.config import build_paths, load_settings
+    from tad_tui.runtime import build_source
+
+    settings = load_settings(demo_config, env={}, overrides={"general.data_dir": str(tmp_path), "demo.live_interval": 0.5})
+    paths = build_paths(settings, demo=True)
+    paths.ensure()
+    without = load_settings(demo_config, env={}, overrides={"general.data_dir": str(tmp_path), "telegram.session_name": "other"})
+    assert build_source(without, paths, demo=True).client._no_updates  # the default
+    source = build_source(settings, paths, demo=True, receive_updates=True)
+    client = source.client
+    received = Received()
+    client.add_event_handler(received.handler, events.NewMessage())
+    await client.connect()
+    try:
+        await received.until(lambda got: len(got) >= 1)
+        message = next(iter(received.messages.values()))
+        assert message.chat.username == LIVE_USERNAME
+        assert paths.demo_server_state.exists() and (paths.demo_live_dir / f"{message.document.id}.mp3").exists()
+    finally:
+        await client.disconnect()

@@ -28,7 +28,7 @@ from tad_tui.telegram.sim.catalogue.model import DC_ID, AudioSource, DemoFile, D
 from tad_tui.telegram.sim.media import MIME_TYPES, Encoding, Tone
 
 LIVE_USERNAME = "tad_demo_live"
-LIVE_TITLE = "Live Radio"
+LIVE_TITLE = "TAD Demo · Live Radio"
 LIVE_GROUP_ID = 1_000_000_005
 LIVE_ACCESS_HASH = 0x11FE_0000_7AD0_0005
 DEFAULT_INTERVAL = 20.0

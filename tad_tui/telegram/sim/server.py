@@ -25,6 +25,7 @@ import bisect
 import hashlib
 import hmac
 import json
+import logging
 import math
 import os
 import secrets
@@ -47,6 +48,7 @@ from tad_tui.telegram.sim.limits import AccountLimits, AccountPolicy
 from tad_tui.telegram.sim.live import LIVE_GROUP_ID, LiveChannel, Schedule
 from tad_tui.telegram.sim.tl import make
 
+log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 SELF_USER_ID = 7_770_001
 DEMO_PHONE = "+15550100000"
@@ -349,7 +351,11 @@ class SimulatedTelegram:
             if wait > 0:
                 await asyncio.sleep(min(wait, 5.0) + 0.001)  # a clock that jumps is caught up within 5 s
                 continue
-            await self.post_due()
+            try:
+                await self.post_due()
+            except Exception as error:  # noqa: BLE001 - a track that cannot be rendered: try again later
+                log.warning("the live channel could not post: %s", error)
+                await asyncio.sleep(live.schedule.segments[-1].interval)
 
     async def post_due(self) -> int:
         """Render and post every live track due by the channel's clock, pushing each to the
