@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from helpers import run
 from telethon import events, utils
 from telethon.sessions import MemorySession
 from telethon.tl import functions, types
@@ -301,3 +303,17 @@ async def test_the_demo_client_receives_updates_only_when_asked(demo_config: Pat
         assert paths.demo_server_state.exists() and (paths.demo_live_dir / f"{message.document.id}.mp3").exists()
     finally:
         await client.disconnect()
+
+
+def test_download_of_live_tracks_checks_the_md5_a_second_server_agrees_on(
+    demo_config: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    config = tmp_path / "live.toml"
+    config.write_text(demo_config.read_text() + "live_interval = 3600\n")  # three posts, the next an hour away
+    result = run("--config", str(config), "--demo", "--data-dir", str(tmp_path / "data"), "download", f"@{LIVE_USERNAME}", "--json")
+    assert result.returncode == 0, result.stderr
+    done = [event for event in map(json.loads, result.stdout.splitlines()) if event.get("event") == "downloaded"]
+    assert len(done) == 3
+    elsewhere = LiveChannel.every(tmp_path_factory.mktemp("elsewhere"), 3600.0)
+    expected = {elsewhere.render(k).md5 for k in range(3)}
+    assert {event["source_md5"] for event in done} == expected
