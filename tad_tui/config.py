@@ -238,6 +238,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("demo", "server_error_rate", "float", 0.0, "Chance that a request starts a burst of 1 to 8 server errors (-500 INTERNAL, RPC_CALL_FAIL, -503 Timeout), as Telegram's servers have; 0 = never.", low=0.0, high=1.0),
     Key("demo", "other_dcs", "bool", True, "Whether about one demo file in four lives on another data centre (DC 1, 4 or 5), reached with an exported authorization as on Telegram; false keeps every file on the home DC."),
     Key("demo", "connection_drop_rate", "float", 0.0, "Chance that a file part's connection breaks before it is answered (Telethon reconnects and sends it again); 0 = never.", low=0.0, high=1.0),
+    Key("demo", "live_interval", "float", 20.0, "Seconds between two new tracks in the demo channel @tad_demo_live (wall-clock time, also while nothing runs: a restarted watcher finds what was posted meanwhile, up to 30 tracks).", low=0.1, high=86_400.0),
 )  # fmt: skip
 
 KEYS: dict[str, Key] = {key.dotted: key for key in SCHEMA}
@@ -338,6 +339,7 @@ class DemoSettings:
     server_error_rate: float = 0.0
     other_dcs: bool = True
     connection_drop_rate: float = 0.0
+    live_interval: float = 20.0
 
 
 SECTION_CLASSES: dict[str, type] = {

@@ -67,7 +67,8 @@ class Paths:
 
     @property
     def demo_server_state(self) -> Path:
-        """What the simulated Telegram remembers between runs: which demo sessions are signed in."""
+        """What the simulated Telegram remembers between runs: which demo sessions are signed in, and
+        the schedule of its live channel."""
         return self.data_dir / "demo-telegram.json"
 
     @property
@@ -98,6 +99,11 @@ class Paths:
     @property
     def demo_catalogue_dir(self) -> Path:
         return self.catalogue_override or self.cache_dir / "demo-catalogue"
+
+    @property
+    def demo_live_dir(self) -> Path:
+        """The tracks the demo's live channel (@tad_demo_live) has posted, rendered as first needed."""
+        return self.cache_dir / "demo-live"
 
     def ensure(self) -> None:
         """Create the data dir and its sub-folders, private to the user (0700).

@@ -15,7 +15,7 @@ from tad_tui.paths import Paths
 
 from helpers import assert_one_clean_line, run
 
-DEMO_USERNAMES = {"tad_demo_classical", "tad_demo_archive", "tad_demo_mixes", "tad_demo_hostile"}
+DEMO_USERNAMES = {"tad_demo_classical", "tad_demo_archive", "tad_demo_mixes", "tad_demo_hostile", "tad_demo_live"}
 
 
 @pytest.fixture

@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telethon.crypto import AuthKey
 from telethon import errors
 from telethon.errors import rpc_message_to_error
+from telethon.extensions import BinaryReader
 from telethon.helpers import retry_range
 from telethon.sessions import MemorySession
-from telethon.tl import types
-from telethon.tl.tlobject import TLRequest
+from telethon.tl import functions, types
+from telethon.tl.tlobject import TLObject, TLRequest
 
 from tad_tui.telegram.client import TadClient
 from tad_tui.telegram.sim.server import DEMO_LOGIN_CODE, DEMO_PHONE, DropConnection, RpcErrorReply, SimulatedTelegram
@@ -37,6 +39,12 @@ class SimulatedConnection:
     stay pending, the link is reopened in the background (``retries`` attempts, ``delay`` seconds
     apart) and they are sent again; only when every attempt fails do they fail with
     ``ConnectionError`` and the sender counts as disconnected.
+
+    With ``updates_queue`` (the client's main sender, as ``MTProtoSender`` gets it) it receives
+    updates: the server subscribes it once it sends a request not wrapped in invokeWithoutUpdates
+    on the home DC, and each update arrives in the queue after the link's one-way latency. A broken
+    link loses the subscription (and the updates pushed meanwhile); after reconnecting it calls
+    ``auto_reconnect_callback`` as ``MTProtoSender`` does, whose request subscribes it again.
     """
 
     def __init__(
@@ -50,8 +58,12 @@ class SimulatedConnection:
         retries: int = 5,
         delay: float = 1.0,
         auto_reconnect: bool = True,
+        updates_queue: asyncio.Queue[Any] | None = None,
+        auto_reconnect_callback: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self.id = next(_connection_ids)
+        self.updates_queue = updates_queue
+        self.auto_reconnect_callback = auto_reconnect_callback
         self.server = server
         self.dc_id = dc_id
         self.auth_key = auth_key
@@ -128,9 +140,25 @@ class SimulatedConnection:
             self._transmit(future, request)
         return future
 
+    def push(self, updates: TLObject) -> None:
+        """The server sends an update: it reaches the client's queue after half a round trip, as
+        bytes read back (nothing shared with the server), unless the link breaks on the way."""
+        if self.updates_queue is None or not self._link_up:
+            return
+        data = bytes(updates)
+        asyncio.get_running_loop().call_later(self.latency / 2, self._deliver_update, data, self._epoch)
+
+    def _deliver_update(self, data: bytes, epoch: int) -> None:
+        if epoch != self._epoch or self.updates_queue is None:
+            return
+        with BinaryReader(data) as reader:
+            self.updates_queue.put_nowait(reader.tgread_object())
+
     def _transmit(self, future: asyncio.Future[Any], request: TLRequest) -> None:
         loop = asyncio.get_running_loop()
         inner = unwrap(request)
+        if self.updates_queue is not None and self.dc_id == self.server.this_dc and not _without_updates(request):
+            self.server.subscribe(self)
         waiting = self.server.pending(inner)
         if waiting is not None:  # the demo catalogue is still rendering a file the answer needs
             loop.create_task(self._transmit_when_rendered(waiting, future, request))
@@ -184,6 +212,7 @@ class SimulatedConnection:
         """The link goes down: answers on their way are lost; reconnect in the background."""
         if epoch != self._epoch or not self._link_up:
             return
+        self.server.unsubscribe(self)
         self._link_up = False
         self._epoch += 1
         self._link_free_at = 0.0
@@ -198,6 +227,8 @@ class SimulatedConnection:
                 return
             self.id = next(_connection_ids)  # a new TCP connection
             self.reconnects += 1
+            if self.auto_reconnect_callback is not None:
+                asyncio.get_running_loop().create_task(self.auto_reconnect_callback())
             for future, request in list(self._pending.items()):
                 if future.done():
                     del self._pending[future]
@@ -208,6 +239,7 @@ class SimulatedConnection:
 
     def _fail(self, error: BaseException, *, close: bool = False) -> None:
         """Give up: everything pending fails, and the sender is disconnected."""
+        self.server.unsubscribe(self)
         self._user_connected = False
         self._link_up = False
         self._epoch += 1
@@ -238,6 +270,7 @@ class SimulatedClient(TadClient):
         latency: float = 0.0,
         bandwidth_per_connection: float = 0.0,
         flood_sleep_threshold: int = 0,
+        receive_updates: bool = False,
         **telethon_options: Any,
     ) -> None:
         # Telethon's own defaults (request and connection retries, retry delay), as the real client
@@ -246,7 +279,7 @@ class SimulatedClient(TadClient):
             session if session is not None else MemorySession(),
             SIM_API_ID,
             SIM_API_HASH,
-            receive_updates=telethon_options.pop("receive_updates", False),
+            receive_updates=receive_updates,
             flood_sleep_threshold=flood_sleep_threshold,
             **telethon_options,
         )
@@ -257,13 +290,16 @@ class SimulatedClient(TadClient):
         if key is None:
             # As a real first connection creates the key, and the session file keeps it for next time.
             key = self.session.auth_key = AuthKey(os.urandom(256))
-        # The main sender retries as the client was told to; extra ones keep MTProtoSender's defaults.
+        # The main sender retries as the client was told to, delivers updates and reports its
+        # reconnections as TelegramClient's MTProtoSender does; extra ones keep MTProtoSender's defaults.
         self._sender = self._new_connection(
             self.session.dc_id or server.this_dc,
             key,
             retries=self._connection_retries,
             delay=self._retry_delay,
             auto_reconnect=self._auto_reconnect,
+            updates_queue=self._updates_queue,
+            auto_reconnect_callback=self._handle_auto_reconnect,
         )
 
     def catalogue_progress(self) -> Any:
@@ -273,14 +309,14 @@ class SimulatedClient(TadClient):
             return None
         return rendering.progress()
 
-    def _new_connection(self, dc_id: int, auth_key: AuthKey, **retrying: Any) -> SimulatedConnection:
+    def _new_connection(self, dc_id: int, auth_key: AuthKey, **options: Any) -> SimulatedConnection:
         return SimulatedConnection(
             self.server,
             dc_id=dc_id,
             auth_key=auth_key,
             latency=self.latency,
             bandwidth=self.bandwidth_per_connection,
-            **retrying,
+            **options,
         )
 
     async def _tad_connect_sender(self, dc_id: int, auth_key: AuthKey | None) -> SimulatedConnection:
@@ -295,3 +331,12 @@ class SimulatedClient(TadClient):
         connection = await self._tad_connect_sender(dc_id, None)
         await self._tad_import_authorization(connection, dc_id)
         return connection
+
+
+def _without_updates(request: Any) -> bool:
+    """Whether ``request`` is wrapped (at any depth) in invokeWithoutUpdates."""
+    while isinstance(request, TLObject):
+        if isinstance(request, functions.InvokeWithoutUpdatesRequest):
+            return True
+        request = getattr(request, "query", None)
+    return False

@@ -5,6 +5,8 @@ apart from a real account's) and the simulated server remembers which demo sessi
 (``demo-telegram.json``), so a ``tad-tui --demo login`` or ``logout`` holds for the next run, as
 with a real account. ``[demo] signed_in`` decides whether a data dir's first demo session starts
 signed in; ``[demo] password`` gives the simulated account a two-step verification password.
+The same state file keeps the schedule of the live channel ``@tad_demo_live`` (a new track every
+``[demo] live_interval`` seconds), so its history goes on between runs.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tad_tui.paths import Paths
 from tad_tui.telegram.sim.catalogue import CatalogueRender, open_catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.limits import AccountLimits
+from tad_tui.telegram.sim.live import LiveChannel
 from tad_tui.telegram.sim.catalogue.render import Progress
 from tad_tui.telegram.sim.server import DEMO_LOGIN_CODE, DEMO_PHONE, SimulatedTelegram
 
@@ -95,7 +98,8 @@ def finish_at_exit(rendering: CatalogueRender, line: ProgressLine | None) -> Non
 def demo_client(
     settings: Settings, paths: Paths, session: Path, *, in_app: bool = False, receive_updates: bool = False
 ) -> SimulatedClient:
-    """The demo's client. A catalogue still to render renders in the background while it serves:
+    """The demo's client (``receive_updates``: Telethon's update loop runs, as for ``watch``). A
+    catalogue still to render renders in the background while it serves:
     ``in_app``, the app shows how far (``client.catalogue_progress()``) and quitting leaves the rest
     to the next run; else the progress goes to stderr and the process finishes it before it exits."""
     root = paths.demo_catalogue_dir
@@ -114,6 +118,7 @@ def demo_client(
         password=demo.password or None,
         state_file=state,
         other_dcs=demo.other_dcs,
+        live=LiveChannel.every(paths.demo_live_dir, demo.live_interval),
         limits=AccountLimits(
             premium=demo.premium,
             download_limit=demo.account_download_limit,

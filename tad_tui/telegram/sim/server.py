@@ -6,7 +6,15 @@ each 128 KiB range of a file), file references that expire, flood waits that for
 until they pass, login with a code and an SRP (2FA) password, and data centres: a document lives on
 one DC (getFile elsewhere: FILE_MIGRATE_X), and a DC other than the home one accepts only auth keys
 that imported an authorization exported for it (anything else: AUTH_KEY_UNREGISTERED). Faults are
-injected with :class:`FaultRule`. Transport (latency and per-connection
+injected with :class:`FaultRule`.
+
+Updates: a connection on the home DC whose requests are not wrapped in invokeWithoutUpdates (a
+client with ``receive_updates=True``) is subscribed, as Telegram subscribes a session that asks for
+updates, until it breaks or closes (after a reconnection, its next such request subscribes it
+again). With a :class:`LiveChannel` the server posts its tracks as they fall due and pushes each as
+``updates`` with one ``updateNewChannelMessage`` (channel pts = message id); updates.getState,
+getDifference and getChannelDifference (Empty, the missed messages, or TooLong past ``limit``) let
+Telethon's update loop catch up. Transport (latency and per-connection
 bandwidth) is modelled by the connection objects in ``sim/client.py``, not here.
 """
 
@@ -17,6 +25,7 @@ import bisect
 import hashlib
 import hmac
 import json
+import logging
 import math
 import os
 import secrets
@@ -36,8 +45,10 @@ from telethon.tl.tlobject import TLRequest
 from tad_tui.telegram.sim.catalogue import Catalogue, DemoFile, DemoGroup, DemoMessage
 from tad_tui.telegram.sim.errors import DropConnection, RpcErrorReply
 from tad_tui.telegram.sim.limits import AccountLimits, AccountPolicy
+from tad_tui.telegram.sim.live import LIVE_GROUP_ID, LiveChannel, Schedule
 from tad_tui.telegram.sim.tl import make
 
+log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 SELF_USER_ID = 7_770_001
 DEMO_PHONE = "+15550100000"
@@ -58,6 +69,9 @@ class FaultRule:
     """Fail matching requests: after ``skip`` matches pass, every ``every``-th of the next fails,
     ``times`` of them in all (-1: no end).
 
+    ``drop``: the rule is for update pushes (see the field). ``damage="too_long"`` on
+    GetChannelDifferenceRequest: the answer is channelDifferenceTooLong whatever the gap.
+
     A failure is an RPC error, a dropped connection, or (``damage``, getFile only) an answer whose
     file bytes are wrong: "truncate" (half of them), "empty" (none, as if past the end of the file),
     "pad" (4 KiB more than asked) or "flip" (as many bytes as asked, some of them changed). Real
@@ -74,6 +88,9 @@ class FaultRule:
     every: int = 1
     damage: str | None = None
     outage: float = 0.0  # with disconnect: Telegram stays unreachable this many seconds
+    # An update push, not a request: ``request`` names the update ("UpdateNewChannelMessage" or "*")
+    # and a firing rule drops that push, as a lost packet would.
+    drop: bool = False
     _matched: int = field(default=0, repr=False)
 
     def fires(self, name: str) -> bool:
@@ -88,6 +105,18 @@ class FaultRule:
         if self.times > 0:
             self.times -= 1
         return True
+
+
+@dataclass(frozen=True)
+class Push:
+    """One update the server pushed (or, ``dropped``, meant to push) to a subscribed connection."""
+
+    at: float
+    connection: int
+    channel_id: int
+    pts: int
+    message_id: int
+    dropped: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,6 +172,7 @@ class SimulatedTelegram:
         limits: AccountLimits | None = None,
         other_dcs: bool = True,
         file_hashes: bool = True,
+        live: LiveChannel | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.policy = AccountPolicy(limits or AccountLimits())
@@ -163,8 +193,10 @@ class SimulatedTelegram:
         # process, as a real server remembers a session between a client's runs (the demo needs it).
         self._authorized_keys: set[str] = set()
         self.state_file = state_file
+        stored: dict[str, Any] = {}
         if state_file is not None:
-            self._authorized_keys = _read_state(state_file)
+            stored = _read_state(state_file)
+            self._authorized_keys = {str(digest) for digest in stored.get("signed_in_keys", [])}
         self._authorize_all = authorized
         self._takeouts: set[int] = set()
         self.finished_takeouts: list[tuple[int, bool]] = []  # (takeout id, success) as the client ended them
@@ -190,6 +222,32 @@ class SimulatedTelegram:
             self._dc_of.update(place_on_other_dcs(catalogue.groups, this_dc))
         self._dc_keys: dict[int, set[str]] = {}  # DC -> digests of the auth keys imported there
         self._exported: dict[bytes, int] = {}  # unused exported authorization bytes -> the DC they are for
+        # Updates: the connections subscribed, what was pushed, and the live channel's posts so far.
+        # id(connection) -> (the connection, with .push(updates); since when, by the live clock)
+        self._subscribers: dict[int, tuple[Any, float]] = {}
+        self.pushes: list[Push] = []
+        self.live = live
+        self._live_posted = 0  # posts materialized: the live channel's pts
+        self._live_seen = 0  # the most posts any run of this state file has made
+        self._live_timer: asyncio.Task[None] | None = None
+        self._live_rendering: asyncio.Future[None] | None = None
+        if live is not None:
+            group = live.group
+            self._groups[group.id] = group
+            self._messages[group.id] = {}
+            self._ordered[group.id] = []
+            saved = stored.get("live") if isinstance(stored.get("live"), dict) else None
+            if saved is not None:
+                try:
+                    schedule, seen = Schedule.from_json(saved["schedule"]), int(saved.get("seen", 0))
+                except (KeyError, TypeError, ValueError):
+                    saved = None
+                else:
+                    interval = live.schedule.segments[-1].interval
+                    live.schedule = schedule.resume(live.clock(), interval, seen)
+                    self._live_seen = seen
+            if state_file is not None:
+                self._save_state()  # the channel's history now outlives this run
 
     # ---- fault injection and inspection -------------------------------------------------------
 
@@ -243,14 +301,137 @@ class SimulatedTelegram:
         self._save_state()
 
     def _save_state(self) -> None:
-        if self.state_file is not None:
-            _write_state(self.state_file, self._authorized_keys)
+        if self.state_file is None:
+            return
+        data: dict[str, Any] = {"signed_in_keys": sorted(self._authorized_keys)}
+        if self.live is not None:
+            self._live_seen = max(self._live_seen, self._live_posted)
+            data["live"] = {"schedule": self.live.schedule.to_json(), "seen": self._live_seen}
+        _write_state(self.state_file, data)
+
+    def file(self, document_id: int) -> DemoFile:
+        """The file a document id names, from the catalogue or a live post (its ``md5``, ``path``, …)."""
+        return self.catalogue.current(self._files[document_id])
+
+    def _all_groups(self) -> tuple[DemoGroup, ...]:
+        groups = self.catalogue.groups
+        return groups + (self.live.group,) if self.live is not None else groups
+
+    def _pts(self, group: DemoGroup) -> int:
+        """A channel's pts: every message is one event, so it is the number of messages posted."""
+        return len(self._ordered[group.id])
+
+    # ---- updates --------------------------------------------------------------------------------
+
+    def subscribe(self, connection: Any) -> None:
+        """``connection`` (with ``push(updates)``) receives updates from now on; the live channel's
+        timer runs while anyone does."""
+        if id(connection) in self._subscribers:
+            return
+        since = self.live.clock() if self.live is not None else time.time()
+        self._subscribers[id(connection)] = (connection, since)
+        if self.live is not None and self._live_timer is None:
+            self._live_timer = asyncio.get_running_loop().create_task(self._run_live_timer())
+
+    def unsubscribe(self, connection: Any) -> None:
+        self._subscribers.pop(id(connection), None)
+        if not self._subscribers and self._live_timer is not None:
+            self._live_timer.cancel()
+            self._live_timer = None
+
+    def subscribed(self) -> int:
+        return len(self._subscribers)
+
+    async def _run_live_timer(self) -> None:
+        """Post each track when it falls due (rendered off the loop first) and push it."""
+        live = self.live
+        assert live is not None
+        while True:
+            wait = live.time_of(self._live_posted) - live.clock()
+            if wait > 0:
+                await asyncio.sleep(min(wait, 5.0) + 0.001)  # a clock that jumps is caught up within 5 s
+                continue
+            try:
+                await self.post_due()
+            except Exception as error:  # noqa: BLE001 - a track that cannot be rendered: try again later
+                log.warning("the live channel could not post: %s", error)
+                await asyncio.sleep(live.schedule.segments[-1].interval)
+
+    async def post_due(self) -> int:
+        """Render and post every live track due by the channel's clock, pushing each to the
+        subscribers; returns the channel's pts. (Tests with their own clock call it after moving it.)"""
+        if self.live is None:
+            return 0
+        waiting = self._live_render_wait()
+        if waiting is not None:
+            await asyncio.shield(waiting)
+        self._sync_live()
+        return self._live_posted
+
+    def _live_render_wait(self) -> asyncio.Future[None] | None:
+        """A future for the render of the live tracks due and not yet rendered, or None."""
+        live = self.live
+        if live is None:
+            return None
+        missing = [k for k in range(self._live_posted, live.count()) if live.rendered(k) is None]
+        if not missing:
+            return None
+        if self._live_rendering is None or self._live_rendering.done():
+            loop = asyncio.get_running_loop()
+            self._live_rendering = loop.run_in_executor(None, _render_tracks, live, missing)
+        return self._live_rendering
+
+    def _sync_live(self) -> None:
+        """Post the live tracks that are due and rendered, in order, and push them."""
+        live = self.live
+        if live is None:
+            return
+        due = live.count()
+        posted: list[DemoMessage] = []
+        while self._live_posted < due and live.rendered(self._live_posted) is not None:
+            message = live.message(self._live_posted)
+            group_id = live.group.id
+            self._messages[group_id][message.id] = message
+            self._ordered[group_id].insert(0, message)
+            assert message.file is not None
+            self._files[message.file.document_id] = message.file
+            self._dc_of[message.file.document_id] = self.this_dc
+            self._live_posted += 1
+            posted.append(message)
+        if posted:
+            if self._live_posted > self._live_seen:
+                self._save_state()
+            for message in posted:
+                self._push_post(live.group, message)
+
+    def _push_post(self, group: DemoGroup, message: DemoMessage) -> None:
+        now = time.time()
+        updates = types.Updates(
+            updates=[types.UpdateNewChannelMessage(self._message(group, message), pts=message.id, pts_count=1)],
+            users=[self.self_user()],
+            chats=[self.channel(group)],
+            date=datetime.fromtimestamp(int(now), UTC),
+            seq=0,
+        )
+        name = "UpdateNewChannelMessage"
+        posted_at = self.live.time_of(message.id - 1) if self.live is not None else now
+        for connection, since in list(self._subscribers.values()):
+            if posted_at < since:
+                continue  # posted before it subscribed (its render finished later): getDifference's
+            dropped = any(rule.drop and rule.fires(name) for rule in self.faults)
+            self.pushes.append(Push(now, connection.id, group.id, message.id, message.id, dropped))
+            if not dropped:
+                connection.push(updates)
 
     # ---- dispatch -----------------------------------------------------------------------------
 
     def pending(self, request: TLRequest) -> asyncio.Future[None] | None:
         """While the catalogue renders: a future to await before ``request`` can be answered (its
         files are rendered first), or None when it can be answered now."""
+        if self.live is not None and self._shows_live(request):
+            waiting = self._live_render_wait()
+            if waiting is not None:
+                return waiting
         rendering = self.catalogue.rendering
         if rendering is None or rendering.finished:
             return None
@@ -258,6 +439,16 @@ class SimulatedTelegram:
         if not needed or rendering.ready(needed):
             return None
         return rendering.wait_for(needed)
+
+    def _shows_live(self, request: Any) -> bool:
+        """Whether an answer to ``request`` may carry the live channel's newest posts."""
+        while type(request).__name__ == "InvokeWithTakeoutRequest":
+            request = request.query
+        name = type(request).__name__
+        if name == "GetDialogsRequest":
+            return True
+        peer = getattr(request, "channel", None) or getattr(request, "peer", None)
+        return getattr(peer, "channel_id", None) == LIVE_GROUP_ID
 
     def _files_needed(self, request: Any) -> list[int]:
         """The documents an answer to ``request`` carries: a group's for a page of its messages
@@ -278,7 +469,7 @@ class SimulatedTelegram:
             group = self._group_for(getattr(request, peer))
         except RpcErrorReply:
             return []  # answered with the error, needing no file
-        return [m.file.document_id for m in group.messages if m.file is not None]
+        return [m.file.document_id for m in group.messages if m.file is not None]  # () for the live channel
 
     def handle(
         self, request: TLRequest, *, connection: int, dc_id: int, auth_key: bytes, takeout_id: int | None = None
@@ -298,9 +489,10 @@ class SimulatedTelegram:
             raise RpcErrorReply(420, f"FLOOD_WAIT_{max(1, math.ceil(self.flood_until[name] - now))}")
         if name != "PingRequest":
             self.policy.check(name, now)
+        self._sync_live()
         damage = None
         for rule in self.faults:
-            if rule.fires(name):
+            if not rule.drop and rule.fires(name):
                 if rule.damage is not None:
                     damage = rule.damage
                     break
@@ -312,6 +504,8 @@ class SimulatedTelegram:
                 seconds = _flood_error_seconds(rule.error)
                 raise RpcErrorReply(420 if seconds is not None else rule.code, rule.error)
         handler = getattr(self, "_on_" + name, None)
+        if damage == "too_long" and name == "GetChannelDifferenceRequest":
+            handler, damage = self._too_long_difference, None
         if handler is None:
             raise RpcErrorReply(400, "METHOD_NOT_SUPPORTED_BY_SIMULATION")
         if name not in _WITHOUT_AUTH and not self.key_accepted(auth_key, dc_id):
@@ -366,10 +560,59 @@ class SimulatedTelegram:
         return types.Pong(msg_id=0, ping_id=request.ping_id)
 
     def _on_GetStateRequest(self, request: Any, **_: Any) -> types.updates.State:
+        # The account's common pts never moves: the simulated account has no private chats or
+        # small groups; everything new happens in channels, with their own pts.
         return make(types.updates.State, pts=1, qts=0, date=datetime.now(UTC), seq=1, unread_count=0)
 
     def _on_GetDifferenceRequest(self, request: Any, **_: Any) -> types.updates.DifferenceEmpty:
         return types.updates.DifferenceEmpty(date=datetime.now(UTC), seq=1)
+
+    def _on_GetChannelDifferenceRequest(self, request: Any, **_: Any) -> Any:
+        """What happened in a channel since ``pts``, as Telegram answers it: nothing (Empty), the new
+        messages (every message is one pts), or, when more than ``limit`` events were missed,
+        TooLong with the channel's dialog (its current pts) and its latest messages."""
+        group = self._group_for(request.channel)
+        current = self._pts(group)
+        if request.pts <= 0:
+            raise RpcErrorReply(400, "PERSISTENT_TIMESTAMP_EMPTY")
+        missed = current - request.pts
+        if missed <= 0:  # nothing new (a pts from the future is answered with the real one)
+            return make(types.updates.ChannelDifferenceEmpty, final=True, pts=current)
+        if missed > max(1, request.limit):
+            return self._too_long_difference(request)
+        new = [m for m in reversed(self._ordered[group.id][:missed])]  # oldest first
+        return make(
+            types.updates.ChannelDifference,
+            final=True,
+            pts=current,
+            new_messages=[self._message(group, m) for m in new],
+            other_updates=[],
+            chats=[self.channel(group)],
+            users=[self.self_user()],
+        )
+
+    def _too_long_difference(self, request: Any, **_: Any) -> Any:
+        group = self._group_for(request.channel)
+        latest = self._ordered[group.id][: min(max(1, request.limit), 100)]
+        top = latest[0].id if latest else 0
+        dialog = make(
+            types.Dialog,
+            peer=types.PeerChannel(group.id),
+            top_message=top,
+            read_inbox_max_id=top,
+            read_outbox_max_id=top,
+            unread_count=0,
+            notify_settings=types.PeerNotifySettings(),
+            pts=self._pts(group),
+        )
+        return make(
+            types.updates.ChannelDifferenceTooLong,
+            final=True,
+            dialog=dialog,
+            messages=[self._message(group, m) for m in latest],
+            chats=[self.channel(group)],
+            users=[self.self_user()],
+        )
 
     def _on_ExportAuthorizationRequest(self, request: Any, **_: Any) -> Any:
         if request.dc_id == self.this_dc or request.dc_id not in ALL_DCS:
@@ -557,7 +800,7 @@ class SimulatedTelegram:
         return group
 
     def _on_GetDialogsRequest(self, request: Any, **_: Any) -> Any:
-        groups = list(self.catalogue.groups)
+        groups = [group for group in self._all_groups() if self._ordered[group.id]]
         dialogs, messages = [], []
         for group in groups:
             top = self._ordered[group.id][0]
@@ -569,7 +812,7 @@ class SimulatedTelegram:
                     read_inbox_max_id=top.id,
                     read_outbox_max_id=top.id,
                     notify_settings=types.PeerNotifySettings(),
-                    pts=len(group.messages),
+                    pts=self._pts(group),
                 )
             )
             messages.append(self._message(group, top))
@@ -577,10 +820,14 @@ class SimulatedTelegram:
         return types.messages.Dialogs(dialogs=dialogs, messages=messages, chats=chats, users=[self.self_user()])
 
     def _on_ResolveUsernameRequest(self, request: Any, **_: Any) -> Any:
-        try:
-            group = self.catalogue.group(request.username)
-        except KeyError:
-            raise RpcErrorReply(400, "USERNAME_NOT_OCCUPIED") from None
+        wanted = request.username.casefold()
+        if self.live is not None and wanted == self.live.group.username:
+            group = self.live.group
+        else:
+            try:
+                group = self.catalogue.group(request.username)
+            except KeyError:
+                raise RpcErrorReply(400, "USERNAME_NOT_OCCUPIED") from None
         return types.contacts.ResolvedPeer(peer=types.PeerChannel(group.id), chats=[self.channel(group)], users=[])
 
     def _on_GetChannelsRequest(self, request: Any, **_: Any) -> Any:
@@ -598,7 +845,7 @@ class SimulatedTelegram:
             chat_photo=types.PhotoEmpty(id=0),
             notify_settings=types.PeerNotifySettings(),
             bot_info=[],
-            pts=len(group.messages),
+            pts=self._pts(group),
             participants_count=1000 + len(group.messages),
         )
         return types.messages.ChatFull(full_chat=full, chats=[self.channel(group)], users=[])
@@ -655,7 +902,7 @@ class SimulatedTelegram:
     def _channel_messages(self, group: DemoGroup, messages: Iterable[Any], count: int) -> Any:
         return make(
             types.messages.ChannelMessages,
-            pts=len(group.messages),
+            pts=self._pts(group),
             count=count,
             messages=list(messages),
             topics=[],
@@ -802,22 +1049,30 @@ def _key_digest(auth_key: bytes) -> str:
     return hashlib.sha256(auth_key).hexdigest()
 
 
-def _read_state(file: Path) -> set[str]:
-    """The signed-in key digests a previous run saved; a missing or damaged file means none."""
+def _read_state(file: Path) -> dict[str, Any]:
+    """What a previous run saved (the signed-in key digests, the live channel's schedule); a missing
+    or damaged file means nothing."""
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
-        return {str(digest) for digest in data.get("signed_in_keys", [])}
-    except (OSError, ValueError, AttributeError, TypeError):
-        return set()
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("signed_in_keys", []), list):
+        return {}
+    return data
 
 
-def _write_state(file: Path, digests: set[str]) -> None:
+def _write_state(file: Path, data: dict[str, Any]) -> None:
     """Written whole and renamed into place, private (0600) like the session files it vouches for."""
     temporary = file.with_name(file.name + ".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"signed_in_keys": sorted(digests)}, handle)
+        json.dump(data, handle)
     os.replace(temporary, file)
+
+
+def _render_tracks(live: LiveChannel, ks: list[int]) -> None:
+    for k in ks:
+        live.render(k)
 
 
 def _damaged(result: Any, damage: str) -> Any:
