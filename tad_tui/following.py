@@ -23,6 +23,7 @@ serves it); a downloaded file is never deleted.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -139,6 +140,7 @@ class Follower:
         self._stops: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.errors: list[str] = []  # problems met while catching up, in words (the CLI prints them)
+        self._context = contextvars.copy_context()
 
     # ---- running ------------------------------------------------------------------------------
 
@@ -146,7 +148,10 @@ class Follower:
         """Listen for new messages, then catch up on every followed group (in that order: a post
         that arrives during the catch-up is not missed)."""
         source = self.engine.source
-        self._stops.append(source.watch_messages(self.on_update))
+        # Telethon calls the handlers from its update loop's task, which began before the store
+        # opened: Tortoise keeps its context per task, so the work runs in a task of this context.
+        self._context = contextvars.copy_context()
+        self._stops.append(source.watch_messages(self._on_pushed))
         self._stops.append(source.watch_reconnects(self._on_reconnect))
         await self.catch_up_all()
         if self.check_interval > 0:
@@ -184,10 +189,14 @@ class Follower:
             self.engine.events.publish(Notice("Connected to Telegram again; catching up"))
             await self.catch_up_all()
 
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
+    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coroutine, context=self._context)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _on_pushed(self, update: MessageUpdate) -> None:
+        await self._spawn(self.on_update(update))
 
     async def _check_every_interval(self) -> None:
         while True:
