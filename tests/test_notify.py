@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tad_tui.config import default_settings
-from tad_tui.download.events import BatchProgress, EntryFinished, EventBus, QueueIdle
+from tad_tui.download.events import BatchProgress, EntryFinished, EventBus, NewAudio, QueueIdle
 from tad_tui.notify import Notifier, choose, desktop_available, osc_notification
 
 SETTINGS = default_settings().notifications
@@ -31,6 +31,10 @@ def test_each_event_kind_follows_its_setting() -> None:
     assert choose(failed, replace(SETTINGS, on_file_failed=False)) is None
     assert choose(idle, replace(SETTINGS, on_queue_empty=False)) is None
     assert choose(done, replace(SETTINGS, enabled=False)) is None
+    new = NewAudio(-1001, "Jazz Archive", 7, "-1001_7", "Bill Evans – Peace Piece")
+    assert (choose(new, SETTINGS).title, choose(new, SETTINGS).message) == ("New in Jazz Archive", "Bill Evans – Peace Piece")
+    assert choose(new, replace(SETTINGS, on_new_file=False)) is None
+    assert choose(new, replace(SETTINGS, enabled=False)) is None
 
 
 def test_no_desktop_over_ssh_or_without_a_session_bus() -> None:
