@@ -90,6 +90,12 @@ class Rig:
     async def _forever(self, follower: object) -> None:
         await asyncio.gather(self.engine.run_downloads(until_idle=False), follower.stay_connected())  # type: ignore[attr-defined]
 
+    async def first_new_file(self) -> None:
+        """Follow the live channel, run, and wait for its first new file."""
+        await self.follow()
+        await self.run()
+        await self.seen.until(lambda: len(self.seen.new) >= 1)
+
     def posted(self) -> int:
         """The highest message id the live channel has now (post k is message k + 1)."""
         return self.server.live.count()
@@ -179,50 +185,38 @@ async def test_a_match_that_excludes_everything_queues_nothing(rig: Rig) -> None
     assert rig.seen.new == [] and await QueueEntry.all().count() == 0  # …and none queued
 
 
-async def test_lost_updates_are_recovered(rig: Rig) -> None:
-    await rig.follow()
-    await rig.run()
-    await rig.seen.until(lambda: len(rig.seen.new) >= 1)
-    rig.server.inject(FaultRule("UpdateNewChannelMessage", drop=True, times=3))
-    from_id = max(rig.seen.new_ids())
-    last = await rig.posts_after(from_id, 6)
+async def _every_post_arrives(rig: Rig, count: int) -> None:
+    """``count`` more posts come; each one from the first new file on is queued, once."""
+    last = await rig.posts_after(max(rig.seen.new_ids()), count)
     await rig.seen.until(lambda: max(rig.seen.new_ids()) >= last)
-    assert [push for push in rig.server.pushes if push.dropped]  # three were lost on the way
     ids = rig.seen.new_ids()
     assert set(range(min(ids), last + 1)) <= set(ids) and len(ids) == len(set(ids))
+
+
+async def test_lost_updates_are_recovered(rig: Rig) -> None:
+    await rig.first_new_file()
+    rig.server.inject(FaultRule("UpdateNewChannelMessage", drop=True, times=3))
+    await _every_post_arrives(rig, 6)
+    assert [push for push in rig.server.pushes if push.dropped]  # three were lost on the way
 
 
 async def test_a_too_long_gap_is_filled_by_a_scan(rig: Rig) -> None:
-    await rig.follow()
-    await rig.run()
-    await rig.seen.until(lambda: len(rig.seen.new) >= 1)
+    await rig.first_new_file()
     rig.server.inject(FaultRule("GetChannelDifferenceRequest", damage="too_long"))
     rig.server.inject(FaultRule("UpdateNewChannelMessage", drop=True, times=4))
-    from_id = max(rig.seen.new_ids())
-    last = await rig.posts_after(from_id, 7)
-    await rig.seen.until(lambda: max(rig.seen.new_ids()) >= last)
-    ids = rig.seen.new_ids()
-    assert set(range(min(ids), last + 1)) <= set(ids) and len(ids) == len(set(ids))
+    await _every_post_arrives(rig, 7)
 
 
 async def test_a_broken_link_loses_nothing(rig: Rig) -> None:
-    await rig.follow()
-    await rig.run()
-    await rig.seen.until(lambda: len(rig.seen.new) >= 1)
+    await rig.first_new_file()
     rig.server.inject(FaultRule("GetUsersRequest", disconnect=True, outage=3 * INTERVAL))
     await rig.engine.source.client.get_me()  # the link breaks under it, for three posts' time
-    from_id = max(rig.seen.new_ids())
-    last = await rig.posts_after(from_id, 6)
-    await rig.seen.until(lambda: max(rig.seen.new_ids()) >= last)
+    await _every_post_arrives(rig, 6)
     assert rig.engine.source.client._sender.reconnects >= 1
-    ids = rig.seen.new_ids()
-    assert set(range(min(ids), last + 1)) <= set(ids) and len(ids) == len(set(ids))
 
 
 async def test_unfollow_stops_it(rig: Rig) -> None:
-    await rig.follow()
-    await rig.run()
-    await rig.seen.until(lambda: len(rig.seen.new) >= 1)
+    await rig.first_new_file()
     assert (await rig.engine.unfollow(LIVE)) is not None
     stopped_at = rig.posted()
     count = len(rig.seen.new)
