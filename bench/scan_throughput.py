@@ -2,12 +2,12 @@
 
 A synthetic group of audio messages (empty files: only the messages matter) is scanned into a new
 library through the real path — Telethon's paging of ``messages.search`` over the simulated
-Telegram (100 messages a request), ``parse_audio``, one transaction per page with the search index
-kept by its triggers — twice:
+Telegram (100 messages a request), ``parse_audio``, ``library.scan.store_pages`` (a transaction per
+batch of ``BATCH_ROWS`` rows, the search index kept by its triggers) — twice:
 
 - ``ingest_per_s`` (100,000 messages): the ingest alone, what tad-tui does with messages it has
-  received: Telethon's message objects (fetched first, untimed) through ``parse_audio`` and
-  ``store_page``, one transaction per page of 100, the search index kept by its triggers. Target:
+  received: Telethon's message objects (fetched first, untimed) parsed by ``parse_audio`` a page of
+  100 at a time and handed to ``store_pages``, the function a scan stores its pages with. Target:
   ≥ 20,000 messages/s.
 - ``local_scan_per_s`` (the same messages): the whole scan with no round trip and no limiter, the
   simulated server's building and serializing of each page included (it runs in this process,
@@ -35,19 +35,19 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from tad_tui.config import default_settings
 from tad_tui.download.limits import RequestRateLimiter
 from telethon.tl import types
 
-from tad_tui.library.scan import scan_group, store_page, upsert_group
+from tad_tui.library.scan import scan_group, store_pages, upsert_group
 from tad_tui.store import AudioFile, opened_store
-from tad_tui.store.transactions import transaction
 from tad_tui.telegram.sim.catalogue import synthetic_catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.server import SimulatedTelegram
-from tad_tui.telegram.source import TelethonSource, parse_audio
+from tad_tui.telegram.source import AudioInfo, TelethonSource, parse_audio
 
 PAGE = 100  # messages Telegram returns per messages.search request
 
@@ -90,10 +90,12 @@ async def ingest(root: Path, messages: int) -> float:
             received = [m async for m in source.client.iter_messages(info.input_peer(), filter=music, reverse=True, wait_time=0)]
             started = time.perf_counter()
             group = await upsert_group(info)
-            for start in range(0, len(received), PAGE):
-                page = [a for m in received[start : start + PAGE] if (a := parse_audio(info.group_id, m)) is not None]
-                async with transaction():
-                    await store_page(group, page)
+
+            async def pages() -> AsyncIterator[list[AudioInfo]]:  # as TelethonSource.scan_audio gives them
+                for start in range(0, len(received), PAGE):
+                    yield [a for m in received[start : start + PAGE] if (a := parse_audio(info.group_id, m)) is not None]
+
+            await store_pages(group, pages())
             seconds = time.perf_counter() - started
             stored = await AudioFile.all().count()
     finally:

@@ -5,8 +5,8 @@ time (default 1) the engine reaches ``hit("name")``, the process is killed with 
 ``kill``, the default) or gets a SIGINT as from Ctrl+C (action ``int``). Read once at import; when
 unset, ``hit`` returns at its first line. The named points, each just after the step it names:
 
-- ``scan.page``       a page of audio rows written, its transaction not yet committed
-- ``scan.committed``  a page committed, the group's last_message_id not yet saved
+- ``scan.page``       a batch of audio rows written, its transaction not yet committed
+- ``scan.committed``  a batch committed, the group's last_message_id not yet saved
 - ``queue.enqueue``   one queue entry created, the enqueue transaction not yet committed
 - ``scheduler.stopping`` the scheduler about to stop its transfers (after a run, or on Ctrl+C)
 - ``transfer.saved``  a transfer's part map saved to the database

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tad_tui.download.events import NewAudio, Notice
-from tad_tui.library.scan import group_info, scan_group, store_page, upsert_group
+from tad_tui.library.scan import group_info, scan_group, store_new, upsert_group
 from tad_tui.library.search.query import SearchFilters, parse_query
 from tad_tui.store import AudioFile, FileStatus, Follow, Priority, QueueEntry, QueueState, TelegramGroup
 from tad_tui.store.transactions import transaction
@@ -257,7 +257,7 @@ class Follower:
     async def _store(self, group: TelegramGroup, update: MessageUpdate, *, advance: bool) -> None:
         async with transaction():
             if update.audio is not None:
-                await store_page(group, [update.audio])
+                await store_new(group, [update.audio])
             if advance:
                 group.last_message_id = max(group.last_message_id, *update.message_ids)
                 group.audio_count = await AudioFile.filter(group_id=group.group_id).count()

@@ -466,11 +466,12 @@ class KillPoint:
 
 
 KILL_POINTS = [
-    # scan: mid-transaction and between pages of the 1,000-message archive
+    # scan: mid-transaction and between the batches of the 1,090-audio archive (library.scan commits
+    # every BATCH_ROWS = 500 rows: three batches, the last at the end)
     KillPoint(ARCHIVE, "scan.page:1", limit=2),
-    KillPoint(ARCHIVE, "scan.page:6", limit=2),
+    KillPoint(ARCHIVE, "scan.page:2", limit=2),
     KillPoint(ARCHIVE, "scan.committed:1", limit=2),
-    KillPoint(ARCHIVE, "scan.committed:9", limit=2),
+    KillPoint(ARCHIVE, "scan.committed:2", limit=2),
     # queueing: inside the enqueue transaction
     KillPoint(CLASSICAL, "queue.enqueue:1"),
     KillPoint(CLASSICAL, "queue.enqueue:30"),
@@ -588,7 +589,7 @@ def test_sigkill_at_a_random_moment_of_a_download(tmp_path: Path, demo_catalogue
 @pytest.mark.parametrize(
     ("failpoint", "group", "slow"),
     [
-        ("scan.committed:3=int", ARCHIVE, False),  # while scanning
+        ("scan.committed:2=int", ARCHIVE, False),  # while scanning (between batches)
         ("transfer.saved:2=int", MIXES, True),  # mid-file
         ("job.renamed:2=int", CLASSICAL, False),  # between the rename and the database write
         ("scheduler.stopping:1=int", CLASSICAL, False),  # as the finished run stops its scheduler

@@ -26,7 +26,7 @@ from tortoise.fields import CharField, TextField
 from tad_tui.cli.output import print_table
 from tad_tui.download.naming import MAX_COMPONENT_BYTES
 from tad_tui.library.metadata import TagInfo, read_tags, write_missing_tags
-from tad_tui.library.scan import scan_group, store_page, upsert_group
+from tad_tui.library.scan import scan_group, store_pages, upsert_group
 from tad_tui.library.search import SearchService
 from tad_tui.library.text import GROUP_TITLE_MAX, TEXT_MAX, clean_text, escape_unsafe, printable
 from tad_tui.store import AudioFile, TelegramGroup, opened_store
@@ -195,7 +195,7 @@ async def test_scanning_the_hostile_group_stores_clean_capped_text(
 
 
 async def test_the_library_gate_cleans_what_any_source_hands_over(store: None) -> None:
-    """Text reaching store_page unclean (a Source that skipped parse_audio) is cleaned there."""
+    """Text reaching store_pages unclean (a Source that skipped parse_audio) is cleaned there."""
     info = GroupInfo(-1001234, "\u202eGroup\x1b[2J" + "g" * 400, "user\u200bname", "channel", 1)
     group = await upsert_group(info)
     audio = AudioInfo(
@@ -204,7 +204,11 @@ async def test_the_library_gate_cleans_what_any_source_hands_over(store: None) -
         mime_type="audio/mpeg\u202e", duration=3, title="T\x00" + "t" * 20_000, performer="\u2066P\u2069",
         caption=None,
     )
-    assert await store_page(group, [audio]) == 1
+
+    async def one_page() -> AsyncIterator[list[AudioInfo]]:
+        yield [audio]
+
+    assert (await store_pages(group, one_page())).new == 1
     await assert_library_is_clean()
     row = await AudioFile.get(message_id=1)
     assert (row.file_name, row.performer, row.mime_type) == ("name\ufffd.mp3", "P", "audio/mpeg")

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from tortoise import connections
 
-from tad_tui.library.scan import scan_group
+from tad_tui.library.scan import BATCH_ROWS, BATCH_SECONDS, Stored, scan_group, store_pages, upsert_group
 from tad_tui.store import AudioFile, TelegramGroup, opened_store
 from tad_tui.telegram.sim.catalogue import Catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.server import FaultRule, SimulatedTelegram
-from tad_tui.telegram.source import TelethonSource
+from tad_tui.telegram.source import AudioInfo, FileLocation, GroupInfo, TelethonSource
 
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -117,3 +120,97 @@ async def test_scanned_rows_are_in_the_search_index(store: None, source: Teletho
     assert ids
     titles = await AudioFile.filter(id__in=ids).values_list("performer", "title", "file_name")
     assert all("Dvořák" in " ".join(filter(None, t)) or "Dvorak" in " ".join(filter(None, t)) for t in titles)
+
+
+# ---- batches: what a scan commits, and when ----------------------------------------------------------
+
+GROUP = GroupInfo(group_id=-100777, title="Batches", username=None, kind="channel", access_hash=1)
+
+
+def _audio(message_id: int) -> AudioInfo:
+    location = FileLocation(document_id=9_000_000 + message_id, access_hash=7, file_reference=b"r", dc_id=2, size=10)
+    return AudioInfo(GROUP.group_id, message_id, datetime(2025, 1, 1, tzinfo=UTC), location,
+                     f"take-{message_id}.mp3", "audio/mpeg", 60, f"Take {message_id}", "Band", None)
+
+
+def _committed(path: Path) -> int:
+    """Rows another connection sees: what was committed."""
+    with closing(sqlite3.connect(path)) as reader:
+        return reader.execute("SELECT count(*) FROM audio_file").fetchone()[0]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _store(pages: AsyncIterator[Sequence[AudioInfo]], path: Path, clock: Clock) -> tuple[Stored, list]:
+    seen: list[tuple[Stored, int]] = []  # each batch: the totals told, the rows committed then
+    group = await upsert_group(GROUP)
+    stored = await store_pages(group, pages, on_batch=lambda s: seen.append((s, _committed(path))), clock=clock)
+    return stored, seen
+
+
+async def test_a_scan_commits_a_batch_once_enough_rows_wait_and_the_rest_at_the_end(
+    store: None, tmp_path: Path
+) -> None:
+    per_page = 100
+    pages = 2 * BATCH_ROWS // per_page + 1  # two full batches and one page more
+
+    async def received() -> AsyncIterator[list[AudioInfo]]:
+        for page in range(pages):
+            yield [_audio(page * per_page + n) for n in range(1, per_page + 1)]
+
+    stored, seen = await _store(received(), tmp_path / "library.sqlite3", Clock())
+    total = pages * per_page
+    assert stored == Stored(new=total, highest=total)
+    assert seen == [(Stored(BATCH_ROWS, BATCH_ROWS), BATCH_ROWS),
+                    (Stored(2 * BATCH_ROWS, 2 * BATCH_ROWS), 2 * BATCH_ROWS),
+                    (Stored(total, total), total)]
+
+
+async def test_a_slow_scan_commits_what_it_has_once_the_batch_is_old_enough(store: None, tmp_path: Path) -> None:
+    clock = Clock()
+    step = BATCH_SECONDS * 0.4  # pages arrive at 0, 0.4, 0.8, 1.2 …: the fourth finds the batch old enough
+
+    async def received() -> AsyncIterator[list[AudioInfo]]:
+        for page in range(5):
+            yield [_audio(page * 10 + n) for n in range(1, 11)]
+            clock.now += step
+
+    stored, seen = await _store(received(), tmp_path / "library.sqlite3", clock)
+    assert stored == Stored(new=50, highest=50)
+    assert [(told.new, committed) for told, committed in seen] == [(40, 40), (50, 50)]
+
+
+async def test_messages_given_twice_or_already_stored_are_stored_once(store: None, tmp_path: Path) -> None:
+    async def received() -> AsyncIterator[list[AudioInfo]]:
+        yield [_audio(n) for n in range(1, 31)]  # as the music search gives them
+        yield [_audio(n) for n in range(1, 41)]  # the document search: the same ones and ten more
+
+    stored, _ = await _store(received(), tmp_path / "library.sqlite3", Clock())
+    assert stored == Stored(new=40, highest=40)
+
+    async def again() -> AsyncIterator[list[AudioInfo]]:
+        yield [_audio(n) for n in range(35, 46)]
+
+    stored, _ = await _store(again(), tmp_path / "library.sqlite3", Clock())
+    assert stored == Stored(new=5, highest=45)
+    assert await AudioFile.filter(group_id=GROUP.group_id).count() == 45
+
+
+async def test_what_arrived_before_telegram_failed_is_stored_then_the_error_raised(
+    store: None, tmp_path: Path
+) -> None:
+    async def received() -> AsyncIterator[list[AudioInfo]]:
+        yield [_audio(n) for n in range(1, 21)]
+        yield [_audio(n) for n in range(21, 41)]
+        raise ConnectionError("link lost")
+
+    group = await upsert_group(GROUP)
+    with pytest.raises(ConnectionError, match="link lost"):
+        await store_pages(group, received(), clock=Clock())
+    assert _committed(tmp_path / "library.sqlite3") == 40

@@ -751,3 +751,52 @@ async def test_insert_rows_stores_what_create_stores_and_indexes_it(store: Path)
     assert (inserted.status, inserted.download_attempts, inserted.checksum_verified) == (made.status, 0, False)
     assert inserted.posted_at == made.posted_at
     assert await search("орфей") == [made.pk, inserted.pk]  # the triggers kept the search index
+
+
+def _bulk_row(group: TelegramGroup, message_id: int, **values: Any) -> dict[str, Any]:
+    return {
+        "file_id": f"{group.group_id}_{message_id}", "file_unique_id": str(5_000_000_000_000 + message_id),
+        "file_size": 1_000 + message_id, "group_id": group.group_id, "message_id": message_id,
+        "document_id": 5_000_000_000_000 + message_id, "access_hash": -1, "file_reference": b"ref",
+        "dc_id": 2, "posted_at": POSTED, **values,
+    }
+
+
+async def test_insert_rows_beyond_one_statement_stores_every_row_or_none(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tad_tui.store import bulk
+
+    monkeypatch.setattr(bulk, "_max_parameters", lambda: 100)  # 2 rows a statement (33 columns each)
+    group = await make_group()
+    await bulk.insert_rows(AudioFile, [_bulk_row(group, n, title=f"Nocturne {n}") for n in range(1, 8)])
+    stored = await AudioFile.filter(group_id=group.group_id).order_by("message_id")
+    assert [(row.message_id, row.title, row.file_size) for row in stored] == [
+        (n, f"Nocturne {n}", 1_000 + n) for n in range(1, 8)
+    ]
+    assert await search("nocturne") == [row.pk for row in stored]
+    # A row of the last statement breaks a constraint: the earlier statements' rows are undone too.
+    clash = [_bulk_row(group, n) for n in range(10, 15)] + [_bulk_row(group, 3)]
+    with pytest.raises(IntegrityError):
+        await bulk.insert_rows(AudioFile, clash)
+    assert await AudioFile.filter(group_id=group.group_id).count() == 7
+
+
+async def test_insert_rows_fills_what_each_row_leaves_out_with_its_default(store: Path) -> None:
+    from tad_tui.store.bulk import insert_rows
+
+    group = await make_group()
+    rows = [
+        _bulk_row(group, 1),
+        _bulk_row(group, 2, status=FileStatus.COMPLETED, downloaded_bytes=1_002, checksum_verified=True),
+        {**_bulk_row(group, 3), "title": "Aria"},  # the same fields as the first, one more
+        _bulk_row(group, 4),
+    ]
+    await insert_rows(AudioFile, rows)
+    stored = {row.message_id: row for row in await AudioFile.filter(group_id=group.group_id)}
+    assert [(r.status, r.downloaded_bytes, r.checksum_verified, r.title) for _, r in sorted(stored.items())] == [
+        (FileStatus.PENDING, 0, False, None),
+        (FileStatus.COMPLETED, 1_002, True, None),
+        (FileStatus.PENDING, 0, False, "Aria"),
+        (FileStatus.PENDING, 0, False, None),
+    ]
