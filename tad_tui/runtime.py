@@ -196,6 +196,7 @@ async def open_engine(
                 print(f"tad-tui: warning: {warning}", file=sys.stderr)
         connecting: asyncio.Task[None] | None = None
         if source is not None:
+            stack.push_async_exit(_leave_catalogue_if_interrupted(source))
             stack.push_async_callback(source.stop)
             if connect:
                 # Telegram's round trips (connection, config, the account) go on while the engine's
@@ -212,7 +213,23 @@ async def open_engine(
         if connecting is not None:
             await connecting
             await engine.connect()  # connected already: this only marks the engine online
+        if source is not None:  # again, to run first: engine.close waits for downloads that wait for the render
+            stack.push_async_exit(_leave_catalogue_if_interrupted(source))
         yield engine
+
+
+def _leave_catalogue_if_interrupted(source: Any) -> Any:
+    """An exit callback: a command stopped by Ctrl-C or SIGTERM (its task cancelled) at any point
+    stops the demo catalogue's render too, leaving the rest to the next run."""
+
+    async def leave(exc_type: type[BaseException] | None, *_: object) -> bool:
+        if exc_type is not None and issubclass(exc_type, (asyncio.CancelledError, KeyboardInterrupt)):
+            leave_catalogue = getattr(source.client, "leave_catalogue", None)
+            if leave_catalogue is not None:
+                leave_catalogue()
+        return False
+
+    return leave
 
 
 async def _import_engine(*, beside: asyncio.Task[None] | None) -> Any:

@@ -147,3 +147,51 @@ async def test_the_app_opens_while_the_catalogue_renders_and_shows_how_far(
         released.set()
         await source.stop()
     assert catalogue.rendering.wait().document(catalogue.files[0].document_id).size > 0
+
+
+def test_ctrl_c_while_the_catalogue_renders_stops_at_once_and_keeps_what_was_rendered(tmp_path: Path) -> None:
+    data_dir, catalogue = tmp_path / "data", tmp_path / "catalogue"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[demo]\ncatalogue_dir = "{catalogue}"\nlatency_ms = 0\nbandwidth_per_connection = 0\n')
+    env = {k: v for k, v in os.environ.items() if k not in {"API_ID", "API_HASH", "TAD_DATA_DIR"}}
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "tad_tui", "--demo", "--data-dir", str(data_dir), "--config", str(config),
+         "download", "@tad_demo_mixes"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal's Ctrl-C finds it
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _files_written(tmp_path) < 3 and parent.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _children_of(parent.pid)
+        assert parent.poll() is None and workers, "the command ended before it could be interrupted mid-render"
+        parent.send_signal(signal.SIGINT)  # once
+        _, err = parent.communicate(timeout=30)  # not left finishing the catalogue
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+    assert parent.returncode == 130, err
+    assert "Traceback" not in err and "could not be rendered" not in err
+    assert "the next run finishes the demo catalogue" in err
+    stopped_at = time.monotonic()
+    while _alive(workers) and time.monotonic() - stopped_at < 5:
+        time.sleep(0.05)
+    assert _alive(workers) == []
+    assert _lock_is_free(data_dir / "writer.lock")
+    assert not (catalogue / "manifest.json").exists()  # cut short, not passed off as complete
+    journal = (catalogue / "rendered.jsonl").read_text(encoding="utf-8").splitlines()
+    assert journal and all((catalogue / json.loads(line)[1]).is_file() for line in journal)  # kept for next time
+
+
+def test_a_file_landing_after_its_waiters_loop_closed_does_not_stop_the_render() -> None:
+    import asyncio
+
+    from tad_tui.telegram.sim.catalogue.generation import _tell
+
+    loop = asyncio.new_event_loop()
+    future = loop.create_future()
+    loop.close()
+    _tell(loop, future, None)  # "Event loop is closed" is nobody's problem: no one waits there any more
+    assert not future.done()

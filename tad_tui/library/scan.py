@@ -43,15 +43,19 @@ class ScanResult:
 
 
 async def upsert_group(info: GroupInfo) -> TelegramGroup:
-    row, _ = await TelegramGroup.update_or_create(
-        group_id=info.group_id,
-        defaults={
-            "title": clean_text(info.title, max_length=GROUP_TITLE_MAX) or str(info.group_id),
-            "username": clean_text(info.username, max_length=USERNAME_MAX),
-            "kind": GroupKind(info.kind),
-            "access_hash": info.access_hash,
-        },
-    )
+    # In a transaction of ours: update_or_create's own (Tortoise's in_transaction) cancelled while it
+    # begins (Ctrl-C just then) would leave its connection in the task's context for good, and the
+    # store could not close ("'SqliteTransactionWrapper' object has no attribute 'filename'").
+    async with transaction():
+        row, _ = await TelegramGroup.update_or_create(
+            group_id=info.group_id,
+            defaults={
+                "title": clean_text(info.title, max_length=GROUP_TITLE_MAX) or str(info.group_id),
+                "username": clean_text(info.username, max_length=USERNAME_MAX),
+                "kind": GroupKind(info.kind),
+                "access_hash": info.access_hash,
+            },
+        )
     return row
 
 

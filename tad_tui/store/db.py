@@ -194,6 +194,9 @@ async def _init_and_migrate(db_path: Path, busy_timeout_ms: int) -> None:
     except Exception as exc:
         await _close_current()
         raise _explain(db_path, exc, busy_timeout_ms) from exc
+    except BaseException:  # cancelled (Ctrl-C as the library opens): its thread would keep the process alive
+        await _close_current()
+        raise
     if rows and str(rows[0][0]).lower() != "wal":
         log.warning("%s: WAL journal unavailable; readers will wait for the writer", db_path)
     _open_context = context

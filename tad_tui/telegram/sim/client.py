@@ -309,6 +309,13 @@ class SimulatedClient(TadClient):
             return None
         return rendering.progress()
 
+    def leave_catalogue(self) -> None:
+        """The command was interrupted: the demo catalogue's render stops with it (see
+        ``CatalogueRender.abandon``); the next run finishes it."""
+        rendering = self.server.catalogue.rendering
+        if rendering is not None and not rendering.finished:
+            rendering.abandon()
+
     def _new_connection(self, dc_id: int, auth_key: AuthKey, **options: Any) -> SimulatedConnection:
         return SimulatedConnection(
             self.server,

@@ -79,6 +79,9 @@ class ProgressLine:
 def finish_at_exit(rendering: CatalogueRender, line: ProgressLine | None) -> None:
     """A command finishes the catalogue it started before the process ends (its output first);
     Ctrl-C leaves the rest to the next run, which keeps every file already rendered."""
+    if rendering.abandoned:  # interrupted (Ctrl-C, SIGTERM): the render stopped with the command
+        print("tad-tui: the next run finishes the demo catalogue", file=sys.stderr, flush=True)
+        return
     if rendering.finished and rendering.error is None:
         return
     try:

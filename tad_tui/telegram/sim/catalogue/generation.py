@@ -155,6 +155,7 @@ class CatalogueRender:
         self._waiters: list[tuple[frozenset[int], asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._renderer: Renderer | None = None
         self._finished = threading.Event()
+        self._abandoned = False
         self.error: BaseException | None = None
         self.catalogue = Catalogue(root, catalogue_from_plan(root, plan, {}).groups, rendering=self)
         self._thread = threading.Thread(target=self._run, name="catalogue-render", daemon=True)
@@ -210,6 +211,16 @@ class CatalogueRender:
         if renderer is not None:
             renderer.stop()
 
+    @property
+    def abandoned(self) -> bool:
+        return self._abandoned
+
+    def abandon(self) -> None:
+        """The command was interrupted: stop now and leave the rest to the next run (which keeps
+        every file already rendered); a process exiting does not wait for the render then."""
+        self._abandoned = True
+        self.stop()
+
     # ---- the thread ---------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -243,6 +254,8 @@ class CatalogueRender:
                         wanted = set(self._wanted_first)
                     renderer.prioritize(wanted)
                     renderer.run()
+                if len(self._landed) < len(self._files):  # stopped: no manifest for part of a catalogue
+                    raise RenderStopped(f"the demo catalogue's render in {root} stopped before its end")
                 _write_json(root / MANIFEST_NAME, manifest_for(self.plan, self._landed))
                 (root / JOURNAL_NAME).unlink(missing_ok=True)
                 (root / RENDERING_NAME).unlink(missing_ok=True)
@@ -264,7 +277,7 @@ class CatalogueRender:
             ready = [(loop, future) for ids, loop, future in self._waiters if ids <= self._landed.keys()]
             self._waiters = [w for w in self._waiters if not w[0] <= self._landed.keys()]
         for loop, future in ready:
-            loop.call_soon_threadsafe(_settle, future, None)
+            _tell(loop, future, None)
         if record:
             self._report()
 
@@ -273,11 +286,24 @@ class CatalogueRender:
             self.error = error
             waiters, self._waiters = self._waiters, []
         for _, loop, future in waiters:
-            loop.call_soon_threadsafe(_settle, future, error)
+            _tell(loop, future, error)
 
     def _report(self) -> None:
         if self._on_progress is not None:
             self._on_progress(self.progress())
+
+
+class RenderStopped(RuntimeError):
+    """The render was stopped (``stop``, ``abandon``) before every file landed."""
+
+
+def _tell(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], error: BaseException | None) -> None:
+    """Settle a waiter's future on its loop; a loop already closed (its command ended) has no one
+    waiting any more, and the render goes on."""
+    try:
+        loop.call_soon_threadsafe(_settle, future, error)
+    except RuntimeError:  # "Event loop is closed"
+        pass
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
