@@ -93,7 +93,7 @@ def live_events(app: DemoApp) -> None:
 async def settle(pilot: Pilot[Any]) -> None:
     app = pilot.app
     for _ in range(200):
-        if not any(w.group != "downloads" and not w.is_finished for w in app.workers):
+        if not any(w.group not in ("downloads", "following") and not w.is_finished for w in app.workers):
             break
         await pilot.pause(0.02)
     await pilot.pause()
