@@ -86,13 +86,13 @@ def group_cells(
 
 
 def last_new(group: GroupSummary, now: datetime) -> str:
-    """What a followed group last brought: "5 min ago · Bill Evans – Peace Piece" (the age first: a
-    long name is cut at the end)."""
+    """What a followed group last brought: "Bill Evans – Peace Piece · 5 min ago" (a long name
+    pushes the age out: the name is the news)."""
     if not group.followed:
         return ""
     if group.last_new_title is None:
         return "nothing new yet"
-    return f"{figures.age(group.last_new_at, now)} · {figures.clean(group.last_new_title)}"
+    return f"{figures.clean(group.last_new_title)} · {figures.age(group.last_new_at, now)}"
 
 
 def track_cells(track: TrackRow) -> Sequence[Cell]:
