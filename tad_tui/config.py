@@ -196,7 +196,7 @@ _TEMPLATE_RULE = (
 
 SCHEMA: tuple[Key, ...] = (
     Key("general", "data_dir", "path", "", 'Folder for the database, session, logs, cache and downloads; "" = the platform default (~/.local/share/tad-tui on Linux). The demo uses its demo/ sub-folder, except with --demo --data-dir DIR together (DIR is then the demo data dir).', env="TAD_DATA_DIR", check=_check_path),
-    Key("general", "db_path", "path", "", 'The library database file; "" = <data_dir>/library.sqlite3.', env="DB_PATH", check=_check_path),
+    Key("general", "db_path", "path", "", 'The library database file; "" = <data_dir>/library.sqlite3. The demo ignores it: its library is always <demo data dir>/library.sqlite3.', env="DB_PATH", check=_check_path),
     Key("general", "log_level", "choice", "INFO", "How much goes into the log file.", env="LOG_LEVEL", choices=LOG_LEVELS),
     Key("general", "audit_log", "bool", True, "Record user actions, security events, files written and config changes in <data_dir>/logs/audit.jsonl (JSON lines, mode 0600, never secrets)."),
     Key("general", "audit_log_max_size", "size", 1_000_000, "Size at which the audit log is rotated; the 5 previous files are kept.", low=64 * 1024, high=1 << 30),
@@ -212,7 +212,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("downloads", "retry_delay", "float", 5.0, "Seconds to wait before a retry.", low=0.0, high=3600.0),
     Key("downloads", "parts_per_file", "int", 8, "Parts of one file fetched at once over separate connections.", low=1, high=32),
     Key("downloads", "filename_template", "str", "{performer} - {title}.{ext}", "File name for a downloaded track, as a Python format string.", check=check_filename_template, rule=_TEMPLATE_RULE),
-    Key("downloads", "output_dir", "path", "", 'Folder downloads are saved to; "" = <data_dir>/downloads.', env="DEFAULT_DOWNLOAD_DIR", check=_check_path),
+    Key("downloads", "output_dir", "path", "", 'Folder downloads are saved to; "" = <data_dir>/downloads. The demo ignores it and saves to <demo data dir>/downloads, unless -o/--output names a folder on its command line.', env="DEFAULT_DOWNLOAD_DIR", check=_check_path),
     Key("performance", "max_memory_mb", "int", 1024, "Memory budget in MiB.", low=64, high=1048576),
     Key("performance", "rate_limit_requests_per_second", "float", 20.0, "Steady rate of Telegram API requests other than file parts (bandwidth_limit governs those).", low=0.0, high=1000.0, check=_check_positive, rule="a number greater than 0 and at most 1000"),
     Key("performance", "rate_limit_burst_size", "int", 40, "Requests allowed in a burst above the steady rate.", low=1, high=10000),
@@ -377,14 +377,30 @@ def default_settings() -> Settings:
     return _build({key.dotted: _default(key) for key in SCHEMA}, None)
 
 
-def build_paths(settings: Settings, *, demo: bool, named_for_demo: bool = False) -> paths.Paths:
-    """The data dir and files these settings point at (``demo``: the demo's, see ``resolve_data_dir``)."""
+def build_paths(
+    settings: Settings, *, demo: bool, named_for_demo: bool = False, output_on_command_line: bool = False
+) -> paths.Paths:
+    """The data dir and files these settings point at (``demo``: the demo's, see ``resolve_data_dir``).
+
+    The demo keeps its database and downloads in its own data dir whatever ``general.db_path`` and
+    ``downloads.output_dir`` say (from the config file or the environment: a real library's places),
+    except a download folder named on this command line (``-o``, ``output_on_command_line``).
+    """
+    keep_output = not demo or output_on_command_line
     return paths.Paths(
         data_dir=paths.resolve_data_dir(settings.general.data_dir, demo=demo, named_for_demo=named_for_demo),
-        db_override=settings.general.db_path,
-        output_override=settings.downloads.output_dir,
+        db_override=None if demo else settings.general.db_path,
+        output_override=settings.downloads.output_dir if keep_output else None,
         catalogue_override=settings.demo.catalogue_dir,
     )
+
+
+def ignored_by_demo(settings: Settings, *, output_on_command_line: bool = False) -> list[Key]:
+    """The keys set for a real library that ``build_paths(demo=True)`` leaves aside, in schema order."""
+    keys = [KEYS["general.db_path"]] if settings.general.db_path else []
+    if settings.downloads.output_dir and not output_on_command_line:
+        keys.append(KEYS["downloads.output_dir"])
+    return keys
 
 
 # --- loading -------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ The data dir holds the database, the Telegram session, logs, the cache (demo cat
 the default download folder. ``--data-dir`` / ``TAD_DATA_DIR`` move all of it. The demo (``--demo``,
 or ``d`` on the welcome screen) uses the ``demo`` sub-folder of the data dir, the default one or one
 set for a real account, so demo data never mixes with a real library; only ``--demo --data-dir DIR``
-together name the demo's own data dir.
+together name the demo's own data dir. The demo's database and downloads always stay in its data
+dir: ``db_path`` and ``output_dir`` name a real library's places (``config.build_paths``); only
+``-o DIR`` on the demo's own command line sends its downloads elsewhere.
 """
 
 from __future__ import annotations
@@ -126,11 +128,13 @@ def env_path(env: Mapping[str, str], name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def folder_problem(folder: Path) -> str | None:
+def folder_problem(folder: Path, *, writing: bool = True) -> str | None:
     """Why ``folder`` cannot be used, or created, as a folder to write in; None if it can.
 
     Checked before any work starts, so that a path under a regular file or in a read-only place is
     one clear error instead of a traceback from ``mkdir`` or a failure for every downloaded file.
+    ``writing=False``: only whether it can be a folder at all (no regular file in the way), for a
+    setting that is checked but not used now (a real library's folders, during the demo).
     """
     probe = folder
     try:
@@ -140,7 +144,7 @@ def folder_problem(folder: Path) -> str | None:
             if probe == folder:
                 return f"{folder} is a file, not a folder"
             return f"{folder} cannot be created: {probe} is a file, not a folder"
-        if not os.access(probe, os.W_OK | os.X_OK):
+        if writing and not os.access(probe, os.W_OK | os.X_OK):
             return f"{folder} cannot be written: no permission to write in {probe}"
     except OSError as error:
         return f"{folder} cannot be used: {error.strerror or error}"

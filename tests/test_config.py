@@ -24,6 +24,7 @@ from tad_tui.config import (
     Key,
     Settings,
     build_paths,
+    ignored_by_demo,
     default_settings,
     describe_keys,
     load_settings,
@@ -562,11 +563,30 @@ def test_build_paths_fills_the_overrides(tmp_path: Path) -> None:
             "demo.catalogue_dir": str(tmp_path / "cat"),
         },
     )
-    built = build_paths(loaded, demo=True, named_for_demo=True)
+    built = build_paths(loaded, demo=False)
     assert built.data_dir == (tmp_path / "d").resolve()
     assert built.db == tmp_path / "x.sqlite3"
     assert built.downloads_dir == tmp_path / "out"
     assert built.demo_catalogue_dir == tmp_path / "cat"
+    assert [key.dotted for key in ignored_by_demo(loaded)] == ["general.db_path", "downloads.output_dir"]
+
+
+def test_the_demo_keeps_its_database_and_downloads_in_its_own_data_dir(tmp_path: Path) -> None:
+    """db_path and output_dir are a real library's; only an output named on the command line goes."""
+    loaded = load_settings(
+        env={"DB_PATH": str(tmp_path / "x.sqlite3"), "DEFAULT_DOWNLOAD_DIR": str(tmp_path / "music")},
+        overrides={"general.data_dir": str(tmp_path / "d"), "demo.catalogue_dir": str(tmp_path / "cat")},
+    )
+    demo = (tmp_path / "d").resolve() / "demo"
+    built = build_paths(loaded, demo=True)
+    assert (built.data_dir, built.db, built.downloads_dir) == (demo, demo / "library.sqlite3", demo / "downloads")
+    assert built.demo_catalogue_dir == tmp_path / "cat"  # a demo key: the demo's own
+    named = build_paths(loaded, demo=True, named_for_demo=True)
+    assert (named.db, named.downloads_dir) == ((tmp_path / "d").resolve() / "library.sqlite3", (tmp_path / "d").resolve() / "downloads")
+    with_output = build_paths(loaded, demo=True, output_on_command_line=True)
+    assert (with_output.db, with_output.downloads_dir) == (demo / "library.sqlite3", tmp_path / "music")
+    assert [key.dotted for key in ignored_by_demo(loaded, output_on_command_line=True)] == ["general.db_path"]
+    assert ignored_by_demo(load_settings(env={})) == []
 
 
 def test_build_paths_defaults_use_the_platform_data_dir() -> None:

@@ -88,6 +88,8 @@ EXPLICIT: dict[str, list[str]] = {
     "-p": ["33"],  # above downloads.max_concurrent's bound
     "-t": ["{titel}", "{title", "{title!x}", "x" * 600, "{0}"],
     "search --limit": ["0", "-1", "abc", "1.5", "10001", ""],
+    # A follow keeps its match for good: a filter the search language cannot read is refused.
+    "follow --match": ["format:", "size>lots", "duration<soon", "format:flac colour:red", "\x1b[2J format:"],
     "--min-size": ["5k", "-5", "lots", "", "0.5B", "10XB"],
     "--max-size": ["5M", "-5", "lots", "", "0.3B"],
 }

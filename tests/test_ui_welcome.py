@@ -81,3 +81,35 @@ def test_d_on_the_welcome_screen_keeps_the_demo_out_of_the_given_data_dir(tmp_pa
     # The account's data dir holds what it held, the demo's folder and the logs of the start (the
     # welcome screen ran on it before the demo was chosen); no database, session or lock of the demo.
     assert {p.name for p in library.iterdir()} <= {"keep.txt", "demo", "logs", "cache"}
+
+
+def test_d_on_the_welcome_screen_leaves_db_path_and_output_dir_to_the_real_library(tmp_path, monkeypatch, demo_catalogue) -> None:
+    """DB_PATH and DEFAULT_DOWNLOAD_DIR name a real library's places: the demo chosen with `d` keeps
+    its database and downloads in its own data dir, and creates nothing in theirs."""
+    import tad_tui.ui.app
+    from tad_tui.cli import main
+
+    async def chose_the_demo(self) -> bool:
+        return True
+
+    opened = []
+
+    async def no_app(engine) -> None:
+        opened.append((engine.paths.db, engine.paths.downloads_dir))
+
+    real = tmp_path / "real"
+    real.mkdir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("DB_PATH", str(real / "library.sqlite3"))
+    monkeypatch.setenv("DEFAULT_DOWNLOAD_DIR", str(real / "music"))
+    for name in ("API_ID", "API_HASH", "TAD_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(WelcomeApp, "run_async", chose_the_demo)
+    monkeypatch.setattr(tad_tui.ui.app, "run_tui", no_app)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\n')
+    assert main(["--config", str(config)]) == 0
+    demo = tmp_path / "data" / "tad-tui" / "demo"
+    assert opened == [(demo / "library.sqlite3", demo / "downloads")]
+    assert (demo / "library.sqlite3").exists() and list(real.iterdir()) == []

@@ -202,18 +202,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
-    from tad_tui.config import ConfigError, build_paths, load_settings
+    from tad_tui.config import ConfigError, build_paths, ignored_by_demo, load_settings
     from tad_tui.lock import DataDirBusy
     from tad_tui.runtime import LOG_FILE
     from tad_tui.api import DATABASE_BUSY, StoreError, database_busy
+    from tad_tui.cli.folders import check_folders, ignored_folders, make_data_dir, tell_ignored
 
     try:
         overrides = {key: getattr(args, name, None) for name, key in _OPTION_KEYS.items()}
         settings = load_settings(Path(args.config) if args.config else None, overrides=overrides)
         # `--demo --data-dir DIR` names the demo's folder; a data dir from anywhere else is the account's.
-        paths = build_paths(settings, demo=args.demo, named_for_demo=args.demo and bool(args.data_dir))
-        _check_folders(args, paths)
-        _make_data_dir(paths)
+        # The demo's database and downloads stay in that folder, whatever db_path and output_dir say
+        # (a real library's places), unless `-o DIR` names a download folder on this command line.
+        output_named = getattr(args, "output", None) is not None
+        paths = build_paths(
+            settings,
+            demo=args.demo,
+            named_for_demo=args.demo and bool(args.data_dir),
+            output_on_command_line=output_named,
+        )
+        ignored = ignored_by_demo(settings, output_on_command_line=output_named) if args.demo else []
+        check_folders(args, paths, ignored=ignored_folders(args, settings, ignored))
+        make_data_dir(paths)
     except ConfigError as error:
         flag = _OPTION_FLAGS.get(error.key or "")
         option = f"command-line option for {error.key}"  # config.py's words for an override
@@ -221,6 +231,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
     except UsageError as error:
         return _fail(str(error), EXIT_USAGE)
     _start_logs(settings, paths, via="tui" if args.command == "tui" else "cli")
+    if args.command != "tui":  # the app takes the screen at once: the line would go unseen
+        tell_ignored(settings, paths, ignored)
     handler = _COMMANDS[args.command]
     try:
         return await handler(args, settings, paths)
@@ -253,40 +265,6 @@ async def _dispatch(args: argparse.Namespace) -> int:
             return _fail(explain_takeout(error) or f"Telegram refused the request: {error}", EXIT_FAILED)
         log.exception("unexpected error in %s", args.command)
         return _fail(f"unexpected error: {error!r} (details in {paths.logs_dir / LOG_FILE})", EXIT_FAILED)
-
-
-def _check_folders(args: argparse.Namespace, paths: Any) -> None:
-    """UsageError naming the option and key when a folder tad-tui writes in cannot be made or written."""
-    from tad_tui.paths import folder_problem
-
-    folders = [
-        (paths.data_dir, "data dir (--data-dir, general.data_dir or TAD_DATA_DIR)"),
-        (paths.db.parent, "database folder (general.db_path or DB_PATH)"),
-    ]
-    if args.demo:
-        folders.append((paths.demo_catalogue_dir, "demo catalogue folder (demo.catalogue_dir)"))
-    if args.command in ("download", "tui", "watch") or (args.command == "follow" and args.output):
-        folders.append((paths.downloads_dir, "download folder (-o/--output, downloads.output_dir or DEFAULT_DOWNLOAD_DIR)"))
-    for folder, what in folders:
-        problem = folder_problem(folder)
-        if problem is not None:
-            raise UsageError(f"{what}: {problem}")
-
-
-def _make_data_dir(paths: Any) -> None:
-    """Create the data dir and its folders, or a UsageError naming the one that cannot be made.
-
-    ``folder_problem`` cannot foresee everything: as root ``os.access`` allows writing in /sys or
-    /proc, where ``mkdir`` still fails (EPERM, ENOENT).
-    """
-    try:
-        paths.ensure()
-    except OSError as error:
-        folder = error.filename or paths.data_dir
-        raise UsageError(
-            f"data dir (--data-dir, general.data_dir or TAD_DATA_DIR): {folder} cannot be created: "
-            f"{error.strerror or error}"
-        ) from None
 
 
 def _fail(message: str, status: int) -> int:
@@ -420,6 +398,7 @@ def _start_logs(settings: Any, paths: Any, *, via: str) -> None:
 
 
 async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli.folders import make_data_dir
     from tad_tui.config import build_paths
     from tad_tui.paths import default_config_file
     from tad_tui.runtime import open_engine
@@ -432,8 +411,8 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         chosen = await WelcomeApp(str(settings.config_file or default_config_file())).run_async()
         if not chosen:
             return EXIT_OK
-        demo, paths = True, build_paths(settings, demo=True)  # never the account's data dir: its demo/
-        _make_data_dir(paths)
+        demo, paths = True, build_paths(settings, demo=True)  # its demo/, never the account's data dir, db_path or output_dir
+        make_data_dir(paths)
         _start_logs(settings, paths, via="tui")  # the demo's data dir keeps its own logs
     async with open_engine(
         settings, paths, demo=demo, writer=True, connect=False, print_warnings=False, in_app=True,

@@ -16,6 +16,7 @@ from tad_tui.api import (
     EntryStarted,
     EntryWaiting,
     Event,
+    NewAudio,
     Notice,
     Track,
 )
@@ -41,6 +42,9 @@ class JsonLines:
         elif isinstance(event, EntryResumed):
             self.emit({"event": "resumed", "file_id": event.file_id, "resume_offset": event.resume_offset,
                        "downloaded_bytes": event.downloaded_bytes})
+        elif isinstance(event, NewAudio):  # a followed group's new file, queued (watch)
+            self.emit({"event": "new", "group_id": event.group_id, "group": event.group_title,
+                       "file_id": event.file_id, "name": event.name})
         elif isinstance(event, EntryFinished) and event.outcome in ("downloaded", "skipped", "failed"):
             self.emit({"event": event.outcome, "file_id": event.file_id, "local_path": event.local_path,
                        "file_size": event.file_size, "checksum_md5": event.checksum_md5,
@@ -82,6 +86,8 @@ class PlainLines:
             print(f"{self.names.get(event.entry_id, event.entry_id)}: {event.reason}", flush=True)
         elif isinstance(event, Notice):
             print(event.text, flush=True)
+        elif isinstance(event, NewAudio):
+            print(f"new in {event.group_title}: {event.name}", flush=True)
         elif isinstance(event, EntryFinished):
             name = self.names.pop(event.entry_id, event.file_id)
             print(f"{event.outcome} {name}: {_detail(event)}", flush=True)
