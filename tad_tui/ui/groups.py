@@ -370,8 +370,8 @@ class GroupsPane(Vertical):
         if group is None or self.group is not None:
             return
         title = figures.clean(group.title)
-        if group.id in self._busy_follows:
-            self.notify(f"{title} is being followed already", markup=False)
+        if group.id in self._busy_follows or group.id in self._scanning:
+            self.notify(f"{title} is being scanned or followed: press f again when it is done", markup=False)
             return
         if group.followed:
             self._busy_follows.add(group.id)
