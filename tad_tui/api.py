@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         wait_words,
     )
     from tad_tui.download.scheduler import YIELDED, Enqueued, PriorityChange, QueueError
-    from tad_tui.following import FollowError, FollowInfo
+    from tad_tui.following import FollowError, FollowInfo, check_match
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchHit, SearchResult, status_names
     from tad_tui.library.status import track_word
@@ -55,6 +55,10 @@ class GroupSummary:
     kind: str
     audio_count: int
     last_checked: datetime | None
+    followed: bool = False  # its new audio is queued as it is posted (``Engine.follow``)
+    follow_match: str | None = None  # only new audio this search matches (None: every new file)
+    last_new_title: str | None = None  # the last new file a follow queued, and when
+    last_new_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +68,10 @@ class GroupSummary:
             "kind": self.kind,
             "audio_count": self.audio_count,
             "last_checked": self.last_checked.isoformat() if self.last_checked else None,
+            "followed": self.followed,
+            "follow_match": self.follow_match,
+            "last_new": self.last_new_title,
+            "last_new_at": self.last_new_at.isoformat() if self.last_new_at else None,
         }
 
 
@@ -165,7 +173,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     },
     **{name: ("tad_tui.download.scheduler", name) for name in ("YIELDED", "Enqueued", "PriorityChange", "QueueError")},
     "concurrency_words": ("tad_tui.download.concurrency", "concurrency_words"),
-    **{name: ("tad_tui.following", name) for name in ("FollowError", "FollowInfo")},
+    **{name: ("tad_tui.following", name) for name in ("FollowError", "FollowInfo", "check_match")},
     "ScanProgress": ("tad_tui.library.scan", "ScanProgress"),
     "ScanResult": ("tad_tui.library.scan", "ScanResult"),
     **{name: ("tad_tui.library.search", name) for name in ("SearchFilters", "SearchHit", "SearchResult", "status_names")},
@@ -222,6 +230,7 @@ __all__ = [
     "StatesChanged",
     "StoreError",
     "Track",
+    "check_match",
     "concurrency_words",
     "database_busy",
     "escape_unsafe",

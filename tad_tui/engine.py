@@ -106,15 +106,20 @@ class Engine:
 
     async def list_groups(self, *, refresh: bool = True) -> list[GroupSummary]:
         """The account's groups and channels; ``refresh`` asks Telegram first, else the library only."""
+        listed: list[int] = []
         if refresh:
             await self.connect()
             from tad_tui.library.scan import upsert_groups
 
             infos = await self.source.list_groups()
-            rows = await upsert_groups(infos)
-        else:
-            rows = await TelegramGroup.all().order_by("title")
-        return [_group_summary(row) for row in rows]
+            listed = [row.group_id for row in await upsert_groups(infos)]
+        # One query, the follows joined: a group's row says whether (and how) it is followed.
+        rows = await TelegramGroup.all().order_by("title").values(*_GROUP_FIELDS)
+        summaries = [_group_summary(row) for row in rows]
+        if not refresh:
+            return summaries
+        by_id = {summary.id: summary for summary in summaries}
+        return [by_id[group_id] for group_id in listed if group_id in by_id]  # Telegram's order, its groups only
 
     async def resolve_group(self, key: str) -> GroupInfo:
         """A group by ``@username``, numeric id or exact title: the library first, then Telegram."""
@@ -194,6 +199,11 @@ class Engine:
         from tad_tui.following import follows
 
         return await follows()
+
+    @property
+    def follower(self) -> Follower | None:
+        """The follower once ``start_following`` ran (its ``errors`` say what a catch-up could not do)."""
+        return self._follower
 
     async def start_following(self) -> Follower:
         """Listen for new posts in the followed groups and catch up on what was posted meanwhile
@@ -604,8 +614,25 @@ def _queue_row(
     )
 
 
-def _group_summary(row: TelegramGroup) -> GroupSummary:
-    return GroupSummary(row.group_id, row.title, row.username, str(row.kind), row.audio_count, row.last_checked)
+_GROUP_FIELDS = (
+    "group_id", "title", "username", "kind", "audio_count", "last_checked",
+    "follow__id", "follow__match", "follow__last_new_title", "follow__last_new_at",
+)
+
+
+def _group_summary(row: dict[str, Any]) -> GroupSummary:
+    return GroupSummary(
+        row["group_id"],
+        row["title"],
+        row["username"],
+        str(getattr(row["kind"], "value", row["kind"])),
+        row["audio_count"],
+        row["last_checked"],
+        followed=row["follow__id"] is not None,
+        follow_match=row["follow__match"],
+        last_new_title=row["follow__last_new_title"],
+        last_new_at=row["follow__last_new_at"],
+    )
 
 
 def _track(row: AudioFile) -> Track:

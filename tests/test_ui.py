@@ -42,7 +42,7 @@ def make_app(engine: Engine, theme_dirs: list[Path] | None = None) -> TadApp:
 async def settle(app: TadApp, pilot) -> None:
     """Wait for the UI's own background work (not the download loop, which runs until quit)."""
     await until(
-        lambda: not any(w.group != "downloads" and not w.is_finished for w in app.workers), pilot.pause
+        lambda: not any(w.group not in ("downloads", "following") and not w.is_finished for w in app.workers), pilot.pause
     )
     await pilot.pause()
 

@@ -7,6 +7,7 @@ Times, speeds and machine figures are frozen so the pictures do not change betwe
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from datetime import timedelta
@@ -21,7 +22,8 @@ from tad_tui.download.events import BatchProgress, EntryProgress, EntryStarted, 
 from tad_tui.engine import Engine
 from tad_tui.paths import Paths
 from tad_tui.store import opened_store
-from tad_tui.store.models import AudioFile, FileStatus, QueueEntry, QueueState, TelegramGroup
+from tad_tui.library.text import track_name
+from tad_tui.store.models import AudioFile, FileStatus, Follow, QueueEntry, QueueState, TelegramGroup
 from tad_tui.telegram.sim.catalogue import Catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.server import SimulatedTelegram
@@ -93,7 +95,7 @@ def live_events(app: DemoApp) -> None:
 async def settle(pilot: Pilot[Any]) -> None:
     app = pilot.app
     for _ in range(200):
-        if not any(w.group != "downloads" and not w.is_finished for w in app.workers):
+        if not any(w.group not in ("downloads", "following") and not w.is_finished for w in app.workers):
             break
         await pilot.pause(0.02)
     await pilot.pause()
@@ -111,6 +113,52 @@ def test_groups_pane(snap_compare: Any, demo_app: DemoApp, size: tuple[int, int]
         assert len(pilot.app.query_one(GroupsPane)._groups.rows) == 4
 
     assert snap_compare(demo_app, terminal_size=size, run_before=ready)
+
+
+class FollowedDemoApp(DemoApp):
+    """DemoApp with two groups followed: Classical brought a file five minutes ago, DJ Mixes nothing yet."""
+
+    async def _prepare(self) -> None:
+        await super()._prepare()
+        engine = self.engine
+        await engine.follow("@tad_demo_classical", match="format:flac")
+        await engine.follow("@tad_demo_mixes")
+        newest = await AudioFile.filter(group__username="tad_demo_classical").order_by("-message_id").first()
+        assert newest is not None
+        await Follow.filter(group__username="tad_demo_classical").update(
+            last_new_title=track_name(newest.title, newest.performer, newest.file_name, newest.file_id),
+            last_new_at=FROZEN_NOW - timedelta(minutes=5),
+        )
+        await TelegramGroup.all().update(last_checked=FROZEN_NOW - timedelta(hours=3))
+        engine.start_following = _idle_follower  # type: ignore[method-assign]
+
+
+class _IdleFollower:
+    """Its catch-up would scan the followed groups again (and stamp them "just now"): the picture is
+    of the pane, so nothing runs."""
+
+    errors: list[str] = []
+
+    async def stay_connected(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def _idle_follower() -> _IdleFollower:
+    return _IdleFollower()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_groups_pane_with_followed_groups(
+    snap_compare: Any, tmp_path: Path, demo_catalogue: Catalogue, size: tuple[int, int]
+) -> None:
+    app = FollowedDemoApp(tmp_path, demo_catalogue)
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        groups = pilot.app.query_one(GroupsPane)
+        assert [g.title for g in groups._groups.rows if g.followed] == ["TAD Demo · Classical", "TAD Demo · DJ Mixes"]
+
+    assert snap_compare(app, terminal_size=size, run_before=ready)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

@@ -415,7 +415,8 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         make_data_dir(paths)
         _start_logs(settings, paths, via="tui")  # the demo's data dir keeps its own logs
     async with open_engine(
-        settings, paths, demo=demo, writer=True, connect=False, print_warnings=False, in_app=True
+        settings, paths, demo=demo, writer=True, connect=False, print_warnings=False, in_app=True,
+        receive_updates=True,  # the followed groups' new posts arrive as Telegram pushes them
     ) as engine:
         await run_tui(engine)
     return EXIT_OK

@@ -3,7 +3,9 @@
 The entry point opens the engine (lock, store) and closes it after ``run_tui`` returns: Tortoise
 keeps its context per asyncio task, so it must be set up by the task that runs the app. Telegram is
 reached after the first frame (``go_online``): the library, queue and search never wait for it, and
-an account that is not signed in yet gets the login screen over the panes.
+an account that is not signed in yet gets the login screen over the panes. Once online, the followed
+groups are followed (``follow_groups``) until the app quits: their new audio is queued as it is
+posted; a failure there is said in a toast, and the rest of the app works on.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ class TadApp(App[None]):
             [shipped_themes_dir(), user_themes_dir()] if theme_dirs is None else theme_dirs
         )
         self._downloads: Worker[None] | None = None
+        self._following: Worker[None] | None = None
+        self._follow_errors_shown = 0  # follower.errors already told
         self._saved_theme = self._initial_theme(engine.settings.ui.theme)
 
     # ---- layout -------------------------------------------------------------------------------
@@ -182,6 +186,10 @@ class TadApp(App[None]):
         self.query_one(GroupsPane).load_groups(refresh=True)
         if self._downloads is None:
             self._downloads = self.run_downloads()
+        if self._following is None:
+            self._following = self.run_worker(
+                self._follow_groups, group="following", exit_on_error=False, name="following groups"
+            )
 
     def run_downloads(self) -> Worker[None]:
         return self.run_worker(self._downloads_forever, group="downloads", exit_on_error=False, name="downloads")
@@ -190,15 +198,44 @@ class TadApp(App[None]):
         await self.engine.start_downloads()
         await self.engine.run_downloads(until_idle=False)
 
+    async def _follow_groups(self) -> None:
+        """Listen for the followed groups' new posts and catch up on what was posted meanwhile, then
+        stay connected (reconnecting with a growing delay) until cancelled."""
+        try:
+            follower = await self.engine.start_following()
+        except (SourceError, ConnectionError, OSError, RPCError) as error:
+            log.warning("following groups failed: %s", error)
+            self.notify(
+                f"Followed groups are not followed this session: {error}. Restarting the app tries again.",
+                title="Following",
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
+            return
+        self._show_follow_errors()
+        self.set_interval(1.0, self._show_follow_errors)  # a catch-up later (reconnect, interval) may fail too
+        await follower.stay_connected()
+
+    def _show_follow_errors(self) -> None:
+        follower = self.engine.follower
+        if follower is None:
+            return
+        for problem in follower.errors[self._follow_errors_shown :]:
+            self.notify(problem, title="Following", severity="warning", timeout=10, markup=False)
+        self._follow_errors_shown = len(follower.errors)
+
     async def stop_downloads(self) -> None:
-        """Cancel the scheduler's worker and wait: transfers save their state and resume next time."""
-        worker, self._downloads = self._downloads, None
-        if worker is not None and not worker.is_finished:
-            worker.cancel()
-            try:
-                await worker.wait()
-            except WorkerCancelled:
-                pass  # what we asked for: the scheduler saved its transfers on the way out
+        """Cancel the scheduler's worker and wait: transfers save their state and resume next time.
+        Following stops too (the engine closes the follower)."""
+        for worker in (self._following, self._downloads):
+            if worker is not None and not worker.is_finished:
+                worker.cancel()
+                try:
+                    await worker.wait()
+                except WorkerCancelled:
+                    pass  # what we asked for: the scheduler saved its transfers on the way out
+        self._downloads = self._following = None
         self.bridge.stop()
 
     def on_engine_event(self, message: EngineEvent) -> None:

@@ -1,18 +1,21 @@
-"""Small modal questions: a priority, a bandwidth limit, what to do to a batch, a yes or no. Escape always cancels."""
+"""Small modal questions: a priority, a bandwidth limit, what to do to a batch, a follow's match, a yes or
+no. Escape always cancels."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from tad_tui.api import Priority
+from tad_tui.api import FollowError, Priority
 from tad_tui.config import MIN_BANDWIDTH
 from tad_tui.sizes import format_size, parse_size
 
@@ -180,3 +183,47 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+@dataclass(frozen=True)
+class FollowChoice:
+    match: str | None  # only new audio this search matches; None: every new file
+
+
+FOLLOW_EXAMPLE = 'e.g. format:flac performer:"Bill Evans"'
+
+
+class FollowDialog(ModalScreen[FollowChoice | None]):
+    """Ask for a follow's optional match; ``check`` (``api.check_match``) refuses what the search
+    language cannot read, under the field, before anything is saved."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [CANCEL]
+
+    def __init__(self, group_title: str, check: Callable[[str | None], str | None]) -> None:
+        super().__init__()
+        self._group_title = group_title
+        self._check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Follow {self._group_title}", classes="dialog-title", markup=False)
+            yield Label("Only new audio matching (optional):", classes="dialog-text")
+            yield Input(placeholder=FOLLOW_EXAMPLE, id="follow-match")
+            yield Label("", id="follow-error", classes="dialog-error", markup=False)
+            yield Label("Enter follows (empty: every new file), Escape cancels", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            match = self._check(event.value)
+        except FollowError as error:
+            # The user's words quoted back: text, not markup.
+            self.query_one("#follow-error", Label).update(Content(str(error).removeprefix("--match ")))
+            return
+        self.dismiss(FollowChoice(match))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,4 +1,4 @@
-"""The Groups pane: the account's groups, a group's tracks, scanning, and queueing a selection."""
+"""The Groups pane: the account's groups, a group's tracks, scanning, queueing a selection, and following."""
 
 from __future__ import annotations
 
@@ -14,10 +14,19 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import ContentSwitcher, Label
 
-from tad_tui.api import GroupSummary, Priority, SourceError, StatesChanged, status_word
+from tad_tui.api import (
+    FollowError,
+    GroupSummary,
+    NewAudio,
+    Priority,
+    SourceError,
+    StatesChanged,
+    check_match,
+    status_word,
+)
 from tad_tui.engine import Engine
 from tad_tui.ui import figures
-from tad_tui.ui.dialogs import PriorityDialog
+from tad_tui.ui.dialogs import FollowChoice, FollowDialog, PriorityDialog
 from tad_tui.ui.messages import EngineEvent, QueueChanged, ScanFinished, ScanProgressed
 from tad_tui.ui.table import Cell, Column, RowTable
 from tad_tui.words import counted
@@ -29,6 +38,9 @@ GROUP_COLUMNS = (
     Column("Audio", 6, "right"),
     Column("Last scan", 11),
 )
+# Once a group is followed: a mark before each followed title, and what each last brought.
+FOLLOWED_COLUMNS = (*GROUP_COLUMNS, Column("Last new", 0))
+FOLLOWED_MARK = "★ "
 TRACK_COLUMNS = (
     Column("✓", 1),
     Column("Title", 0),
@@ -52,17 +64,35 @@ class TrackRow:
     status: str  # a word of the panes (tad_tui.api.status_word): "new", "queued", "downloaded"…
 
 
-def group_cells(clock: Callable[[], datetime]) -> Callable[[GroupSummary], Sequence[Cell]]:
+def group_cells(
+    clock: Callable[[], datetime], following: Callable[[], bool] = lambda: False
+) -> Callable[[GroupSummary], Sequence[Cell]]:
+    """A group's cells; while ``following()`` (some group is followed), with the mark and "Last new"."""
+
     def cells(group: GroupSummary) -> Sequence[Cell]:
-        return (
+        shown: tuple[Cell, ...] = (
             figures.clean(group.title),
             f"@{group.username}" if group.username else "",
             group.kind,
             str(group.audio_count),
             figures.age(group.last_checked, clock()),
         )
+        if not following():
+            return shown
+        mark = FOLLOWED_MARK if group.followed else " " * len(FOLLOWED_MARK)
+        return (mark + shown[0], *shown[1:], last_new(group, clock()))
 
     return cells
+
+
+def last_new(group: GroupSummary, now: datetime) -> str:
+    """What a followed group last brought: "Bill Evans – Peace Piece · 5 min ago" (a long name
+    pushes the age out: the name is the news)."""
+    if not group.followed:
+        return ""
+    if group.last_new_title is None:
+        return "nothing new yet"
+    return f"{figures.clean(group.last_new_title)} · {figures.age(group.last_new_at, now)}"
 
 
 def track_cells(track: TrackRow) -> Sequence[Cell]:
@@ -88,9 +118,16 @@ class GroupsPane(Vertical):
         Binding("e", "enqueue", "Queue", tooltip="Queue the selected tracks (or this one) at normal priority", id="groups.enqueue"),
         Binding("E", "enqueue_with_priority", "Queue as…", tooltip="Queue the selected tracks with a priority you choose", id="groups.enqueue_priority"),
         Binding("escape,backspace", "back", "Groups", tooltip="Back to the list of groups", id="groups.back"),
+        Binding(
+            "f", "follow", "Follow",
+            tooltip="Follow the group (its new audio is queued as it is posted), or stop following it",
+            id="groups.follow",
+        ),
         Binding("ctrl+r", "reload", "Refresh", show=False, tooltip="Ask Telegram for the groups again", id="groups.refresh"),
     ]
     TRACK_ACTIONS: ClassVar[set[str]] = {"toggle_mark", "mark_new", "enqueue", "enqueue_with_priority", "back"}
+    GROUP_ACTIONS: ClassVar[set[str]] = {"follow"}  # on the list of groups only
+    NEW_AUDIO_RELOAD_S = 0.5  # a burst of new audio (a catch-up) reads the groups once
 
     def __init__(self, engine: Engine, clock: Callable[[], datetime], *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -98,8 +135,13 @@ class GroupsPane(Vertical):
         self.group: GroupSummary | None = None  # the group whose tracks are open
         self._scanning: set[int] = set()
         self._status_group: int | None = None  # the group the status line speaks of
+        self._clock = clock
+        self._following = False  # some group is followed: the list shows the mark and "Last new"
+        self._busy_follows: set[int] = set()  # groups being followed or unfollowed now
+        self._reload_pending = False
         self._groups = RowTable[GroupSummary](
-            GROUP_COLUMNS, group_cells(clock), lambda g: g.id, empty_text="Loading groups…", id="group-list"
+            GROUP_COLUMNS, group_cells(clock, lambda: self._following), lambda g: g.id,
+            empty_text="Loading groups…", id="group-list",
         )
         self._tracks = RowTable[TrackRow](
             TRACK_COLUMNS, track_cells, lambda t: t.id, empty_text="No audio yet: press s to scan",
@@ -132,6 +174,8 @@ class GroupsPane(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.TRACK_ACTIONS:
             return self.group is not None
+        if action in self.GROUP_ACTIONS:
+            return self.group is None
         return True
 
     def _status(self, text: str, group_id: int | None = None) -> None:
@@ -145,16 +189,23 @@ class GroupsPane(Vertical):
 
     @work(group="groups", exclusive=True, exit_on_error=False)
     async def load_groups(self, *, refresh: bool) -> None:
-        self._groups.set_rows(_by_title(await self.engine.list_groups(refresh=False)))
+        self._show_groups(await self.engine.list_groups(refresh=False))
         if not refresh:
             return
         try:
-            self._groups.set_rows(_by_title(await self.engine.list_groups(refresh=True)))
+            self._show_groups(await self.engine.list_groups(refresh=True))
         except SourceError as error:
             self._status(f"Could not ask Telegram for groups: {error}")
         if not self._groups.rows:
             self._groups.empty_text = "No groups or channels in this account"
             self._groups.refresh()
+
+    def _show_groups(self, groups: list[GroupSummary]) -> None:
+        following = any(group.followed for group in groups)
+        if following != self._following:
+            self._following = following
+            self._groups.columns = list(FOLLOWED_COLUMNS if following else GROUP_COLUMNS)
+        self._groups.set_rows(_by_title(groups))  # repaints every line, the header too
 
     def on_row_table_chosen(self, event: RowTable.Chosen) -> None:
         if event.table is self._groups:
@@ -216,7 +267,11 @@ class GroupsPane(Vertical):
             self._show_tracks_title()
 
     def on_engine_event(self, message: EngineEvent) -> None:
-        """A queue entry changed state: its track's row and the header follow, wherever it is scrolled."""
+        """A queue entry changed state: its track's row and the header follow, wherever it is scrolled.
+        A followed group brought new audio: its row says so at once, its count follows."""
+        if isinstance(message.event, NewAudio):
+            self._on_new_audio(message.event)
+            return
         if not isinstance(message.event, StatesChanged) or self.group is None:
             return
         states = message.event.states
@@ -231,6 +286,28 @@ class GroupsPane(Vertical):
                     changed = True
         if changed:
             self._show_tracks_title()
+
+    def _on_new_audio(self, event: NewAudio) -> None:
+        index = self._groups.index_of(event.group_id)
+        if index is not None:
+            row = self._groups.rows[index]
+            self._groups.update_row(replace(row, followed=True, last_new_title=event.name, last_new_at=self._clock()))
+        self._reload_soon()
+
+    def _reload_soon(self) -> None:
+        """The groups (their audio counts) and the open group's tracks read again shortly: once for a
+        burst of new audio, not once per file."""
+        if self._reload_pending:
+            return
+        self._reload_pending = True
+
+        def reload() -> None:
+            self._reload_pending = False
+            self.load_groups(refresh=False)
+            if self.group is not None:
+                self.load_tracks(self.group)
+
+        self.set_timer(self.NEW_AUDIO_RELOAD_S, reload)
 
     def action_toggle_mark(self) -> None:
         self._tracks.toggle_mark()
@@ -284,6 +361,67 @@ class GroupsPane(Vertical):
             parts.append(f"{len(chosen) - len(wanted)} already downloaded")
         self.notify("; ".join(parts))
         self.post_message(QueueChanged())
+
+    # ---- following ----------------------------------------------------------------------------
+
+    def action_follow(self) -> None:
+        """Not followed: ask for the optional match, then follow (a scan first). Followed: unfollow."""
+        group = self._groups.current
+        if group is None or self.group is not None:
+            return
+        title = figures.clean(group.title)
+        if group.id in self._busy_follows or group.id in self._scanning:
+            self.notify(f"{title} is being scanned or followed: press f again when it is done", markup=False)
+            return
+        if group.followed:
+            self._busy_follows.add(group.id)
+            self.unfollow(group)
+            return
+
+        def chosen(choice: FollowChoice | None) -> None:
+            if choice is not None and group.id not in self._busy_follows:
+                self._busy_follows.add(group.id)
+                self.follow(group, choice.match)
+
+        self.app.push_screen(FollowDialog(title, check_match), chosen)
+
+    @work(group="follow", exit_on_error=False)
+    async def follow(self, group: GroupSummary, match: str | None) -> None:
+        """Follow ``group``: it is scanned first (what it holds now is not new), with the scan's progress."""
+        title = figures.clean(group.title)
+        self._scanning.add(group.id)
+        self._status(f"Following {title}: scanning it first…", group.id)
+        try:
+            follow, _ = await self.engine.follow(
+                str(group.id),
+                match=match,
+                on_progress=lambda p: self.post_message(ScanProgressed(group.id, title, p.new)),
+            )
+        except FollowError as error:  # the dialog checked it: only a change of the language gets here
+            self._status("")
+            self.notify(f"{title} is not followed: {error}", severity="error", markup=False)
+            return
+        except (SourceError, ConnectionError, OSError) as error:
+            self._status(f"Following {title} failed: {error}", group.id)
+            return
+        finally:
+            self._scanning.discard(group.id)
+            self._busy_follows.discard(group.id)
+        what = f"new audio matching {follow.match}" if follow.match else "its new audio"
+        self._status(f"Following {title}: {what} is queued as it is posted", group.id)
+        self.load_groups(refresh=False)
+
+    @work(group="follow", exit_on_error=False)
+    async def unfollow(self, group: GroupSummary) -> None:
+        title = figures.clean(group.title)
+        try:
+            await self.engine.unfollow(str(group.id))
+        finally:
+            self._busy_follows.discard(group.id)
+        if self._status_group == group.id:
+            self._status("")
+        self.notify(f"No longer following {title} (queued files stay queued); f follows it again", markup=False)
+        self.load_groups(refresh=False)
 
     # ---- scanning -----------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from tad_tui.api import (
     EntryResumed,
     EntryStarted,
     EntryWaiting,
+    NewAudio,
     Priority,
     PriorityChange,
     QueueError,
@@ -322,6 +323,9 @@ class QueuePane(Vertical):
         if isinstance(event, BatchProgress):
             self._batches[event.batch_id] = event
             self._show_summary()
+            return
+        if isinstance(event, NewAudio):
+            self._reload_soon()  # a followed group's new file was queued: read it in (once for a burst)
             return
         line = self._line(getattr(event, "entry_id", -1))
         if line is None:
