@@ -75,7 +75,8 @@ def check_match(match: str | None) -> str | None:
         return None
     parsed = parse_query(match)
     if parsed.hints:  # a follow keeps its match for good: all of it must be understood
-        raise FollowError("--match " + "; ".join(hint.removesuffix("; ignored") for hint in parsed.hints))
+        words = (hint.removesuffix("; ignored").replace(", searched as text", "") for hint in parsed.hints)
+        raise FollowError("--match " + "; ".join(words))
     if not parsed.words and parsed.filters == SearchFilters():
         raise FollowError(f"--match {match!r} has no words or filters")
     return match.strip()

@@ -105,11 +105,18 @@ class Notifier:
         self.desktop = desktop_available()
         self.sent: list[Notification] = []
         self._complete: set[int] = set()  # batches whose last count said every entry finished
+        self._announced = 0  # new files of followed groups told since the queue was last idle
         events.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, BatchProgress) and not self._newly_complete(event):
             return
+        if isinstance(event, NewAudio):
+            self._announced += 1
+        if isinstance(event, QueueIdle):
+            announced, self._announced = self._announced, 0
+            if event.downloaded + event.failed <= announced:
+                return  # only a followed group's new files, each told already ("New in …")
         note = choose(event, self.settings)
         if note is None:
             return

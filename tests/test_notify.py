@@ -113,3 +113,18 @@ def test_headless_download_on_a_terminal_writes_the_osc_intact_after_the_progres
     assert screen.count(b"]777;") == 2 and screen.count(b"]9;") == 2  # no broken copies either
     display_stopped = screen.rindex(b"\x1b[?25h")  # Rich shows the cursor again when the bars stop
     assert screen.index(b"]777;") > display_stopped
+
+
+async def test_a_followed_groups_new_file_is_told_once_not_again_as_queue_empty() -> None:
+    bus = EventBus()
+    shown: list[tuple[str, str]] = []
+    notifier = Notifier(SETTINGS, bus, lambda title, message: shown.append((title, message)))
+    notifier.desktop = False
+    bus.publish(NewAudio(-1005, "Live Radio", 9, "-1005_9", "Helix – Quiet Tide"))
+    bus.publish(QueueIdle(1, 0))  # that one file, downloaded: nothing more to say
+    assert shown == [("New in Live Radio", "Helix – Quiet Tide")]
+    bus.publish(NewAudio(-1005, "Live Radio", 10, "-1005_10", "Helix – Paper Echo"))
+    bus.publish(QueueIdle(3, 0))  # more than the followed file: a spell of other work ended
+    assert shown[1:] == [("New in Live Radio", "Helix – Paper Echo"), ("Queue empty", "3 downloaded, 0 failed")]
+    bus.publish(QueueIdle(1, 0))  # the count starts again after each idle
+    assert shown[-1] == ("Queue empty", "1 downloaded, 0 failed")
