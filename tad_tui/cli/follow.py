@@ -77,12 +77,13 @@ def follow_json(follow: Any) -> dict[str, Any]:
 
 
 async def run_follow(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.api import FollowError, Priority
+    from tad_tui.api import FollowError, Priority, check_match
     from tad_tui.cli.output import StatusLine
     from tad_tui.runtime import open_engine
 
     status = StatusLine(enabled=not args.json)
     try:
+        check_match(args.match)  # bad input is said before anything starts (the demo's catalogue…)
         async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
             follow, created = await engine.follow(
                 args.group,
