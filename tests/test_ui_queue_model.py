@@ -84,7 +84,7 @@ class Model:
         elif key == "escape":
             self.marked = set()
         elif key in ("K", "J", "t", "b"):
-            self._move({"K": "up", "J": "down", "t": "top", "b": "bottom"}[key])
+            return self._move({"K": "up", "J": "down", "t": "top", "b": "bottom"}[key])
         elif key in ("plus", "minus"):
             step = 1 if key == "plus" else -1
             for i in self.touched():
@@ -116,10 +116,16 @@ class Model:
             self.state[i] = state
         return bool(changed)
 
-    def _move(self, where: str) -> None:
-        """Unfinished rows move among the unfinished rows of their priority; marked ones as a block."""
+    def _move(self, where: str) -> bool:
+        """Unfinished rows move among the unfinished rows of their priority; marked ones as a block.
+        False when a finished row sits among them: the engine's ranks then say where the finished
+        row shows (it keeps its rank; a moved row goes just before the row it passes)."""
         chosen = set(self.touched()) if self.marked else {self.current}
         current = self.current
+        for level in range(len(LEVELS)):
+            slots = [n for n, i in enumerate(self.order) if self.state[i] in ACTIVE and self.level[i] == level]
+            if any(i in chosen for i in (self.order[n] for n in slots)) and slots != list(range(slots[0], slots[-1] + 1)):
+                return False
         for level in range(len(LEVELS)):
             slots = [n for n, i in enumerate(self.order) if self.state[i] in ACTIVE and self.level[i] == level]
             peers = [self.order[n] for n in slots]
@@ -136,6 +142,7 @@ class Model:
             for n, i in zip(slots, peers, strict=True):
                 self.order[n] = i
         self.cursor = self.order.index(current)
+        return True
 
 
 def _step(peers: list[int], chosen: set[int]) -> list[int]:
@@ -222,6 +229,9 @@ def screen_rows(table, pilot) -> tuple[int | None, set[int]]:
 # Lowering every marked entry once showed an order the engine did not hold.
 @example(keys=["home", "pagedown", "x", "x", "down", "minus", "pagedown", "m", "t", "a", "pagedown", "space", "minus"])
 @example(keys=["down"] * 7 + ["a", "space", "pagedown"])  # the header changed height: pages did too
+# A move past a cancelled row: the cancelled row keeps its rank (the engine's order, not the model's slots).
+@example(keys=["pageup", "down", "x", "down", "K", "up", "down", "up", "down", "end", "down", "home", "pagedown", "t",
+               "escape", "t", "r", "pageup", "pageup", "up", "home", "escape", "pageup", "a", "down"])
 async def test_keys_act_on_what_the_screen_shows(queued: tuple[Engine, list[QueueEntry]], keys: list[str]) -> None:
     engine, built = queued
     await start_from(built)
