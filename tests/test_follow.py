@@ -331,3 +331,54 @@ def test_watch_downloads_new_posts_stops_on_sigterm_and_a_killed_watcher_misses_
     assert not (set(_downloaded_ids(out)) & before_restart) and not (set(new) & set(first_run))  # …none twice
     (state,) = json.loads(_run(config, data, "following", "--json").stdout)
     assert state["last_message_id"] >= max(everything) and state["last_new"]
+
+
+# ---- edits and deletions (handed to the follower as Telethon's handlers hand them) -------------
+
+
+async def _follower_with_new_file(rig: Rig) -> tuple[object, int, object]:
+    """Following the live channel, downloads not started: one post handled, its file queued."""
+    from tad_tui.following import Follower
+    from tad_tui.telegram.source import MessageUpdate, parse_audio
+
+    await rig.follow()
+    follower = Follower(rig.engine, check_interval=0)
+    info = await rig.engine.resolve_group(LIVE)
+    last = await rig.posts_after(rig.posted(), 1)
+    message = await rig.engine.source.client.get_messages(info.input_peer(), ids=last)
+    audio = parse_audio(info.group_id, message)
+    assert audio is not None
+    await follower.on_update(MessageUpdate("new", info.group_id, (last,), audio))
+    assert [event.file_id for event in rig.seen.new] == [audio.file_id]
+    return follower, info.group_id, audio
+
+
+async def test_an_edit_that_adds_audio_to_an_older_message_counts_once(rig: Rig) -> None:
+    from tad_tui.telegram.source import MessageUpdate
+
+    follower, group_id, audio = await _follower_with_new_file(rig)
+    first = await AudioFile.filter(group_id=group_id).order_by("message_id").first()
+    assert first is not None and first.message_id < audio.message_id
+    await AudioFile.filter(id=first.pk).delete()  # as if it had been a text message when scanned…
+    older = replace(audio, message_id=first.message_id)  # …now edited to hold audio
+    await follower.on_update(MessageUpdate("edited", group_id, (older.message_id,), older))  # type: ignore[attr-defined]
+    await follower.on_update(MessageUpdate("edited", group_id, (older.message_id,), older))  # type: ignore[attr-defined]
+    await follower.on_update(MessageUpdate("edited", group_id, (audio.message_id,), None))  # type: ignore[attr-defined]
+    assert [_message_id(event.file_id) for event in rig.seen.new] == [audio.message_id, older.message_id]
+    assert await AudioFile.filter(group_id=group_id, message_id=older.message_id).count() == 1
+    assert await QueueEntry.all().count() == 2
+
+
+async def test_a_deleted_message_cancels_its_queued_download_and_keeps_a_downloaded_file(rig: Rig) -> None:
+    from tad_tui.store import QueueState
+    from tad_tui.telegram.source import MessageUpdate
+
+    follower, group_id, audio = await _follower_with_new_file(rig)
+    kept = await AudioFile.filter(group_id=group_id).exclude(message_id=audio.message_id).first()
+    assert kept is not None
+    await AudioFile.filter(id=kept.pk).update(status="completed", local_path="/music/kept.mp3")
+    await follower.on_update(MessageUpdate("deleted", group_id, (audio.message_id, kept.message_id)))  # type: ignore[attr-defined]
+    entry = await QueueEntry.get(audio__file_id=audio.file_id)
+    assert entry.state == QueueState.CANCELLED
+    again = await AudioFile.get(id=kept.pk)
+    assert again.status == "completed" and again.local_path == "/music/kept.mp3"  # nothing of it deleted
