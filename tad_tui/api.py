@@ -35,6 +35,16 @@ if TYPE_CHECKING:
     )
     from tad_tui.download.scheduler import YIELDED, Enqueued, PriorityChange, QueueError
     from tad_tui.following import FollowError, FollowInfo, check_match
+    from tad_tui.library.links import (
+        LinkError,
+        MessageLink,
+        is_chat_link,
+        looks_like_link,
+        parse_link,
+        parse_links,
+        read_link_file,
+        split_links,
+    )
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchHit, SearchResult, status_names
     from tad_tui.library.status import track_word
@@ -124,6 +134,18 @@ class DownloadSelection:
 
 
 @dataclass(frozen=True)
+class LinkedTracks:
+    """What one message link (or range) gives: its group's files to fetch and those already on
+    disk, or ``error``, in words, when it gives nothing (chat unreachable, message deleted, no audio)."""
+
+    link: str
+    group: GroupInfo | None
+    to_fetch: tuple[Track, ...]
+    already_downloaded: tuple[Track, ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class QueueRow:
     id: int
     file_id: str
@@ -184,6 +206,13 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{name: ("tad_tui.store.models", name) for name in ("FileStatus", "Priority", "QueueState")},
     **{name: ("tad_tui.telegram.login", name) for name in ("LoginError", "LoginFlow", "LoginStep")},
     "DEMO_ACCOUNT_HINT": ("tad_tui.telegram.sim.demo", "DEMO_ACCOUNT_HINT"),
+    **{
+        name: ("tad_tui.library.links", name)
+        for name in (
+            "LinkError", "MessageLink", "is_chat_link", "looks_like_link", "parse_link", "parse_links", "read_link_file",
+            "split_links",
+        )
+    },
     **{name: ("tad_tui.telegram.source", name) for name in ("GroupInfo", "SourceError", "explain_takeout")},
 }
 
@@ -210,9 +239,12 @@ __all__ = [
     "GroupInfo",
     "GroupSummary",
     "GroupTrack",
+    "LinkError",
+    "LinkedTracks",
     "LoginError",
     "LoginFlow",
     "LoginStep",
+    "MessageLink",
     "NewAudio",
     "Notice",
     "Priority",
@@ -235,7 +267,13 @@ __all__ = [
     "database_busy",
     "escape_unsafe",
     "explain_takeout",
+    "is_chat_link",
+    "looks_like_link",
+    "parse_link",
+    "parse_links",
     "printable",
+    "read_link_file",
+    "split_links",
     "status_names",
     "status_word",
     "track_name",

@@ -26,6 +26,7 @@ from tad_tui.api import (
     EntryLocation,
     GroupSummary,
     GroupTrack,
+    LinkedTracks,
     QueueRow,
     Track,
 )
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from tad_tui.download.concurrency import Concurrency
     from tad_tui.download.scheduler import Enqueued, PriorityChange, Scheduler
     from tad_tui.following import Follower, FollowInfo
+    from tad_tui.library.links import MessageLink
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchResult, SearchService
     from tad_tui.telegram.login import LoginFlow
@@ -122,20 +124,66 @@ class Engine:
         return [by_id[group_id] for group_id in listed if group_id in by_id]  # Telegram's order, its groups only
 
     async def resolve_group(self, key: str) -> GroupInfo:
-        """A group by ``@username``, numeric id or exact title: the library first, then Telegram."""
-        key = key.strip()
-        condition = Q(title=key)
-        if key.lstrip("-").isdigit():
-            condition = Q(group_id=int(key)) | Q(group_id=int("-100" + key.lstrip("-")))
-        elif key.startswith("@"):
-            condition = Q(username__iexact=key[1:])
-        row = await TelegramGroup.filter(condition).first()
-        if row is not None and (row.access_hash or row.kind == "chat"):
-            from tad_tui.library.scan import group_info
+        """A group by ``@username``, ``username``, a t.me link, a numeric id or its title in any case
+        and accent form (a unique prefix is enough; see ``library.finding``): the library first (an
+        id, a username or the whole title), then Telegram's list of the account's groups."""
+        from tad_tui.library import finding
+        from tad_tui.library.scan import group_info
+        from tad_tui.telegram.source import SourceError
 
-            return group_info(row)
+        try:
+            wanted = finding.read_key(key)
+            rows = await TelegramGroup.all()
+            known = [group_info(row) for row in rows if row.access_hash or row.kind == "chat"]
+            found = finding.find(
+                known, wanted, group_id=lambda g: g.group_id, title=lambda g: g.title, username=lambda g: g.username,
+                loose=False,
+            )
+        except (finding.GroupNotFound, finding.AmbiguousGroup, finding.LinkError) as error:
+            raise SourceError(str(error)) from None
+        if found is not None:
+            return found
         await self.connect()
         return await self.source.resolve_group(key)
+
+    async def select_linked(self, link: MessageLink) -> LinkedTracks:
+        """A message link's audio, stored in the library and split into what to fetch and what is
+        already here; ``error`` says in words why a link gives nothing (the chat cannot be reached,
+        the message was deleted or holds no audio). Never raises for one link's failure."""
+        from telethon import errors
+
+        from tad_tui.library.scan import store_new, upsert_group
+        from tad_tui.telegram.source import SourceError
+
+        try:
+            info = await self.resolve_group(link.chat)
+        except SourceError as error:
+            private = " (a private link works only for the channel's members)" if link.channel_id else ""
+            return LinkedTracks(link.text, None, (), (), f"{link.chat_name} cannot be reached: {error}{private}")
+        await self.connect()
+        try:
+            messages = await self.source.linked_messages(info, link.first_id, link.last_id)
+        except errors.ChannelPrivateError:
+            return LinkedTracks(link.text, info, (), (), f"{info.title} is private and this account is not a member")
+        except (errors.RPCError, SourceError) as error:
+            return LinkedTracks(link.text, info, (), (), f"Telegram refused {link.describe()}: {error}")
+        audio = [found for found in messages.values() if found is not None]
+        if not audio:
+            if link.is_range:
+                why = "hold no audio"
+            else:
+                why = "holds no audio" if messages else "was deleted (or was never posted)"
+            return LinkedTracks(link.text, info, (), (), f"{link.describe()} ({info.title}) {why}")
+        async with transaction():
+            group = await upsert_group(info)
+            await store_new(group, audio)
+            group.audio_count = await AudioFile.filter(group_id=info.group_id).count()
+            await group.save(update_fields=["audio_count"])
+        rows = await AudioFile.filter(group_id=info.group_id, message_id__in=[a.message_id for a in audio]).order_by(
+            "message_id"
+        )
+        to_fetch, already = await _split_rows(rows)
+        return LinkedTracks(link.text, info, tuple(map(_track, to_fetch)), tuple(map(_track, already)), None)
 
     async def scan(
         self, key: str, *, on_progress: Callable[[ScanProgress], None] | None = None, takeout: bool = False
@@ -492,19 +540,7 @@ class Engine:
         ]
 
     async def _split_for_download(self, info: GroupInfo) -> tuple[list[AudioFile], list[AudioFile]]:
-        rows = await AudioFile.filter(group_id=info.group_id).order_by("message_id")
-        done_elsewhere = set(
-            await AudioFile.filter(
-                file_unique_id__in=[row.file_unique_id for row in rows], status=FileStatus.COMPLETED
-            ).values_list("file_unique_id", flat=True)
-        )
-        to_fetch, already = [], []
-        for row in rows:
-            if row.status in (FileStatus.COMPLETED, FileStatus.SKIPPED) or row.file_unique_id in done_elsewhere:
-                already.append(row)
-            else:
-                to_fetch.append(row)
-        return to_fetch, already
+        return await _split_rows(await AudioFile.filter(group_id=info.group_id).order_by("message_id"))
 
     async def download_history(self) -> DownloadHistory:
         """Every completed download's size and times, and every failure's reason, from the library."""
@@ -651,3 +687,20 @@ def _track(row: AudioFile) -> Track:
         checksum_md5=row.checksum_md5,
         source_md5=row.source_md5,
     )
+
+
+async def _split_rows(rows: list[AudioFile]) -> tuple[list[AudioFile], list[AudioFile]]:
+    """Rows still to fetch, and rows already here (downloaded, skipped, or the same file downloaded
+    from another message)."""
+    done_elsewhere = set(
+        await AudioFile.filter(
+            file_unique_id__in=[row.file_unique_id for row in rows], status=FileStatus.COMPLETED
+        ).values_list("file_unique_id", flat=True)
+    )
+    to_fetch, already = [], []
+    for row in rows:
+        if row.status in (FileStatus.COMPLETED, FileStatus.SKIPPED) or row.file_unique_id in done_elsewhere:
+            already.append(row)
+        else:
+            to_fetch.append(row)
+    return to_fetch, already

@@ -22,6 +22,7 @@ from mutagen.id3 import ID3
 from mutagen.ogg import OggPage
 
 from tad_tui.telegram.sim import catalogue as catalogue_module
+from tad_tui.telegram.sim.catalogue.content import PRIVATE_DELETED, PRIVATE_GROUP_ID
 from tad_tui.telegram.sim.catalogue import render as render_module
 from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.demo import ProgressLine
@@ -101,12 +102,13 @@ def demo(demo_catalogue: Catalogue) -> Catalogue:
 # ---- structure --------------------------------------------------------------------------------
 
 
-def test_groups_are_the_four_demo_channels(demo: Catalogue) -> None:
+def test_groups_are_the_demo_channels(demo: Catalogue) -> None:
     expected = {
         "tad_demo_classical": (1_000_000_001, "TAD Demo · Classical", False),
         "tad_demo_archive": (1_000_000_002, "TAD Demo · Radio Archive", True),
         "tad_demo_mixes": (1_000_000_003, "TAD Demo · DJ Mixes", False),
         "tad_demo_hostile": (1_000_000_004, "TAD Demo · Hostile Names", True),
+        "": (1_000_000_077, "TAD Demo · Séances Privées", False),  # private: no username
     }
     assert {g.username: (g.id, g.title, g.megagroup) for g in demo.groups} == expected
     for group in demo.groups:
@@ -116,7 +118,9 @@ def test_groups_are_the_four_demo_channels(demo: Catalogue) -> None:
 
 def test_message_ids_count_up_with_strictly_increasing_utc_dates(demo: Catalogue) -> None:
     for group in demo.groups:
-        assert [m.id for m in group.messages] == list(range(1, len(group.messages) + 1))
+        deleted = PRIVATE_DELETED if not group.username else ()  # the private channel's deleted posts leave gaps
+        ids = [m.id for m in group.messages]
+        assert ids == [n for n in range(1, ids[-1] + 1) if n not in deleted]
         dates = [m.date for m in group.messages]
         assert all(earlier < later for earlier, later in zip(dates, dates[1:]))
         assert all(d.utcoffset() == timedelta(0) and 2024 <= d.year <= 2025 for d in dates)
@@ -252,6 +256,15 @@ def test_archive_has_over_a_thousand_tiny_recordings_and_some_odd_documents(demo
     assert 8 <= len(plain) <= 12
     assert all(f.title is None and f.performer is None and f.file_name for f in plain)
     assert {f.mime_type for f in plain} == {"audio/mpeg", "audio/flac"}
+
+
+def test_the_private_channel_has_no_username_and_two_deleted_posts(demo: Catalogue) -> None:
+    private = demo.group(PRIVATE_GROUP_ID)
+    assert private.username == "" and PRIVATE_DELETED == (4, 5)
+    assert [m.id for m in private.messages] == [1, 2, 3, 6, 7]
+    assert [m.file.title for m in private.messages if m.file] == ["Rehearsal Take 1", "Rehearsal Take 2", "Soundcheck"]
+    with pytest.raises(KeyError):
+        demo.group("")  # a private channel is not found by a username
 
 
 def test_mixes_has_one_file_over_50_mb_and_others_between_3_and_15(demo: Catalogue) -> None:

@@ -78,9 +78,42 @@ def _phone_number(text: str) -> str:
     return text
 
 
+GROUP_HELP = "@username, username, a t.me link, numeric id, or the title (any case or accents; its start is enough)"
+
+
 def _group_name(text: str) -> str:
     if not text.strip():
-        raise argparse.ArgumentTypeError("must not be empty: give an @username, a numeric id or an exact title")
+        raise argparse.ArgumentTypeError("must not be empty: give an @username, a t.me link, a numeric id or the title")
+    from tad_tui.api import LinkError, is_chat_link
+
+    try:
+        is_chat_link(text)  # a link must name a chat
+    except LinkError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _link_or_group(text: str) -> str:
+    """download's first argument: a message link (checked in full), or a group (a chat's link too)."""
+    from tad_tui.api import LinkError, is_chat_link, looks_like_link, parse_link
+
+    if not looks_like_link(text):
+        return _group_name(text)
+    try:
+        if not is_chat_link(text):
+            parse_link(text)
+    except LinkError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _message_link(text: str) -> str:
+    from tad_tui.api import LinkError, parse_link
+
+    try:
+        parse_link(text)
+    except LinkError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return text
 
 
@@ -112,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     scan = commands.add_parser("scan", help="scan a group's audio into the library (only newer messages after the first scan)")
     _common_options(scan, suppress=True)
-    scan.add_argument("group", metavar="GROUP", type=_group_name, help="@username, numeric id or exact title")
+    scan.add_argument("group", metavar="GROUP", type=_group_name, help=GROUP_HELP)
     scan.add_argument("--json", action="store_true", help="print a JSON object")
     scan.add_argument("--takeout", action="store_true", help=TAKEOUT_HELP)
 
@@ -120,7 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
         "download", help="scan a group, queue its audio and download it (resumes what a previous run left)"
     )
     _common_options(download, suppress=True)
-    download.add_argument("group", metavar="GROUP", type=_group_name, help="@username, numeric id or exact title")
+    download.add_argument(
+        "group", metavar="GROUP|LINK", nargs="?", type=_link_or_group,
+        help=f"a group ({GROUP_HELP}), or a message link: https://t.me/USERNAME/ID, https://t.me/c/CHANNEL_ID/ID, "
+        "https://t.me/USERNAME/TOPIC/ID, tg://resolve?domain=USERNAME&post=ID, tg://privatepost?channel=ID&post=ID, "
+        "or a range https://t.me/USERNAME/100-250",
+    )
+    download.add_argument("links", metavar="LINK", nargs="*", type=_message_link, help="more message links")
+    download.add_argument(
+        "-f", "--file", metavar="FILE", type=_not_empty, help="read message links from FILE, one a line (# comments)"
+    )
     download.add_argument("-l", "--limit", type=_positive_int, metavar="N", help="download at most N files")
     download.add_argument("-o", "--output", metavar="DIR", type=_not_empty, help="save files here (default: downloads.output_dir)")
     download.add_argument("-p", "--parallel", type=_positive_int, metavar="N", help="files of several parts downloaded at once (1-32; max_concurrent)")

@@ -16,9 +16,15 @@ from tad_tui.api import (
     EntryStarted,
     EntryWaiting,
     Event,
+    LinkError,
+    MessageLink,
     NewAudio,
     Notice,
     Track,
+    is_chat_link,
+    looks_like_link,
+    parse_links,
+    read_link_file,
 )
 from tad_tui.notify import Notifier, terminal_fallback
 from tad_tui.sizes import format_size
@@ -56,6 +62,10 @@ class JsonLines:
 
     # The notifier's terminal fallback: no live display here, so a notification is written at once.
     notify = staticmethod(terminal_fallback)
+
+    def link_failed(self, link: str, error: str) -> None:
+        self.emit({"event": "failed", "link": link, "file_id": None, "local_path": None, "file_size": None,
+                   "checksum_md5": None, "source_md5": None, "error_message": error})
 
     def already(self, row: Track) -> None:
         self.emit({"event": "skipped", "file_id": row.file_id, "local_path": row.local_path,
@@ -96,6 +106,9 @@ class PlainLines:
         print(text, flush=True)
 
     notify = staticmethod(terminal_fallback)  # stderr is no terminal here, so this writes nothing
+
+    def link_failed(self, link: str, error: str) -> None:
+        print(f"failed {link}: {error}", flush=True)
 
     def already(self, row: Track) -> None:
         pass
@@ -164,6 +177,9 @@ class ProgressBars(PlainLines):
     def note(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)
 
+    def link_failed(self, link: str, error: str) -> None:
+        self.console.print(f"✗ {link}: {error}", markup=False, highlight=False)
+
     def close(self) -> None:
         self.progress.stop()
         held, self.held = self.held, []
@@ -189,6 +205,9 @@ def _reporter(as_json: bool) -> JsonLines | PlainLines:
 async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.runtime import open_engine
 
+    links = message_links(args)
+    if links:
+        return await run_link_download(args, settings, paths, links)
     reporter = _reporter(args.json)
     already = 0
     try:
@@ -225,6 +244,88 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
     finally:
         reporter.close()
     downloaded, failed = outcomes["downloaded"], outcomes["failed"]
+    skipped = already + outcomes["skipped"]
+    if args.json:
+        JsonLines.emit({"downloaded": downloaded, "skipped": skipped, "failed": failed})
+    else:
+        print(f"{downloaded} downloaded, {skipped} skipped, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def message_links(args: argparse.Namespace) -> list[MessageLink]:
+    """The message links of ``download`` (its arguments and ``-f FILE``); [] for a group.
+    UsageError (exit 2) for a mix of a group and links, or a bad link file."""
+    from tad_tui.cli import UsageError
+
+    given = ([args.group] if args.group else []) + list(getattr(args, "links", []) or [])
+    link_file = getattr(args, "file", None)
+    if not given and not link_file:
+        raise UsageError("download needs a group, message links or -f FILE (see tad-tui download --help)")
+    if not link_file and len(given) == 1 and (not looks_like_link(given[0]) or is_chat_link(given[0])):
+        return []  # one group
+    for text in given:
+        if not looks_like_link(text) or is_chat_link(text):
+            raise UsageError(f"{text!r} is not a message link: give one group, or message links (and -f FILE)")
+    try:
+        links = parse_links(given)
+    except LinkError as error:
+        raise UsageError(str(error)) from None
+    if link_file:
+        try:
+            links += read_link_file(Path(link_file))
+        except LinkError as error:
+            raise UsageError(f"-f/--file: {error}") from None
+    if args.takeout:
+        raise UsageError("--takeout reads a whole group; it does not apply to message links")
+    return links
+
+
+async def run_link_download(args: argparse.Namespace, settings: Any, paths: Any, links: list[MessageLink]) -> int:
+    """Download the audio of message links: each link's failure said in words, the others go on."""
+    from tad_tui.runtime import open_engine
+
+    reporter = _reporter(args.json)
+    already = failed_links = 0
+    try:
+        async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
+            engine.events.subscribe(reporter.handle)
+            await engine.warm_up_downloads()
+            chosen: dict[int, Track] = {}
+            here: dict[int, Track] = {}
+            for link in links:
+                linked = await engine.select_linked(link)
+                if linked.error is not None:
+                    failed_links += 1
+                    reporter.link_failed(link.text, linked.error)
+                    continue
+                reporter.note(
+                    f"{link.text}: {counted(len(linked.to_fetch), 'audio file')} to download, "
+                    f"{len(linked.already_downloaded)} already here"
+                )
+                chosen.update((row.id, row) for row in linked.to_fetch)
+                here.update((row.id, row) for row in linked.already_downloaded)
+            picked = list(chosen.values())[: args.limit] if args.limit else list(chosen.values())
+            if args.interactive:
+                picked = await asyncio.to_thread(pick_files, picked)
+            for row in here.values():
+                reporter.already(row)
+            already = len(here)
+            await engine.start_downloads()
+            engine.start_monitor()
+            Notifier(settings.notifications, engine.events, reporter.notify)
+            from tad_tui.api import Priority
+
+            await engine.enqueue(
+                [row.id for row in picked],
+                priority=Priority[args.priority.upper()],
+                batch_name=links[0].describe() if len(links) == 1 else counted(len(links), "link"),
+                output_dir=Path(args.output).resolve() if args.output else None,
+                filename_template=args.filename_template,
+            )
+            outcomes = await engine.run_downloads(until_idle=True)
+    finally:
+        reporter.close()
+    downloaded, failed = outcomes["downloaded"], outcomes["failed"] + failed_links
     skipped = already + outcomes["skipped"]
     if args.json:
         JsonLines.emit({"downloaded": downloaded, "skipped": skipped, "failed": failed})

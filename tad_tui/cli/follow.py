@@ -38,7 +38,7 @@ def add_follow_parsers(
         "follow", help="follow a group: its new audio is queued (and downloaded by the app or `watch`) as it is posted"
     )
     common(follow)
-    follow.add_argument("group", metavar="GROUP", type=group_name, help="@username, numeric id or exact title")
+    follow.add_argument("group", metavar="GROUP", type=group_name, help="@username, username, a t.me link, numeric id, or the title (any case or accents; its start is enough)")
     follow.add_argument("--match", metavar="QUERY", help=MATCH_HELP)
     follow.add_argument("--priority", choices=PRIORITIES, default="normal", help="queue priority of new files (default normal)")
     follow.add_argument("-o", "--output", metavar="DIR", help="save its new files here (default: downloads.output_dir)")
@@ -47,7 +47,7 @@ def add_follow_parsers(
 
     unfollow = commands.add_parser("unfollow", help="stop following a group (what is queued stays queued)")
     common(unfollow)
-    unfollow.add_argument("group", metavar="GROUP", type=group_name, help="@username, numeric id or exact title")
+    unfollow.add_argument("group", metavar="GROUP", type=group_name, help="@username, username, a t.me link, numeric id, or the title (any case or accents; its start is enough)")
 
     following = commands.add_parser("following", help="list the followed groups")
     common(following)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,6 +107,7 @@ class Source(Protocol):
     async def is_authorized(self) -> bool: ...
     async def list_groups(self) -> list[GroupInfo]: ...
     async def resolve_group(self, key: str) -> GroupInfo: ...
+    async def linked_messages(self, group: GroupInfo, first_id: int, last_id: int) -> dict[int, AudioInfo | None]: ...
     def scan_audio(self, group: GroupInfo, *, after_message_id: int = 0) -> AsyncIterator[list[AudioInfo]]: ...
     async def read_range(self, location: FileLocation, offset: int, limit: int) -> bytes: ...
     async def refresh_location(self, group: GroupInfo, message_id: int) -> FileLocation: ...
@@ -245,23 +246,58 @@ class TelethonSource:
         return groups
 
     async def resolve_group(self, key: str) -> GroupInfo:
-        """A group by ``@username``, numeric id (marked or bare) or exact title."""
-        key = key.strip()
-        if not key:
-            raise SourceError("no group given")
-        if key.lstrip("-").isdigit():
-            return _pick(await self.list_groups(), key, lambda g: int(key) in (g.group_id, utils.resolve_id(g.group_id)[0]))
-        if key.startswith("@") or key.startswith("https://t.me/"):
-            username = key.rsplit("/", 1)[-1].lstrip("@")
-            try:
-                entity = await self.client.get_entity(username)
-            except (ValueError, errors.UsernameInvalidError, errors.UsernameNotOccupiedError):
-                raise SourceError(f"no group or channel is called @{username}") from None
-            info = _group_info(entity)
-            if info is None:
-                raise SourceError(f"@{username} is a user, not a group or channel")
-            return info
-        return _pick(await self.list_groups(), key, lambda g: g.title == key)
+        """A group by ``@username``, ``username``, a t.me link, a numeric id (marked or bare), or its
+        title in any case and accent form (a unique prefix is enough): see ``library.finding``."""
+        from tad_tui.library import finding
+
+        try:
+            wanted = finding.read_key(key)
+            if wanted.group_id is None and wanted.strict_username:  # @name: Telegram knows, no dialogs needed
+                return await self._by_username(wanted.username or "")
+            found = finding.find(
+                await self.list_groups(), wanted,
+                group_id=lambda g: g.group_id, title=lambda g: g.title, username=lambda g: g.username,
+            )
+            if found is not None:
+                return found
+            if wanted.username is not None:  # a bare word: perhaps a public group the account has not joined
+                return await self._by_username(wanted.username)
+            raise finding.not_found(wanted)
+        except (finding.GroupNotFound, finding.AmbiguousGroup, finding.LinkError) as error:
+            raise SourceError(str(error)) from None
+
+    async def _by_username(self, username: str) -> GroupInfo:
+        try:
+            entity = await self.client.get_entity(username)
+        except (ValueError, errors.UsernameInvalidError, errors.UsernameNotOccupiedError):
+            raise SourceError(f"no group or channel is called @{username}") from None
+        info = _group_info(entity)
+        if info is None:
+            raise SourceError(f"@{username} is a user, not a group or channel")
+        return info
+
+    async def linked_messages(self, group: GroupInfo, first_id: int, last_id: int) -> dict[int, AudioInfo | None]:
+        """The messages ``first_id``..``last_id`` of a linked group and their audio.
+
+        One message is asked by id (channels.getMessages; Telegram answers messageEmpty for a deleted
+        one): ``{id: audio}``, ``{id: None}`` when it holds no audio, ``{}`` when it is gone. A range is
+        searched for music and documents between the two ids, as a scan reads: its audio messages only.
+        """
+        peer = group.input_peer()
+        if first_id == last_id:
+            message = await self.client.get_messages(peer, ids=first_id)
+            if message is None:  # messageEmpty: deleted, or not posted yet
+                return {}
+            return {first_id: parse_audio(group.group_id, message)}
+        found: dict[int, AudioInfo | None] = {}
+        for message_filter in (types.InputMessagesFilterMusic(), types.InputMessagesFilterDocument()):
+            async for message in self.client.iter_messages(
+                peer, filter=message_filter, min_id=first_id - 1, max_id=last_id + 1, reverse=True, wait_time=0
+            ):
+                audio = parse_audio(group.group_id, message)
+                if audio is not None:
+                    found[message.id] = audio
+        return dict(sorted(found.items()))
 
     async def scan_audio(self, group: GroupInfo, *, after_message_id: int = 0) -> AsyncIterator[list[AudioInfo]]:
         """Audio messages newer than ``after_message_id``, oldest first, a page at a time.
@@ -376,13 +412,6 @@ def _group_info(entity: Any) -> GroupInfo | None:
             access_hash=None,
         )
     return None
-
-
-def _pick(groups: Sequence[GroupInfo], key: str, matches: Any) -> GroupInfo:
-    found = [group for group in groups if matches(group)]
-    if not found:
-        raise SourceError(f"no group or channel matches {key!r}: use @username, its numeric id or its exact title")
-    return found[0]
 
 
 def _message_update(kind: str, event: Any) -> MessageUpdate:

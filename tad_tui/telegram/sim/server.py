@@ -786,7 +786,7 @@ class SimulatedTelegram:
             broadcast=not group.megagroup,
             megagroup=group.megagroup,
             access_hash=group.access_hash,
-            username=group.username,
+            username=group.username or None,  # a private channel has none
             participants_count=1000 + len(group.messages),
         )
 

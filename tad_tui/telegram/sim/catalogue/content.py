@@ -3,6 +3,7 @@ hostile names) as a plan: pure, deterministic, no I/O."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import zlib
@@ -504,10 +505,55 @@ def _hostile_group(ids: Ids, shared: FilePlan) -> GroupPlan:
     )
 
 
+# ---- a private channel ------------------------------------------------------------------------
+
+PRIVATE_GROUP_ID = 1_000_000_077
+# (title, format, seconds); None: a text post. Messages 4 and 5 were deleted after posting.
+_PRIVATE_POSTS: tuple[tuple[str, AudioFormat, int] | None, ...] = (
+    None,
+    ("Rehearsal Take 1", "mp3", 3),
+    ("Rehearsal Take 2", "ogg", 2),
+    None,
+    ("Rehearsal Take 3 (withdrawn)", "mp3", 2),
+    ("Soundcheck", "flac", 2),
+    None,
+)
+PRIVATE_DELETED = (4, 5)
+
+
+def _private_group(ids: Ids) -> GroupPlan:
+    """A private channel (no username) the account is a member of: in its dialogs, reachable by
+    ``t.me/c/<id>/<message>`` links and its id, never by a username. Two of its posts were deleted."""
+    rng = random.Random(f"{CATALOGUE_SEED}:private")
+    items: list[tuple[str, FilePlan | None]] = []
+    for number, post in enumerate(_PRIVATE_POSTS, start=1):
+        if post is None:
+            items.append((f"Members only: note {number}", None))
+            continue
+        title, fmt, seconds = post
+        tags = (("title", title), ("artist", "The Quiet Room"), ("album", "Séances Privées"), ("genre", "Live"))
+        plan = _audio_file(
+            ids, rng, encoding=Encoding(fmt), seconds=seconds, sample_rate=11_025, channels=1, tags=tags,
+            file_name=f"{_slug(title)}.{fmt}", title=title, performer="The Quiet Room",
+        )
+        items.append((f"🔒 {title}", plan))
+    group = _group(
+        ids,
+        group_id=PRIVATE_GROUP_ID,
+        title="TAD Demo · Séances Privées",
+        username="",
+        megagroup=False,
+        about="A private channel: reached by its t.me/c/ links, as only its members can.",
+        messages=_dated(rng, _utc(2025, 7, 1, 18), _utc(2025, 8, 1), items),
+    )
+    return dataclasses.replace(group, deleted=PRIVATE_DELETED)
+
+
 def build_demo_plan() -> CataloguePlan:
     """The whole demo catalogue as a plan: pure, deterministic, no I/O."""
     taken: set[int] = set()
     ids = Ids(f"{CATALOGUE_SEED}:ids", taken)
     classical, shared = _classical_group(ids)
     groups = (classical, _archive_group(ids), _mixes_group(ids), _hostile_group(ids, shared))
+    groups += (_private_group(ids),)
     return CataloguePlan(DEMO_PLAN_NAME, groups)

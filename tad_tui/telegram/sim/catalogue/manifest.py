@@ -43,7 +43,7 @@ def _file_entry(file: FilePlan, size: int, md5: str) -> dict[str, Any]:
 def _group_entry(group: GroupPlan) -> dict[str, Any]:
     messages = [
         [number, int(m.date.timestamp()), m.text, m.file.document_id if m.file else None]
-        for number, m in enumerate(group.messages, start=1)
+        for number, m in group.kept()  # a deleted message is not served: its id stays a gap
     ]
     return {
         "id": group.id,

@@ -14,7 +14,7 @@ from tad_tui.telegram.sim.media import Encoding, Tags, Tone
 if TYPE_CHECKING:
     from tad_tui.telegram.sim.catalogue.generation import CatalogueRender
 
-CATALOGUE_VERSION = 1
+CATALOGUE_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 DEMO_PLAN_NAME = "demo"
 DC_ID = 2
@@ -53,10 +53,10 @@ class DemoGroup:
     id: int  # bare channel id (positive, e.g. 1_000_000_001)
     access_hash: int
     title: str
-    username: str  # without '@'
+    username: str  # without '@'; "" for a private channel (reached by its t.me/c/ link only)
     megagroup: bool  # True = a supergroup, False = a broadcast channel
     about: str
-    messages: tuple[DemoMessage, ...]
+    messages: tuple[DemoMessage, ...]  # ids increase; a deleted message leaves a gap
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Catalogue:
 
     def __post_init__(self) -> None:
         # Frozen, so the lookup indexes are set once through object.__setattr__.
-        object.__setattr__(self, "_by_username", {g.username.casefold(): g for g in self.groups})
+        object.__setattr__(self, "_by_username", {g.username.casefold(): g for g in self.groups if g.username})
         object.__setattr__(self, "_by_id", {g.id: g for g in self.groups})
         documents = {m.file.document_id: m.file for g in self.groups for m in g.messages if m.file is not None}
         object.__setattr__(self, "_documents", documents)
@@ -146,10 +146,15 @@ class GroupPlan:
     id: int
     access_hash: int
     title: str
-    username: str
+    username: str  # "" for a private channel
     megagroup: bool
     about: str
     messages: tuple[MessagePlan, ...]  # in date order; message ids are positions + 1
+    deleted: tuple[int, ...] = ()  # ids of messages deleted since: gone from the chat, their ids not reused
+
+    def kept(self) -> list[tuple[int, MessagePlan]]:
+        """The messages still in the chat, with their ids."""
+        return [(number, m) for number, m in enumerate(self.messages, start=1) if number not in self.deleted]
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,7 @@ class CataloguePlan:
         """Every distinct file in order of first appearance."""
         seen: dict[int, FilePlan] = {}
         for group in self.groups:
-            for message in group.messages:
+            for _, message in group.kept():
                 if message.file is not None:
                     seen.setdefault(message.file.document_id, message.file)
         return list(seen.values())
