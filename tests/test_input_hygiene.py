@@ -92,6 +92,12 @@ EXPLICIT: dict[str, list[str]] = {
     "follow --match": ["format:", "size>lots", "duration<soon", "format:flac colour:red", "\x1b[2J format:"],
     "--min-size": ["5k", "-5", "lots", "", "0.5B", "10XB"],
     "--max-size": ["5M", "-5", "lots", "", "0.3B"],
+    # Links: malformed ones, a link naming no message where one is needed, a file that is no link list.
+    "GROUP": ["https://t.me/+AbCdEf", "t.me/c/abc", "https://t.me/"],
+    "download GROUP|LINK": ["https://t.me/tad_demo_mixes/x", "https://t.me/+AbCdEf", "tg://resolve?domain=tad_demo_mixes",
+                            "https://t.me/tad_demo_mixes/9-3", "https://example.com/tad_demo_mixes/3"],
+    "download LINK": ["https://t.me/tad_demo_mixes", "TAD Demo", "tg://privatepost?channel=x&post=1"],
+    "download -f": [MISSING, DIR, FILE],
 }
 # Options where any text is valid input; hostile text there is cleaned (tests/test_sanitize.py).
 FREE_TEXT = {"search QUERY"}
@@ -141,7 +147,10 @@ def _bad_values(command: str, action: argparse.Action) -> list[str]:
 
 def _positionals(parser: argparse.ArgumentParser, under_test: argparse.Action, value: str) -> list[str]:
     """A value for each required positional: the bad one for the action under test, else a placeholder."""
-    wanted = [a for a in _options(parser) if not a.option_strings and a.nargs is None]
+    positionals = [a for a in _options(parser) if not a.option_strings]
+    # An optional positional under test is given, after a placeholder for each one before it.
+    last = positionals.index(under_test) if under_test in positionals else -1
+    wanted = [a for number, a in enumerate(positionals) if a.nargs is None or number <= last]
     return [value if a is under_test else PLACEHOLDERS.get(a.dest, "x") for a in wanted]
 
 

@@ -94,6 +94,9 @@ def test_which_texts_are_links() -> None:
     assert looks_like_link("https://t.me/x_y_z/3") and looks_like_link("t.me/x_y_z") and looks_like_link("tg://resolve")
     assert looks_like_link("HTTPS://T.ME/x_y_z") and looks_like_link("telegram.me/abc")
     assert not looks_like_link("TAD Demo · Classical") and not looks_like_link("@tad_demo_mixes")
+    assert looks_like_link("https://example.com/x")  # a URL, only t.me ones are read
+    with pytest.raises(LinkError):
+        chat_key("https://example.com/tad_demo_mixes")
     assert looks_like_link("t.me")  # the bare host is a (bad) link, not a title
 
 

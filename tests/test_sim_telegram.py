@@ -276,3 +276,31 @@ async def test_link_model_shares_one_connections_bandwidth(demo_catalogue: Catal
         assert loop.time() - started >= 4 * MIB / bandwidth
     finally:
         await source.stop()
+
+
+async def test_the_private_channel_and_its_deleted_posts_through_telethon(source: TelethonSource) -> None:
+    from tad_tui.telegram.sim.catalogue.content import PRIVATE_DELETED, PRIVATE_GROUP_ID
+
+    client = source.client
+    private = next(d.entity for d in await client.get_dialogs() if d.entity.id == PRIVATE_GROUP_ID)
+    assert private.username is None  # a member's private channel: in the dialogs, without a username
+    assert await client.get_messages(private, ids=PRIVATE_DELETED[0]) is None  # messageEmpty, as Telegram answers
+    got = await client.get_messages(private, ids=[2, *PRIVATE_DELETED, 6])
+    assert [m.id if m is not None else None for m in got] == [2, None, None, 6]
+    assert [m.id async for m in client.iter_messages(private)] == [7, 6, 3, 2, 1]  # the history skips them too
+    info = await source.resolve_group(f"https://t.me/c/{PRIVATE_GROUP_ID}")
+    assert info.group_id == -1000000000000 - PRIVATE_GROUP_ID and info.username is None
+    assert await source.linked_messages(info, 4, 4) == {}
+    assert await source.linked_messages(info, 1, 1) == {1: None}
+    assert [audio.message_id for audio in (await source.linked_messages(info, 2, 2)).values()] == [2]
+    assert list(await source.linked_messages(info, 1, 7)) == [2, 3, 6]
+    with pytest.raises(SourceError, match="no group or channel is called @"):
+        await source.resolve_group("@tad_demo_private")
+
+
+async def test_groups_resolve_by_folded_title_prefix_and_word(source: TelethonSource) -> None:
+    mixes = await source.resolve_group("@tad_demo_mixes")
+    for key in ("tad_demo_mixes", "TAD DEMO · DJ MIXES", "tad demo dj", "mixes", "https://t.me/tad_demo_mixes/3"):
+        assert await source.resolve_group(key) == mixes, key
+    with pytest.raises(SourceError, match=r"'demo' matches \d+ groups: .*give more of the title or the @username"):
+        await source.resolve_group("demo")

@@ -75,7 +75,7 @@ class MessageLink:
 def looks_like_link(text: str) -> bool:
     """Whether ``text`` is meant as a Telegram link (a bad one included), not a group's name."""
     lowered = text.strip().lower()
-    if lowered.startswith("tg:"):
+    if lowered.startswith("tg:") or re.match(r"[a-z][a-z0-9+.-]*://", lowered):  # any URL: a t.me one or a bad one
         return True
     lowered = lowered.removeprefix("https://").removeprefix("http://").removeprefix("www.")
     return any(lowered.startswith(host + "/") or lowered == host for host in HOSTS)

@@ -948,7 +948,9 @@ class SimulatedTelegram:
         for wanted in request.id:
             message_id = getattr(wanted, "id", None)
             message = self._messages[group.id].get(message_id) if message_id is not None else None
-            found.append(self._message(group, message) if message else types.MessageEmpty(id=message_id or 0))
+            # A deleted (or never posted) message: messageEmpty, as Telegram answers (Telethon's
+            # patched MessageEmpty takes Message's constructor, hence make()).
+            found.append(self._message(group, message) if message else make(types.MessageEmpty, id=message_id or 0))
         return self._channel_messages(group, found, len(found))
 
     # ---- files ----------------------------------------------------------------------------------
