@@ -22,7 +22,7 @@ from tad_tui.ui.groups import GroupsPane
 from tad_tui.ui.help import HelpScreen, render_sections
 from tad_tui.ui.queue import QueuePane
 from tad_tui.ui.themes import shipped_themes_dir
-from test_ui_support import FROZEN_NOW, Gate, held_engine, queue_group, shown_words, until
+from test_ui_support import DEMO_GROUPS, FROZEN_NOW, Gate, held_engine, queue_group, shown_words, until
 
 CLASSICAL = "@tad_demo_classical"
 
@@ -56,7 +56,7 @@ async def test_groups_scan_open_select_and_enqueue_with_priority(held: tuple[Eng
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         groups = app.query_one(GroupsPane)
-        await until(lambda: len(groups._groups.rows) == 4, pilot.pause)
+        await until(lambda: len(groups._groups.rows) == DEMO_GROUPS, pilot.pause)
         groups._groups.go_to(next(i for i, g in enumerate(groups._groups.rows) if g.username == CLASSICAL[1:]))
         await pilot.press("s")
         await until(lambda: "new, " in str(app.query_one("#groups-status", Label).content), pilot.pause)
@@ -86,7 +86,7 @@ async def test_already_downloaded_tracks_are_marked_and_not_queued_again(held: t
     app = make_app(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         groups = app.query_one(GroupsPane)
-        await until(lambda: len(groups._groups.rows) == 4, pilot.pause)
+        await until(lambda: len(groups._groups.rows) == DEMO_GROUPS, pilot.pause)
         groups.open_group(next(g for g in groups._groups.rows if g.username == CLASSICAL[1:]))
         await until(lambda: len(groups._tracks.rows) == len(ids), pilot.pause)
         assert all(t.status == "downloaded" for t in groups._tracks.rows)

@@ -22,7 +22,7 @@ from tad_tui.ui.queue import QueuePane
 from test_ui import CLASSICAL, held, make_app, queue_ids, settle  # noqa: F401  (held: the fixture)
 from test_ui_panes import drawn, quick, scanned, title_index
 from test_ui_repaint import assert_screen_is_true, on_screen
-from test_ui_support import Gate, until
+from test_ui_support import DEMO_GROUPS, Gate, until
 
 
 def no_following(engine: Engine) -> list[str]:
@@ -39,7 +39,7 @@ def no_following(engine: Engine) -> list[str]:
 
 async def open_groups(app, pilot) -> GroupsPane:
     groups = app.query_one(GroupsPane)
-    await until(lambda: len(groups._groups.rows) == 4, pilot.pause)
+    await until(lambda: len(groups._groups.rows) == DEMO_GROUPS, pilot.pause)
     await settle(app, pilot)
     return groups
 

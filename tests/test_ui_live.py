@@ -13,7 +13,7 @@ from tad_tui.ui.search import SearchPane
 from test_ui import CLASSICAL, held, make_app, settle  # noqa: F401  (held: the fixture)
 from test_ui_panes import quick, scanned, title_index
 from test_ui_repaint import assert_screen_is_true, on_screen
-from test_ui_support import Gate, until
+from test_ui_support import DEMO_GROUPS, Gate, until
 
 
 def never_reloaded(pane: GroupsPane) -> list[object]:
@@ -26,7 +26,7 @@ def never_reloaded(pane: GroupsPane) -> list[object]:
 
 async def open_group(app, pilot, username: str) -> GroupsPane:
     groups = app.query_one(GroupsPane)
-    await until(lambda: len(groups._groups.rows) == 4, pilot.pause)
+    await until(lambda: len(groups._groups.rows) == DEMO_GROUPS, pilot.pause)
     groups._groups.go_to(title_index(groups, username.lstrip("@")))
     await pilot.press("enter")
     await until(lambda: len(groups._tracks.rows) > 5, pilot.pause)
@@ -111,7 +111,7 @@ async def test_the_status_line_about_one_group_goes_when_another_is_opened(held:
     app = quick(make_app(engine))
     async with app.run_test(size=(80, 24)) as pilot:
         groups = app.query_one(GroupsPane)
-        await until(lambda: len(groups._groups.rows) == 4, pilot.pause)
+        await until(lambda: len(groups._groups.rows) == DEMO_GROUPS, pilot.pause)
         groups._groups.go_to(title_index(groups, "tad_demo_mixes"))
         await pilot.press("s")
         status_line = app.query_one("#groups-status")

@@ -20,7 +20,7 @@ from tad_tui.telegram.source import TelethonSource
 from tad_tui.ui.app import TadApp
 from tad_tui.ui.groups import GroupsPane
 from tad_tui.ui.login import LoginScreen
-from test_ui_support import held_engine, until
+from test_ui_support import DEMO_GROUPS, held_engine, until
 
 
 async def _type(pilot, text: str) -> None:
@@ -65,7 +65,7 @@ async def test_the_app_signs_in_phone_code_password_reporting_errors_then_opens(
                 assert not isinstance(app.screen, LoginScreen)
                 assert await source.is_authorized()
                 groups = app.query_one(GroupsPane)
-                await until(lambda: len(groups._groups.rows) == 4, pilot.pause)  # asked Telegram once signed in
+                await until(lambda: len(groups._groups.rows) == DEMO_GROUPS, pilot.pause)  # asked Telegram once signed in
                 await until(lambda: app._downloads is not None, pilot.pause)
                 await app.action_quit()
         finally:

@@ -46,7 +46,7 @@ from tad_tui.ui.search import SearchInput, SearchPane
 from tad_tui.ui.table import RowTable
 from tad_tui.ui.themes import shipped_themes_dir
 from test_ui import CLASSICAL, held, make_app, settle  # noqa: F401  (held: the fixture)
-from test_ui_support import FrozenMonitor, Gate, frozen_samples, queue_group, shown_words, until
+from test_ui_support import DEMO_GROUPS, FrozenMonitor, Gate, frozen_samples, queue_group, shown_words, until
 
 
 async def scanned(engine: Engine, username: str = CLASSICAL) -> None:
@@ -77,7 +77,7 @@ async def test_group_rows_show_audio_count_and_how_long_ago_the_last_scan_was(he
     app = quick(TadApp(engine, clock=lambda: now[0], theme_dirs=[shipped_themes_dir()]))
     async with app.run_test(size=(100, 30)) as pilot:
         groups = app.query_one(GroupsPane)
-        await until(lambda: len(groups._groups.rows) == 4, pilot.pause)
+        await until(lambda: len(groups._groups.rows) == DEMO_GROUPS, pilot.pause)
         i = title_index(groups, "tad_demo_classical")
         assert drawn(groups._groups, i).split()[-2:] == ["0", "never"]
         groups._groups.go_to(i)
@@ -102,7 +102,7 @@ async def test_open_group_rows_show_title_performer_length_size_format_and_statu
     app = quick(make_app(engine))
     async with app.run_test(size=(120, 30)) as pilot:
         groups = app.query_one(GroupsPane)
-        await until(lambda: len(groups._groups.rows) == 4, pilot.pause)
+        await until(lambda: len(groups._groups.rows) == DEMO_GROUPS, pilot.pause)
         groups._groups.go_to(title_index(groups, "tad_demo_classical"))
         await pilot.press("enter")
         rows = await AudioFile.filter(group__username="tad_demo_classical").order_by("message_id")
@@ -131,7 +131,7 @@ async def test_scan_reports_live_progress_then_a_rescan_finds_nothing_new(held: 
     app = quick(make_app(engine))
     async with app.run_test(size=(100, 30)) as pilot:
         groups = app.query_one(GroupsPane)
-        await until(lambda: len(groups._groups.rows) == 4, pilot.pause)
+        await until(lambda: len(groups._groups.rows) == DEMO_GROUPS, pilot.pause)
         groups._groups.go_to(title_index(groups, "tad_demo_classical"))
         shown: list[str] = []
         real_status = groups._status
@@ -156,7 +156,7 @@ async def test_a_second_scan_key_before_the_first_scan_starts_does_not_scan_twic
     app = quick(make_app(engine))
     async with app.run_test(size=(80, 24)) as pilot:
         groups = app.query_one(GroupsPane)
-        await until(lambda: len(groups._groups.rows) == 4, pilot.pause)
+        await until(lambda: len(groups._groups.rows) == DEMO_GROUPS, pilot.pause)
         groups._groups.go_to(title_index(groups, "tad_demo_classical"))
         calls: list[str] = []
         real_scan = engine.scan
@@ -509,7 +509,7 @@ async def test_palette_offers_every_app_action_and_runs_them(held: tuple[Engine,
     app = quick(make_app(engine))
     async with app.run_test(size=(100, 30)) as pilot:
         groups = app.query_one(GroupsPane)
-        await until(lambda: len(groups._groups.rows) == 4, pilot.pause)
+        await until(lambda: len(groups._groups.rows) == DEMO_GROUPS, pilot.pause)
         names = await _palette_names(app, pilot)
         for name in (
             "Groups", "Queue", "Search", "Performance", "Scan group", "Refresh groups", "Pause all downloads",

@@ -16,7 +16,7 @@ from tad_tui.ui.groups import GroupsPane
 from tad_tui.ui.queue import QueuePane
 from test_ui import held, make_app  # noqa: F401  (held: the fixture)
 from test_ui_panes import quick, scanned, title_index
-from test_ui_support import Gate, queue_group, until
+from test_ui_support import DEMO_GROUPS, Gate, queue_group, until
 
 ARCHIVE = "@tad_demo_archive"
 
@@ -46,7 +46,7 @@ async def test_a_scrolled_track_list_repaints_the_rows_each_key_changes(held: tu
     app = quick(make_app(engine))
     async with app.run_test(size=(80, 24)) as pilot:
         groups = app.query_one(GroupsPane)
-        await until(lambda: len(groups._groups.rows) == 4, pilot.pause)
+        await until(lambda: len(groups._groups.rows) == DEMO_GROUPS, pilot.pause)
         groups._groups.go_to(title_index(groups, "tad_demo_archive"))
         await pilot.press("enter")
         tracks = groups._tracks

@@ -32,7 +32,7 @@ from tad_tui.ui.app import TadApp
 from tad_tui.ui.groups import GroupsPane
 from tad_tui.ui.queue import QueuePane
 from tad_tui.ui.themes import shipped_themes_dir
-from test_ui_support import FROZEN_NOW, FrozenMonitor, Gate, frozen_samples, queue_group, ui_settings
+from test_ui_support import DEMO_GROUPS, FROZEN_NOW, FrozenMonitor, Gate, frozen_samples, queue_group, ui_settings
 
 SIZES = [(100, 30), (80, 24)]
 
@@ -110,7 +110,7 @@ def demo_app(tmp_path: Path, demo_catalogue: Catalogue) -> DemoApp:
 def test_groups_pane(snap_compare: Any, demo_app: DemoApp, size: tuple[int, int]) -> None:
     async def ready(pilot: Pilot[Any]) -> None:
         await settle(pilot)
-        assert len(pilot.app.query_one(GroupsPane)._groups.rows) == 4
+        assert len(pilot.app.query_one(GroupsPane)._groups.rows) == DEMO_GROUPS
 
     assert snap_compare(demo_app, terminal_size=size, run_before=ready)
 

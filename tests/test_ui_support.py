@@ -17,9 +17,12 @@ from tad_tui.library.scan import scan_group
 from tad_tui.monitor import Monitor, Sample
 from tad_tui.paths import Paths
 from tad_tui.store.models import Priority
+from tad_tui.telegram.sim.catalogue import build_demo_plan
 from tad_tui.telegram.source import TelethonSource
 
 FROZEN_NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+# The demo catalogue's groups (the Groups pane lists them all once Telegram has answered).
+DEMO_GROUPS = len(build_demo_plan().groups)
 
 
 def ui_settings(config_file: Path) -> Settings:

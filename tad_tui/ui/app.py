@@ -25,12 +25,13 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual import work
 from textual.worker import Worker, WorkerCancelled, WorkerState
 
-from tad_tui.api import Notice, SourceError
+from tad_tui.api import MessageLink, Notice, SourceError
 from tad_tui.engine import Engine
 from tad_tui.notify import Notifier
 from tad_tui.paths import default_config_file, user_themes_dir
 from tad_tui.ui.bridge import EngineBridge
 from tad_tui.ui.commands import TadCommands
+from tad_tui.ui.dialogs import LinkDialog
 from tad_tui.ui.groups import GroupsPane
 from tad_tui.ui.help import HelpScreen, sections_for
 from tad_tui.ui.login import LoginScreen
@@ -38,6 +39,7 @@ from tad_tui.ui.messages import EngineEvent, QueueChanged
 from tad_tui.ui.performance import PerformancePane
 from tad_tui.ui.queue import QueuePane
 from tad_tui.ui.search import SearchPane
+from tad_tui.words import counted
 from tad_tui.ui.themes import ThemeFileError, load_themes, save_theme_choice, shipped_themes_dir
 
 log = logging.getLogger(__name__)
@@ -275,6 +277,46 @@ class TadApp(App[None]):
     async def action_quit(self) -> None:
         await self.stop_downloads()
         self.exit()
+
+    def action_download_link(self) -> None:
+        """Ask for message links, then queue their audio (each link's failure a toast)."""
+
+        def chosen(links: list[MessageLink] | None) -> None:
+            if links:
+                self.download_links(links)
+
+        self.push_screen(LinkDialog(), chosen)
+
+    @work(group="links", exit_on_error=False, name="downloading links")
+    async def download_links(self, links: list[MessageLink]) -> None:
+        wanted: dict[int, None] = {}
+        here = 0
+        for link in links:
+            try:
+                linked = await self.engine.select_linked(link)
+            except (ConnectionError, OSError, RPCError) as error:
+                self.notify(f"{link.text}: cannot reach Telegram: {error}", title="Download link",
+                            severity="error", timeout=10, markup=False)
+                continue
+            if linked.error is not None:
+                self.notify(f"{link.text}: {linked.error}", title="Download link", severity="error", timeout=10,
+                            markup=False)
+                continue
+            wanted.update(dict.fromkeys(track.id for track in linked.to_fetch))
+            here += len(linked.already_downloaded)
+        if not wanted:
+            if here:
+                self.notify(f"Already downloaded: {counted(here, 'file')}", title="Download link", markup=False)
+            return
+        batch = links[0].describe() if len(links) == 1 else counted(len(links), "link")
+        result = await self.engine.enqueue(list(wanted), batch_name=batch)
+        parts = [f"Queued {counted(len(result.entry_ids), 'file')} from {batch}"]
+        if result.already_queued:
+            parts.append(f"{result.already_queued} were already queued")
+        if here:
+            parts.append(f"{here} already downloaded")
+        self.notify("; ".join(parts), title="Download link", markup=False)
+        self.post_message(QueueChanged())
 
     async def action_logout(self) -> None:
         """End the Telegram session (here and on Telegram's side) and quit; next start signs in again."""

@@ -1,5 +1,5 @@
-"""Small modal questions: a priority, a bandwidth limit, what to do to a batch, a follow's match, a yes or
-no. Escape always cancels."""
+"""Small modal questions: a priority, a bandwidth limit, what to do to a batch, a follow's match, message
+links to download, a yes or no. Escape always cancels."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -15,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from tad_tui.api import FollowError, Priority
+from tad_tui.api import FollowError, LinkError, MessageLink, Priority, parse_links
 from tad_tui.config import MIN_BANDWIDTH
 from tad_tui.sizes import format_size, parse_size
 
@@ -224,6 +225,55 @@ class FollowDialog(ModalScreen[FollowChoice | None]):
             self.query_one("#follow-error", Label).update(Content(str(error).removeprefix("--match ")))
             return
         self.dismiss(FollowChoice(match))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+LINK_EXAMPLE = "https://t.me/USERNAME/123  https://t.me/c/1234567/89  https://t.me/USERNAME/100-250"
+
+
+class LinksInput(Input):
+    """An input that keeps every line of a paste (links one a line become links a space apart)."""
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.prevent_default()  # Input's own paste keeps the first line only
+        event.stop()
+        if event.text:
+            text = " ".join(event.text.split())
+            start, end = self.selection
+            self.replace(text, start, end)
+
+
+class LinkDialog(ModalScreen[list[MessageLink] | None]):
+    """Ask for message links (several, a space or a line apart); a link that cannot be read is said
+    under the field and nothing is queued."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [CANCEL]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Download link", classes="dialog-title")
+            yield Label("Paste message links (t.me/…, tg://…; several a space apart):", classes="dialog-text")
+            yield LinksInput(placeholder=LINK_EXAMPLE, id="links")
+            yield Label("", id="links-error", classes="dialog-error", markup=False)
+            yield Label("Enter queues their audio, Escape cancels", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(LinksInput).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        error = self.query_one("#links-error", Label)
+        try:
+            links = parse_links([event.value])
+        except LinkError as problem:
+            error.update(Content(str(problem)))  # the user's text quoted back: text, not markup
+            return
+        if not links:
+            error.update("Paste a message link first")
+            return
+        self.dismiss(links)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
