@@ -317,6 +317,7 @@ class TadApp(App[None]):
             parts.append(f"{here} already downloaded")
         self.notify("; ".join(parts), title="Download link", markup=False)
         self.post_message(QueueChanged())
+        self.query_one(GroupsPane).load_groups(refresh=False)  # the linked groups' audio counts grew
 
     async def action_logout(self) -> None:
         """End the Telegram session (here and on Telegram's side) and quit; next start signs in again."""
