@@ -1,5 +1,5 @@
-"""The demo catalogue's content: four groups of tagged audio (classical, a radio archive, DJ mixes,
-hostile names) as a plan: pure, deterministic, no I/O."""
+"""The demo catalogue's content: groups of tagged audio (classical, a radio archive, DJ mixes, hostile
+names, a private channel with deleted posts) as a plan: pure, deterministic, no I/O."""
 
 from __future__ import annotations
 
