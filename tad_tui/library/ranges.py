@@ -77,8 +77,10 @@ def parse_id_range(text: str) -> tuple[int, int | None]:
     if not low.isdigit() or (high and not high.isdigit()):
         raise ValueError(f"{text!r} is not a range of message ids; write 100-250, 100- or 100")
     first, last = int(low), (int(high) if high else None if dash else int(low))
-    if first < 1 or (last is not None and last < first) or max(first, last or 0) >= 2**31:
-        raise ValueError(f"{text!r} is not a range of message ids: they run from 1 up, the first one first")
+    if first < 1 or max(first, last or 0) >= 2**31:
+        raise ValueError(f"{text!r} is not a range of message ids: they run from 1 to 2147483647")
+    if last is not None and last < first:
+        raise ValueError(f"{text!r} ends before it starts: write the lower id first")
     return first, last
 
 
