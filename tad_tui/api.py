@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     )
     from tad_tui.download.scheduler import YIELDED, Enqueued, PriorityChange, QueueError
     from tad_tui.following import FollowError, FollowInfo, check_match
+    from tad_tui.library.ranges import ScanWindow, parse_id_range, parse_period
+    from tad_tui.library.ranges import window as scan_window
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchHit, SearchResult, status_names
     from tad_tui.library.status import track_word
@@ -174,6 +176,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{name: ("tad_tui.download.scheduler", name) for name in ("YIELDED", "Enqueued", "PriorityChange", "QueueError")},
     "concurrency_words": ("tad_tui.download.concurrency", "concurrency_words"),
     **{name: ("tad_tui.following", name) for name in ("FollowError", "FollowInfo", "check_match")},
+    **{name: ("tad_tui.library.ranges", name) for name in ("ScanWindow", "parse_id_range", "parse_period")},
+    "scan_window": ("tad_tui.library.ranges", "window"),
     "ScanProgress": ("tad_tui.library.scan", "ScanProgress"),
     "ScanResult": ("tad_tui.library.scan", "ScanResult"),
     **{name: ("tad_tui.library.search", name) for name in ("SearchFilters", "SearchHit", "SearchResult", "status_names")},
@@ -223,6 +227,7 @@ __all__ = [
     "QueueState",
     "ScanProgress",
     "ScanResult",
+    "ScanWindow",
     "SearchFilters",
     "SearchHit",
     "SearchResult",
@@ -235,7 +240,10 @@ __all__ = [
     "database_busy",
     "escape_unsafe",
     "explain_takeout",
+    "parse_id_range",
+    "parse_period",
     "printable",
+    "scan_window",
     "status_names",
     "status_word",
     "track_name",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telethon.extensions import BinaryReader
 from telethon.tl import functions, types
 
 from tad_tui.library.ranges import ScanWindow, parse_id_range, parse_period, window
@@ -198,6 +199,28 @@ async def test_an_id_range_scan_moves_the_cursor_only_when_it_starts_at_it(
     assert await stored_ids(info.group_id) == set(every)
     assert await cursor(info.group_id) == every[-1]
     assert (await scan_group(source, info)).new == 0
+
+
+async def test_a_date_past_telegram_s_range_is_kept_by_the_client_alone(
+    store: None, source: TelethonSource, demo_catalogue: Catalogue
+) -> None:
+    """A TL date is an int32 of Unix time: Telethon wraps --until 4999 around to October 2005,
+    which would leave nothing to find. Requests here reach the simulated server as Telegram reads them."""
+    info = await source.resolve_group("@" + ARCHIVE)
+    sent: list[Any] = []
+    call = source.client
+
+    async def serialized(request: Any) -> Any:
+        if isinstance(request, functions.messages.SearchRequest):
+            with BinaryReader(bytes(request)) as reader:
+                request = reader.tgread_object()
+            sent.append(request)
+        return await call(request)
+
+    source._reader = serialized
+    await scan_group(source, info, window=window("2025-12-20", "4999"))
+    assert sent and await stored_ids(info.group_id) == {
+        m.id for m in audio(demo_catalogue) if m.date >= utc(2025, 12, 20)}
 
 
 async def test_a_scan_of_an_empty_window_reads_nothing(

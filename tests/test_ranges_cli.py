@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import subprocess
+import sys
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +31,7 @@ def tad(dirs: dict[str, str], *args: str, stdin: str | None = None) -> subproces
     argv = ["--config", dirs["config"], "--demo", "--data-dir", dirs["data"], *args]
     if stdin is None:
         return run(*argv)
-    import os
-    import sys
-
+    # -i reads the choice from standard input (run() gives the command none).
     env = {k: v for k, v in os.environ.items() if k not in {"API_ID", "API_HASH", "TAD_DATA_DIR"}}
     return subprocess.run([sys.executable, "-m", "tad_tui", *argv], input=stdin, capture_output=True, text=True,
                           timeout=120, env={**env, "COLUMNS": "80"})

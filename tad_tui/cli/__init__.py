@@ -93,7 +93,7 @@ def _group_name(text: str) -> str:
 
 
 def _date(text: str) -> str:
-    from tad_tui.library.ranges import parse_period
+    from tad_tui.api import parse_period
 
     try:
         parse_period(text)
@@ -103,7 +103,7 @@ def _date(text: str) -> str:
 
 
 def _id_range(text: str) -> str:
-    from tad_tui.library.ranges import parse_id_range
+    from tad_tui.api import parse_id_range
 
     try:
         parse_id_range(text)
@@ -131,12 +131,12 @@ def _range_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ids", metavar="A-B", type=_id_range, help=RANGE_HELP["ids"])
 
 
-def scan_window(args: argparse.Namespace) -> Any:
+def window_of(args: argparse.Namespace) -> Any:
     """The ScanWindow of --since, --until and --ids (UsageError if --since is after --until)."""
-    from tad_tui.library.ranges import window
+    from tad_tui.api import scan_window
 
     try:
-        return window(args.since, args.until, args.ids)
+        return scan_window(args.since, args.until, args.ids)
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -375,7 +375,7 @@ async def _scan(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.runtime import open_engine
 
     status = StatusLine(enabled=not args.json)
-    window = scan_window(args)
+    window = window_of(args)
     async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
         result = await engine.scan(
             args.group,

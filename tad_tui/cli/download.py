@@ -187,10 +187,10 @@ def _reporter(as_json: bool) -> JsonLines | PlainLines:
 
 
 async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli import scan_window
+    from tad_tui.cli import window_of
     from tad_tui.runtime import open_engine
 
-    window = scan_window(args)  # a bad range is said before anything starts
+    window = window_of(args)  # a bad range is said before anything starts
     reporter = _reporter(args.json)
     already = 0
     try:

@@ -35,7 +35,7 @@ def parse_period(text: str, *, now: datetime | None = None) -> Period:
         if match := _ISO.fullmatch(value):
             year, month, day = int(match[1]), match[2], match[3]
             if month is None:
-                return Period(_utc(year, 1, 1), _utc(year + 1, 1, 1) if year < 9999 else datetime.max.replace(tzinfo=UTC))
+                return Period(_utc(year, 1, 1), _utc(year + 1, 1, 1))  # 9999: past datetime's range, refused
             start = _utc(year, int(month), int(day or 1))
             if day is not None:
                 return Period(start, start + timedelta(days=1))

@@ -340,8 +340,8 @@ class TelethonSource:
             peer=peer,
             q="",
             filter=message_filter,
-            min_date=window.since - timedelta(seconds=1) if window.since else None,
-            max_date=window.before,
+            min_date=_telegram_date(window.since - timedelta(seconds=1) if window.since else None),
+            max_date=_telegram_date(window.before),
             offset_id=low + 1,
             add_offset=-SCAN_PAGE,
             limit=SCAN_PAGE,
@@ -381,6 +381,14 @@ class TelethonSource:
         if audio is None:
             raise SourceError(f"message {message_id} in {group.title} no longer holds that file")
         return audio.location
+
+
+def _telegram_date(moment: datetime | None) -> datetime | None:
+    """A bound as a TL date (an int32 of Unix time), or None where it cannot be one (past 2038):
+    that bound is then kept here only."""
+    if moment is None or not 0 < moment.timestamp() < 2**31:
+        return None
+    return moment
 
 
 def explain_takeout(error: BaseException) -> str | None:
