@@ -149,3 +149,13 @@ def test_demo_search_by_date(dirs, demo_catalogue: Catalogue) -> None:
     assert result.returncode == 0, result.stderr
     found = sorted(int(hit["file_id"].rsplit("_", 1)[1]) for hit in json.loads(result.stdout))
     assert found == [m.id for m in audio(demo_catalogue) if utc(2024, 7, 1) <= m.date < utc(2024, 8, 1)]
+
+
+def test_a_match_takes_tracks_with_every_word_never_some_of_them(dirs, demo_catalogue: Catalogue) -> None:
+    """A search with no track holding every word falls back to tracks with some; a match does not."""
+    mixes = [m for m in demo_catalogue.group("tad_demo_mixes").messages if m.file]
+    none = tad(dirs, "download", "@tad_demo_mixes", "--match", "halcyon qqqqqqqq", "-o", dirs["out"], "--json")
+    assert none.returncode == 0, none.stderr
+    assert events(none)[-1] == {"downloaded": 0, "skipped": 0, "failed": 0}
+    flac = tad(dirs, "download", "@tad_demo_mixes", "--match", "halcyon format:flac", "-o", dirs["out"], "--json")
+    assert sorted(message_ids(flac, "downloaded")) == [m.id for m in mixes if m.file.mime_type == "audio/flac"]
