@@ -45,6 +45,8 @@ if TYPE_CHECKING:
         read_link_file,
         split_links,
     )
+    from tad_tui.library.ranges import ScanWindow, parse_id_range, parse_period
+    from tad_tui.library.ranges import window as scan_window
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchHit, SearchResult, status_names
     from tad_tui.library.status import track_word
@@ -196,6 +198,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{name: ("tad_tui.download.scheduler", name) for name in ("YIELDED", "Enqueued", "PriorityChange", "QueueError")},
     "concurrency_words": ("tad_tui.download.concurrency", "concurrency_words"),
     **{name: ("tad_tui.following", name) for name in ("FollowError", "FollowInfo", "check_match")},
+    **{name: ("tad_tui.library.ranges", name) for name in ("ScanWindow", "parse_id_range", "parse_period")},
+    "scan_window": ("tad_tui.library.ranges", "window"),
     "ScanProgress": ("tad_tui.library.scan", "ScanProgress"),
     "ScanResult": ("tad_tui.library.scan", "ScanResult"),
     **{name: ("tad_tui.library.search", name) for name in ("SearchFilters", "SearchHit", "SearchResult", "status_names")},
@@ -255,6 +259,7 @@ __all__ = [
     "QueueState",
     "ScanProgress",
     "ScanResult",
+    "ScanWindow",
     "SearchFilters",
     "SearchHit",
     "SearchResult",
@@ -269,10 +274,13 @@ __all__ = [
     "explain_takeout",
     "is_chat_link",
     "looks_like_link",
+    "parse_id_range",
     "parse_link",
     "parse_links",
+    "parse_period",
     "printable",
     "read_link_file",
+    "scan_window",
     "split_links",
     "status_names",
     "status_word",

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from tad_tui.download.scheduler import Enqueued, PriorityChange, Scheduler
     from tad_tui.following import Follower, FollowInfo
     from tad_tui.library.links import MessageLink
+    from tad_tui.library.ranges import ScanWindow
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchResult, SearchService
     from tad_tui.telegram.login import LoginFlow
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from tad_tui.monitor import Monitor
 
 
+_MATCH_CHUNK = 5000  # tracks per search of matching_tracks
 # "Clear finished" takes these: done with for good. Failed entries stay, to be retried.
 CLEARED_STATES = (QueueState.COMPLETED, QueueState.CANCELLED)
 
@@ -186,23 +188,34 @@ class Engine:
         return LinkedTracks(link.text, info, tuple(map(_track, to_fetch)), tuple(map(_track, already)), None)
 
     async def scan(
-        self, key: str, *, on_progress: Callable[[ScanProgress], None] | None = None, takeout: bool = False
+        self,
+        key: str,
+        *,
+        on_progress: Callable[[ScanProgress], None] | None = None,
+        takeout: bool = False,
+        window: ScanWindow | None = None,
     ) -> ScanResult:
-        """Scan a group into the library; ``takeout`` reads it inside a Telegram data-export session."""
+        """Scan a group into the library; ``takeout`` reads it inside a Telegram data-export session;
+        ``window`` reads only that part of it (dates, message ids)."""
         info = await self.resolve_group(key)
         await self.connect()
-        return await self.scan_info(info, on_progress=on_progress, takeout=takeout)
+        return await self.scan_info(info, on_progress=on_progress, takeout=takeout, window=window)
 
     async def scan_info(
-        self, info: GroupInfo, *, on_progress: Callable[[ScanProgress], None] | None = None, takeout: bool = False
+        self,
+        info: GroupInfo,
+        *,
+        on_progress: Callable[[ScanProgress], None] | None = None,
+        takeout: bool = False,
+        window: ScanWindow | None = None,
     ) -> ScanResult:
         from tad_tui.library.scan import scan_group
 
         await self.connect()
         if not takeout:
-            return await scan_group(self.source, info, on_progress=on_progress)
+            return await scan_group(self.source, info, on_progress=on_progress, window=window)
         async with self.source.takeout():
-            return await scan_group(self.source, info, on_progress=on_progress)
+            return await scan_group(self.source, info, on_progress=on_progress, window=window)
 
     # ---- following ------------------------------------------------------------------------------
 
@@ -269,6 +282,20 @@ class Engine:
     ) -> SearchResult:
         """Search the library (the query language of README's Search section)."""
         return await self.search_service.search(text, limit=limit, fuzzy=fuzzy, filters=filters)
+
+    async def matching_tracks(self, query: str, track_ids: Sequence[int]) -> set[int]:
+        """The tracks among ``track_ids`` (Track.id) that ``query`` in the search language matches:
+        every word and every filter (never the "some of the words" a search falls back to)."""
+        from tad_tui.library.search import SearchFilters
+
+        matched: set[int] = set()
+        ids = sorted(set(track_ids))
+        for start in range(0, len(ids), _MATCH_CHUNK):  # under SQLite's limit on bound variables
+            chunk = frozenset(ids[start : start + _MATCH_CHUNK])
+            result = await self.search(query, limit=len(chunk), filters=SearchFilters(ids=chunk))
+            if not result.relaxed:
+                matched.update(hit.id for hit in result.hits)
+        return matched
 
     async def warm_up_search(self) -> None:
         """Load the search vocabulary now, so the first search typed does not wait for it."""
@@ -517,9 +544,19 @@ class Engine:
             path = output / relative
         return EntryLocation(path, False, path.is_file())
 
-    async def select_for_download(self, info: GroupInfo, *, limit: int | None = None) -> DownloadSelection:
-        """The group's audio in message order: what still needs fetching, and what is already here."""
+    async def select_for_download(
+        self, info: GroupInfo, *, limit: int | None = None, window: ScanWindow | None = None, match: str | None = None
+    ) -> DownloadSelection:
+        """The group's audio in message order: what still needs fetching, and what is already here;
+        only what lies in ``window`` and what ``match`` (the search language) matches, if given."""
         to_fetch, already = await self._split_for_download(info)
+        if window is not None and window.bounded:
+            to_fetch = [row for row in to_fetch if window.holds(row.message_id, row.posted_at)]
+            already = [row for row in already if window.holds(row.message_id, row.posted_at)]
+        if match:
+            matched = await self.matching_tracks(match, [row.pk for row in to_fetch + already])
+            to_fetch = [row for row in to_fetch if row.pk in matched]
+            already = [row for row in already if row.pk in matched]
         if limit is not None:
             to_fetch = to_fetch[:limit]
         return DownloadSelection(info, tuple(map(_track, to_fetch)), tuple(map(_track, already)))

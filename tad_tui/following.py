@@ -312,9 +312,7 @@ class Follower:
         if not rows:
             return []
         if follow.match:
-            ids = frozenset(row.pk for row in rows)
-            result = await self.engine.search(follow.match, limit=len(ids), filters=SearchFilters(ids=ids))
-            matched = {hit.id for hit in result.hits}
+            matched = await self.engine.matching_tracks(follow.match, [row.pk for row in rows])
             rows = [row for row in rows if row.pk in matched]
         done = set(
             await AudioFile.filter(

@@ -90,6 +90,10 @@ EXPLICIT: dict[str, list[str]] = {
     "search --limit": ["0", "-1", "abc", "1.5", "10001", ""],
     # A follow keeps its match for good: a filter the search language cannot read is refused.
     "follow --match": ["format:", "size>lots", "duration<soon", "format:flac colour:red", "\x1b[2J format:"],
+    "--since": ["2024-13", "2024-02-30", "soon", "-7d", "7h", "", "1969", "2024-06-01T10:00", "\x1b[2J"],
+    "--until": ["2024-13", "yesterday", "99999999y", ""],
+    "--ids": ["250-100", "0-5", "a-b", "-5", "", "1-99999999999", "1,2"],
+    "download --match": ["format:", "date>soon", "posted:2024-13", "format:flac colour:red", " "],
     "--min-size": ["5k", "-5", "lots", "", "0.5B", "10XB"],
     "--max-size": ["5M", "-5", "lots", "", "0.3B"],
     # Links: malformed ones, a link naming no message where one is needed, a file that is no link list.

@@ -52,6 +52,14 @@ TAKEOUT_HELP = (
 )
 
 
+RANGE_HELP = {
+    "since": "only messages posted on or after DATE (UTC): 2024-06-01, 2024-06 (from the 1st), 2024, "
+             "or 7d, 2w, 3m, 1y before now",
+    "until": "only messages posted on or before DATE (UTC), all of it: 2024-06 takes June to its last second",
+    "ids": "only these message ids, both included: 100-250, 100- (from 100 on) or 100",
+}
+
+
 class UsageError(Exception):
     """Bad input that argparse could not catch; exit status 2."""
 
@@ -117,6 +125,55 @@ def _message_link(text: str) -> str:
     return text
 
 
+def _date(text: str) -> str:
+    from tad_tui.api import parse_period
+
+    try:
+        parse_period(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _id_range(text: str) -> str:
+    from tad_tui.api import parse_id_range
+
+    try:
+        parse_id_range(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _match_query(text: str) -> str:
+    """A match the search language reads in full (as a follow's), else the option's error."""
+    from tad_tui.api import FollowError, check_match
+
+    try:
+        cleaned = check_match(text)
+    except FollowError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--match ")) from None
+    if cleaned is None:
+        raise argparse.ArgumentTypeError("must not be empty: give words and filters, e.g. 'format:flac'")
+    return cleaned
+
+
+def _range_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", metavar="DATE", type=_date, help=RANGE_HELP["since"])
+    parser.add_argument("--until", metavar="DATE", type=_date, help=RANGE_HELP["until"])
+    parser.add_argument("--ids", metavar="A-B", type=_id_range, help=RANGE_HELP["ids"])
+
+
+def window_of(args: argparse.Namespace) -> Any:
+    """The ScanWindow of --since, --until and --ids (UsageError if --since is after --until)."""
+    from tad_tui.api import scan_window
+
+    try:
+        return scan_window(args.since, args.until, args.ids)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument("--config", metavar="PATH", type=_not_empty, default=default, help="config file (default: the user config dir)")
@@ -148,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("group", metavar="GROUP", type=_group_name, help=GROUP_HELP)
     scan.add_argument("--json", action="store_true", help="print a JSON object")
     scan.add_argument("--takeout", action="store_true", help=TAKEOUT_HELP)
+    _range_options(scan)
 
     download = commands.add_parser(
         "download", help="scan a group, queue its audio and download it (resumes what a previous run left)"
@@ -173,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.add_argument("--json", action="store_true", help="print one JSON object per line: events, then a summary")
     download.add_argument("--takeout", action="store_true", help=TAKEOUT_HELP + " (the scan before downloading)")
+    _range_options(download)
+    download.add_argument(
+        "--match", metavar="QUERY", type=_match_query,
+        help="only the tracks this search matches (the search language of `tad-tui search`, e.g. "
+             "'\"guns n roses\" format:flac' or 'date>2024-06 duration>5m'); with -i, pick among them",
+    )
 
     performance = commands.add_parser(
         "performance", help="live figures of a running tad-tui, or the machine and the download history"
@@ -353,11 +417,13 @@ async def _scan(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.runtime import open_engine
 
     status = StatusLine(enabled=not args.json)
+    window = window_of(args)
     async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
         result = await engine.scan(
             args.group,
             on_progress=lambda p: status.show(f"Scanning {p.group.title}: {counted(p.new, 'new audio message')}…"),
             takeout=args.takeout,
+            window=window,
         )
     status.clear()
     if args.json:

@@ -203,8 +203,10 @@ def _reporter(as_json: bool) -> JsonLines | PlainLines:
 
 
 async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli import window_of
     from tad_tui.runtime import open_engine
 
+    window = window_of(args)  # a bad range is said before anything starts
     links = message_links(args)
     if links:
         return await run_link_download(args, settings, paths, links)
@@ -216,17 +218,19 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
             info = await engine.resolve_group(args.group)
             reporter.note(f"Scanning {info.title}…")
             await engine.warm_up_downloads()
-            scanned = await engine.scan_info(info, takeout=args.takeout)
-            selection = await engine.select_for_download(info, limit=args.limit)
+            scanned = await engine.scan_info(info, takeout=args.takeout, window=window)
+            selection = await engine.select_for_download(info, limit=args.limit, window=window, match=args.match)
             chosen = list(selection.to_fetch)
             if args.interactive:
                 chosen = await asyncio.to_thread(pick_files, chosen)
             for row in selection.already_downloaded:
                 reporter.already(row)
             already = len(selection.already_downloaded)
-            reporter.note(
-                f"{info.title}: {counted(scanned.total, 'audio file')}, {len(chosen)} to download, {already} already here"
-            )
+            total = counted(scanned.total, "audio file")
+            if window.bounded or args.match:  # how many of them the range and the match took
+                taken = len(selection.to_fetch) + len(selection.already_downloaded)
+                total += f" ({taken} of them {_chosen_by(args)})"
+            reporter.note(f"{info.title}: {total}, {len(chosen)} to download, {already} already here")
             await engine.start_downloads()
             engine.start_monitor()
             Notifier(settings.notifications, engine.events, reporter.notify)
@@ -252,6 +256,12 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
     return 0 if failed == 0 else 1
 
 
+def _chosen_by(args: argparse.Namespace) -> str:
+    named = (("since", args.since), ("until", args.until), ("ids", args.ids))
+    parts = [f"{word} {value}" for word, value in named if value]
+    if args.match:
+        parts.append(f"matching {args.match!r}")
+    return " ".join(parts)
 def message_links(args: argparse.Namespace) -> list[MessageLink]:
     """The message links of ``download`` (its arguments and ``-f FILE``); [] for a group.
     UsageError (exit 2) for a mix of a group and links, or a bad link file."""

@@ -31,6 +31,9 @@ query language (one line; accents and case never matter):
   group:jazz        part of the group's title, its @username or its id
   performer:"Bill Evans"  these words of the performer, in this order
   year:1959         also year:1950-1959, year>1950 (the year tag of downloaded files)
+  date>2024-06      posted after June 2024 (the message's date, UTC); also date<2024-07-01,
+                    date>=7d (the last 7 days; 2w, 3m, 1y), posted:2024-06 (that month),
+                    posted:2024-06-03 (that day), date:2024 (that year)
   status:queued     new, queued, waiting, running, paused, downloaded, failed, cancelled;
                     also status:failed|queued, and status:active (queued to paused)
 Unknown or malformed filters are reported as hints and ignored ("AC:DC" is searched as text).

@@ -12,6 +12,7 @@ from tad_tui.store.bulk import insert_rows
 from tad_tui.store.transactions import transaction
 
 from tad_tui import failpoints
+from tad_tui.library.ranges import ScanWindow
 from tad_tui.library.text import GROUP_TITLE_MAX, MIME_TYPE_MAX, TEXT_MAX, USERNAME_MAX, clean_text
 from tad_tui.store.db import DATABASE_BUSY, StoreError, database_busy
 from tad_tui.store.models import AudioFile, GroupKind, TelegramGroup
@@ -172,10 +173,12 @@ async def scan_group(
     info: GroupInfo,
     *,
     on_progress: Callable[[ScanProgress], None] | None = None,
+    window: ScanWindow | None = None,
 ) -> ScanResult:
-    """Store the group's audio newer than the last scan; a scan cut short is simply redone."""
+    """Store the group's audio newer than the last scan (only ``window``'s part of it, if given);
+    a scan cut short is simply redone."""
     try:
-        return await _scan(source, info, on_progress)
+        return await _scan(source, info, on_progress, window if window is not None and window.bounded else None)
     except Exception as error:
         if database_busy(error):  # each batch is one transaction: what was stored stays, the rest is redone
             raise StoreError(f"{DATABASE_BUSY}: close it, or wait and run the command again") from None
@@ -183,18 +186,48 @@ async def scan_group(
 
 
 async def _scan(
-    source: Source, info: GroupInfo, on_progress: Callable[[ScanProgress], None] | None
+    source: Source,
+    info: GroupInfo,
+    on_progress: Callable[[ScanProgress], None] | None,
+    window: ScanWindow | None,
 ) -> ScanResult:
     group = await upsert_group(info)
     after = group.last_message_id
+    # The cursor moves only over messages all read: with a window, if it starts at or before the cursor.
+    moves = window is None or await _window_reaches_cursor(group, window)
 
     def report(stored: Stored) -> None:
         if on_progress is not None:
-            on_progress(ScanProgress(info, stored.new, max(after, stored.highest)))
+            on_progress(ScanProgress(info, stored.new, max(after, stored.highest) if moves else after))
 
-    stored = await store_pages(group, source.scan_audio(info, after_message_id=after), on_batch=report)
-    group.last_message_id = max(after, stored.highest)
+    pages = (source.scan_audio(info, after_message_id=after) if window is None
+             else source.scan_audio(info, after_message_id=after, window=window))
+    stored = await store_pages(group, pages, on_batch=report)
+    if moves:
+        group.last_message_id = max(after, stored.highest)
     group.last_checked = datetime.now(UTC)
     group.audio_count = await AudioFile.filter(group_id=group.group_id).count()
     await group.save(update_fields=["last_message_id", "last_checked", "audio_count"])
     return ScanResult(info, stored.new, group.audio_count)
+
+
+async def _window_reaches_cursor(group: TelegramGroup, window: ScanWindow) -> bool:
+    """Whether a scan of ``window`` reads every audio message from the group's cursor on, up to the
+    newest it finds: then the cursor may move up to that one. A window that starts later leaves a
+    gap a later scan must still read, so the cursor stays.
+
+    The cursor says every audio message up to it is in the library, so a windowed scan reads only
+    above it too (``ScanWindow.lower_id``). Its first id must not lie beyond the message after the
+    cursor; its first date must not be later than the cursor's message's date (a channel's messages
+    are numbered in the order they are posted, so all after it are as late or later). Nothing scanned
+    yet (cursor 0) and a first date: the messages before that date are unread.
+    """
+    cursor = group.last_message_id
+    if window.first_id is not None and window.first_id > cursor + 1:
+        return False
+    if window.since is None:
+        return True
+    if cursor == 0:
+        return False
+    posted = await AudioFile.filter(group_id=group.group_id, message_id=cursor).values_list("posted_at", flat=True)
+    return bool(posted) and posted[0] is not None and posted[0] >= window.since

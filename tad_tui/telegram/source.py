@@ -12,12 +12,13 @@ import mimetypes
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from telethon import errors, utils
 from telethon.tl import functions, types
 
+from tad_tui.library.ranges import ScanWindow
 from tad_tui.library.text import CAPTION_MAX, GROUP_TITLE_MAX, MIME_TYPE_MAX, TEXT_MAX, USERNAME_MAX, clean_text
 from tad_tui.telegram.client import TadClient
 from tad_tui.telegram.login import LoginFlow, account_name, forget_session, log_out
@@ -108,7 +109,9 @@ class Source(Protocol):
     async def list_groups(self) -> list[GroupInfo]: ...
     async def resolve_group(self, key: str) -> GroupInfo: ...
     async def linked_messages(self, group: GroupInfo, first_id: int, last_id: int) -> dict[int, AudioInfo | None]: ...
-    def scan_audio(self, group: GroupInfo, *, after_message_id: int = 0) -> AsyncIterator[list[AudioInfo]]: ...
+    def scan_audio(
+        self, group: GroupInfo, *, after_message_id: int = 0, window: ScanWindow | None = None
+    ) -> AsyncIterator[list[AudioInfo]]: ...
     async def read_range(self, location: FileLocation, offset: int, limit: int) -> bytes: ...
     async def refresh_location(self, group: GroupInfo, message_id: int) -> FileLocation: ...
     def login_flow(self) -> LoginFlow: ...
@@ -299,8 +302,10 @@ class TelethonSource:
                     found[message.id] = audio
         return dict(sorted(found.items()))
 
-    async def scan_audio(self, group: GroupInfo, *, after_message_id: int = 0) -> AsyncIterator[list[AudioInfo]]:
-        """Audio messages newer than ``after_message_id``, oldest first, a page at a time.
+    async def scan_audio(
+        self, group: GroupInfo, *, after_message_id: int = 0, window: ScanWindow | None = None
+    ) -> AsyncIterator[list[AudioInfo]]:
+        """Audio messages newer than ``after_message_id`` (and in ``window``), oldest first, a page at a time.
 
         Music (audio with an audio attribute) is filtered by the server; audio sent as a plain file
         is found among documents by its mime type or extension. Both searches are asked at once (a
@@ -312,7 +317,8 @@ class TelethonSource:
 
         async def read_documents() -> None:
             try:
-                async for page in self._audio_pages(group, peer, types.InputMessagesFilterDocument(), after_message_id):
+                document_filter = types.InputMessagesFilterDocument()
+                async for page in self._audio_pages(group, peer, document_filter, after_message_id, window):
                     await documents.put(page)
             except Exception as error:  # given to the reader below, in its order
                 await documents.put(error)
@@ -321,7 +327,7 @@ class TelethonSource:
 
         reading = asyncio.create_task(read_documents())
         try:
-            async for page in self._audio_pages(group, peer, types.InputMessagesFilterMusic(), after_message_id):
+            async for page in self._audio_pages(group, peer, types.InputMessagesFilterMusic(), after_message_id, window):
                 yield page
             while (item := await documents.get()) is not None:
                 if isinstance(item, BaseException):
@@ -332,20 +338,66 @@ class TelethonSource:
             await asyncio.gather(reading, return_exceptions=True)
 
     async def _audio_pages(
-        self, group: GroupInfo, peer: Any, message_filter: Any, after_message_id: int
+        self, group: GroupInfo, peer: Any, message_filter: Any, after_message_id: int, window: ScanWindow | None
     ) -> AsyncIterator[list[AudioInfo]]:
         page: list[AudioInfo] = []
-        async for message in self._reader.iter_messages(
-            peer, filter=message_filter, min_id=after_message_id, reverse=True, wait_time=0
-        ):
+        if window is not None and window.bounded:
+            messages = self._window_messages(peer, message_filter, after_message_id, window)
+        else:
+            messages = self._reader.iter_messages(
+                peer, filter=message_filter, min_id=after_message_id, reverse=True, wait_time=0
+            )
+        async for message in messages:
             audio = parse_audio(group.group_id, message)
-            if audio is not None:
+            if audio is not None and (window is None or window.holds(audio.message_id, audio.posted_at)):
                 page.append(audio)
             if len(page) >= SCAN_PAGE:
                 yield page
                 page = []
         if page:
             yield page
+
+    async def _window_messages(
+        self, peer: Any, message_filter: Any, after_message_id: int, window: ScanWindow
+    ) -> AsyncIterator[Any]:
+        """The messages of ``window`` after ``after_message_id``, oldest first: messages.search with
+        its min_id/max_id and min_date/max_date, so Telegram sends only that part of the group.
+
+        Pages go from the oldest up (offset_id just above the last message read, add_offset -limit,
+        as Telethon's reverse iteration does). The bounds are also checked here: the API documents
+        min_date and max_date as excluded ("sent after", "sent before"), so the dates asked for reach
+        a second beyond the window, and a message outside it ends the reading or is skipped.
+        """
+        low = window.lower_id(after_message_id)
+        high = window.last_id + 1 if window.last_id is not None else 0
+        if high and high - low <= 1:
+            return
+        request = functions.messages.SearchRequest(
+            peer=peer,
+            q="",
+            filter=message_filter,
+            min_date=_telegram_date(window.since - timedelta(seconds=1) if window.since else None),
+            max_date=_telegram_date(window.before),
+            offset_id=low + 1,
+            add_offset=-SCAN_PAGE,
+            limit=SCAN_PAGE,
+            max_id=high,
+            min_id=low,
+            hash=0,
+        )
+        while True:
+            result = await self._reader(request)
+            newer = sorted(
+                (m for m in result.messages if isinstance(m, types.Message) and m.id > low), key=lambda m: m.id
+            )
+            if not newer:
+                return
+            for message in newer:
+                if (high and message.id >= high) or (window.before and message.date >= window.before):
+                    return  # oldest first: everything after it is outside the window too
+                yield message
+            low = newer[-1].id
+            request.offset_id = low + 1
 
     async def read_range(self, location: FileLocation, offset: int, limit: int) -> bytes:
         request = functions.upload.GetFileRequest(location=location.input_location(), offset=offset, limit=limit)
@@ -365,6 +417,14 @@ class TelethonSource:
         if audio is None:
             raise SourceError(f"message {message_id} in {group.title} no longer holds that file")
         return audio.location
+
+
+def _telegram_date(moment: datetime | None) -> datetime | None:
+    """A bound as a TL date (an int32 of Unix time), or None where it cannot be one (past 2038):
+    that bound is then kept here only."""
+    if moment is None or not 0 < moment.timestamp() < 2**31:
+        return None
+    return moment
 
 
 def explain_takeout(error: BaseException) -> str | None:

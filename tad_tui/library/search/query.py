@@ -5,17 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from tad_tui.library import status
+from tad_tui.library.ranges import parse_period
 from tad_tui.library.search.folding import fold, split_words
 from tad_tui.library.text import clean_text
 from tad_tui.sizes import parse_size
 
 FORMATS: Final = ("mp3", "m4a", "flac", "ogg", "wav")
 STATUSES: Final = tuple(status.STATES)
-FILTER_KEYS: Final = ("format", "size", "duration", "group", "performer", "year", "status")
-_KEY_ALIASES: Final = {"artist": "performer", "ext": "format", "type": "format", "length": "duration"}
+FILTER_KEYS: Final = ("format", "size", "duration", "group", "performer", "year", "date", "status")
+_KEY_ALIASES: Final = {"artist": "performer", "ext": "format", "type": "format", "length": "duration", "posted": "date"}
 _FORMAT_ALIASES: Final = {"mpeg": "mp3", "mp4": "m4a", "aac": "m4a", "opus": "ogg", "oga": "ogg", "wave": "wav"}
 _STATUS_ALIASES: Final = {"done": "downloaded", "completed": "downloaded", "pending": "new"}
 # A name for several states: "active" is everything in the queue that has not finished.
@@ -45,6 +47,8 @@ class SearchFilters:
     groups: tuple[str, ...] = ()  # title words, @username or numeric id; each must match
     performers: tuple[str, ...] = ()  # words of the performer, in order, the last one a prefix
     statuses: frozenset[str] | None = None
+    posted_from: datetime | None = None  # the message's date (UTC), included
+    posted_before: datetime | None = None  # excluded
     ids: frozenset[int] | None = None  # only these tracks (Track.id); None: any (from code, not the query line)
 
     def narrow(self, other: SearchFilters) -> SearchFilters:
@@ -59,6 +63,8 @@ class SearchFilters:
             groups=self.groups + other.groups,
             performers=self.performers + other.performers,
             statuses=_intersect(self.statuses, other.statuses),
+            posted_from=_bound(max, self.posted_from, other.posted_from),
+            posted_before=_bound(min, self.posted_before, other.posted_before),
             ids=_intersect(self.ids, other.ids),
         )
 
@@ -67,7 +73,7 @@ def _intersect(a: frozenset[Any] | None, b: frozenset[Any] | None) -> frozenset[
     return b if a is None else a if b is None else a & b
 
 
-def _bound(pick: Callable[[int, int], int], a: int | None, b: int | None) -> int | None:
+def _bound(pick: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
     return b if a is None else a if b is None else pick(a, b)
 
 
@@ -168,6 +174,17 @@ def _parse_year(op: str, value: str) -> SearchFilters:
     return SearchFilters(years=((low or 0, _LAST_YEAR if high is None else high),))
 
 
+def _parse_date(op: str, value: str) -> SearchFilters:
+    """The message's date: ``posted:2024-06`` (that month), ``date>2024-06`` (from July on),
+    ``date<2024-07-01``, ``date>=7d`` (the last seven days); dates as ``--since`` takes them."""
+    period = parse_period(value)
+    if op in (":", "="):
+        return SearchFilters(posted_from=period.start, posted_before=period.end)
+    bounds = {">": (period.end, None), ">=": (period.start, None), "<": (None, period.start), "<=": (None, period.end)}
+    low, high = bounds[op]
+    return SearchFilters(posted_from=low, posted_before=high)
+
+
 def _parse_group(op: str, value: str) -> SearchFilters:
     _require_equals("group", op)
     return SearchFilters(groups=(value,))
@@ -219,6 +236,7 @@ _EXAMPLES: Final = {
     "group": "group:jazz",
     "performer": 'performer:"Bill Evans"',
     "year": "year:1959",
+    "date": "date>2024-06",
     "status": "status:downloaded",
 }
 _FILTER_PARSERS: Final[dict[str, Callable[[str, str], SearchFilters]]] = {
@@ -228,5 +246,6 @@ _FILTER_PARSERS: Final[dict[str, Callable[[str, str], SearchFilters]]] = {
     "group": _parse_group,
     "performer": _parse_performer,
     "year": _parse_year,
+    "date": _parse_date,
     "status": _parse_status,
 }

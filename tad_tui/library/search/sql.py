@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from tortoise import connections
@@ -99,12 +99,21 @@ async def filter_conditions(filters: SearchFilters, hints: list[str]) -> Conditi
         if high is not None:
             sql.append(f"{column} <= ?")
             values.append(high)
+    # posted_at is stored as text, "2024-06-01 09:41:38+00:00" (UTC): compared as text, along its index.
+    if filters.posted_from is not None:
+        sql.append("a.posted_at >= ?")
+        values.append(_stored_time(filters.posted_from))
+    if filters.posted_before is not None:
+        sql.append("a.posted_at < ?")
+        values.append(_stored_time(filters.posted_before))
     for first, last in filters.years:
         sql.append("CAST(substr(a.date, 1, 4) AS INTEGER) BETWEEN ? AND ?")
         values += [first, last]
     if filters.ids is not None:
         sql.append(_in("a.id", sorted(filters.ids), values))
     impossible = filters.formats == frozenset() or filters.statuses == frozenset() or filters.ids == frozenset()
+    if filters.posted_from is not None and filters.posted_before is not None:
+        impossible = impossible or filters.posted_before <= filters.posted_from
     for group in filters.groups:
         ids = await _group_ids(group)
         if not ids:
@@ -181,6 +190,11 @@ def hit(row: Any, score: int) -> SearchHit:
         posted_at=_parse_time(posted),
         score=score,
     )
+
+
+def _stored_time(moment: datetime) -> str:
+    """A UTC moment as the library's posted_at text starts (its "+00:00" sorts after it)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -915,10 +915,17 @@ class SimulatedTelegram:
         ordered = self._ordered[group.id]
         # The filtered list is kept between pages (a big scan asks ~1,000 of them); the catalogue
         # does not change under a running search, and a changed list has another length or identity.
-        key = (group.id, type(request.filter), request.q, id(ordered), len(ordered))
+        # min_date / max_date (Unix times; 0: none) as the API documents them: messages sent after
+        # min_date and before max_date, both excluded. Telethon sends None for 0 and reads a date back.
+        after, before = _unix_time(request.min_date), _unix_time(request.max_date)
+        key = (group.id, type(request.filter), request.q, after, before, id(ordered), len(ordered))
         matching = self._search_cache.get(key)
         if matching is None:
-            matching = [m for m in ordered if _matches(request.filter, request.q, m)]
+            matching = [
+                m for m in ordered
+                if _matches(request.filter, request.q, m)
+                and (not after or m.date.timestamp() > after) and (not before or m.date.timestamp() < before)
+            ]
             self._search_cache = {key: matching}
         return self._page(group, matching, request)
 
@@ -1135,6 +1142,13 @@ class _Descending:
 
     def __getitem__(self, index: int) -> int:
         return -self._messages[index].id
+
+
+def _unix_time(value: Any) -> int:
+    """A request's date field as Unix time (0: not given)."""
+    if isinstance(value, datetime):
+        return max(0, int(value.timestamp()))
+    return max(0, int(value or 0))
 
 
 def _matches(filter_: Any, query: str, message: DemoMessage) -> bool:
