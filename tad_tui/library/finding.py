@@ -1,7 +1,7 @@
 """Finding a group by what a person types: ``@username``, ``username``, a ``t.me`` link, a numeric
 id (bare or Telethon's marked -100…), or its title in any case and accent form.
 
-Titles are folded as the search folds them (``search.folding.fold``). Tiers are tried in order and
+Titles are folded as the search folds them (``library.fold.fold``). Tiers are tried in order and
 the first with a match decides: the id, the username, the whole title, a prefix of the title, then
 every typed word starting a word of the title. One match is the group; more than one is an
 :class:`AmbiguousGroup` naming them.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from tad_tui.library.links import LinkError, chat_key
-from tad_tui.library.search.folding import fold
+from tad_tui.library.fold import fold
 
 T = TypeVar("T")
 _USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,31}")

@@ -7,30 +7,17 @@ import re
 import unicodedata
 from typing import Final
 
-# Combining diacritics (Latin, Cyrillic, Greek accents); kana voicing marks are letters' parts and stay.
-_MARKS: Final = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
-# Whitespace and punctuation: ASCII (every FTS5 operator character), general and CJK punctuation.
-_SEPARATORS: Final = re.compile(
-    "[\\s!-/:-@\\[-`{-~\u00a1-\u00bf\u00d7\u00f7\u2010-\u205e\u3000-\u303f\u30fb\uff01-\uff0f\uff1a-\uff20]+"
-)
-# Letters NFKD leaves alone but people type without their stroke or ligature.
-_LETTERS: Final = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"})
+# fold() lives apart so that finding a group by its title folds as the search does without loading
+# the search (its fuzzy matcher and the store).
+from tad_tui.library.fold import SEPARATORS as _SEPARATORS
+from tad_tui.library.fold import fold as fold  # the search's own name for it
+
 # Scripts written without spaces: unicode61 keeps a whole run of them as one token.
 WIDE_SCRIPT: Final = re.compile(
     "[\u1100-\u11ff\u2e80-\u9fff\ua960-\ua97f\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003ffff]"
 )
 DIGIT: Final = re.compile(r"\d")
 _INDEX_TOKEN: Final = re.compile(r"[^\W_]+")
-
-
-def fold(text: str) -> str:
-    """Case- and accent-free text, words separated by one space: what scoring and the vocabulary compare."""
-    if text.isascii():
-        return _SEPARATORS.sub(" ", text.lower()).strip()
-    text = unicodedata.normalize("NFKD", text)
-    # NFC again so that marks that are not diacritics (kana voicing) rejoin their letter.
-    text = unicodedata.normalize("NFC", _MARKS.sub("", text)).casefold().translate(_LETTERS)
-    return _SEPARATORS.sub(" ", text).strip()
 
 
 def split_words(text: str) -> list[str]:
