@@ -52,7 +52,7 @@ async def run_import_export(args: argparse.Namespace, settings: Any, paths: Any)
     try:  # before the engine (and the demo's catalogue) starts: a bad file costs nothing
         export = await asyncio.to_thread(read_desktop_export, args.path)
     except ExportError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(f"import-export PATH: {error}") from None
     reporter = _reporter(args.json)
     output_dir = Path(args.output).resolve() if args.output else None
     found: Counter[str] = Counter()
