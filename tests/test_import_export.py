@@ -252,10 +252,13 @@ def test_a_message_deleted_since_the_export_fails_in_words_and_the_others_go_on(
     result_json, data = _copy_export(demo_catalogue, tmp_path / "export")
     audio = [m for m in data["messages"] if m.get("media_type") == "audio_file"][:3]
     ghost = dict(audio[0], id=99_999)
-    data["messages"] = [*audio, ghost]
+    data["messages"] = [*audio, ghost, audio[0], ghost]  # and each listed twice: one import, one failure
     _write(result_json, data)
     result = import_export(dirs, result_json, "--json")
     assert result.returncode == 1, result.stderr
+    assert [e["message_id"] for e in _lines(result.stdout) if "message_id" in e].count(audio[0]["id"]) == 1
+    assert _lines(result.stdout)[-1]["failed"] == 1
+    assert len(list(dirs["out"].iterdir())) == 3
     events = {e["message_id"]: e for e in _lines(result.stdout) if "message_id" in e}
     assert events[99_999]["event"] == "failed"
     assert "no longer on Telegram" in events[99_999]["error_message"]

@@ -109,10 +109,12 @@ async def import_export(
         await engine.connect()
         rows = await _tracks(chat, info, engine.source, tell)
         done = await _downloaded(rows.values())
+        seen: set[int] = set()
         for audio in chat.audio:
             row = rows.get(audio.message_id)
-            if row is None:
-                continue  # told by _tracks
+            if row is None or audio.message_id in seen:
+                continue  # told by _tracks; or listed twice (a doctored export): imported once
+            seen.add(audio.message_id)
             if row.pk in done:
                 tell(_item(info.title, audio, row, "skipped", local_path=row.local_path, checksum_md5=row.checksum_md5,
                            source_md5=row.source_md5, reason=done[row.pk]))
@@ -154,7 +156,7 @@ async def _tracks(
             group.audio_count = await AudioFile.filter(group_id=group.group_id).count()
             await group.save(update_fields=["audio_count"])
             rows |= await _rows(group.group_id, [audio.message_id for audio in fresh])
-    for audio in chat.audio:
+    for audio in dict((audio.message_id, audio) for audio in chat.audio).values():
         if audio.message_id not in rows:
             tell(ImportItem(info.title, audio.message_id, "failed", name=_export_name(audio),
                             reason=f"message {audio.message_id} is no longer on Telegram (deleted, or no audio now)"))
@@ -304,9 +306,12 @@ async def _record(
     row.error_message = None
     row.downloaded_at = datetime.now(UTC)
     row.downloaded_bytes = row.resume_offset = row.file_size
+    started = row.partial_file_path  # a download of it begun earlier: its part is no longer needed
     row.partial_file_path = None
     row.resume_state = None
     await row.save()
+    if started and Path(started) != final:
+        Path(started).unlink(missing_ok=True)
     size = final.stat().st_size
     record("file_written", path=str(final), size=size, md5=md5, source_md5=copied.source_md5,
            file_id=row.file_id, imported_from=str(origin))
