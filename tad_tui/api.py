@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     )
     from tad_tui.library.ranges import ScanWindow, parse_id_range, parse_period
     from tad_tui.library.ranges import window as scan_window
+    from tad_tui.library.desktop_export import DesktopExport, ExportError, read_export as read_desktop_export
+    from tad_tui.library.import_export import ExportImport, ImportItem
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchHit, SearchResult, status_names
     from tad_tui.library.status import track_word
@@ -200,6 +202,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{name: ("tad_tui.following", name) for name in ("FollowError", "FollowInfo", "check_match")},
     **{name: ("tad_tui.library.ranges", name) for name in ("ScanWindow", "parse_id_range", "parse_period")},
     "scan_window": ("tad_tui.library.ranges", "window"),
+    **{name: ("tad_tui.library.desktop_export", name) for name in ("DesktopExport", "ExportError")},
+    "read_desktop_export": ("tad_tui.library.desktop_export", "read_export"),
+    **{name: ("tad_tui.library.import_export", name) for name in ("ExportImport", "ImportItem")},
     "ScanProgress": ("tad_tui.library.scan", "ScanProgress"),
     "ScanResult": ("tad_tui.library.scan", "ScanResult"),
     **{name: ("tad_tui.library.search", name) for name in ("SearchFilters", "SearchHit", "SearchResult", "status_names")},
@@ -235,14 +240,18 @@ __all__ = [
     "EntryResumed",
     "EntryStarted",
     "EntryWaiting",
+    "DesktopExport",
     "Event",
     "EventBus",
+    "ExportError",
+    "ExportImport",
     "FileStatus",
     "FollowError",
     "FollowInfo",
     "GroupInfo",
     "GroupSummary",
     "GroupTrack",
+    "ImportItem",
     "LinkError",
     "LinkedTracks",
     "LoginError",
@@ -279,6 +288,7 @@ __all__ = [
     "parse_links",
     "parse_period",
     "printable",
+    "read_desktop_export",
     "read_link_file",
     "scan_window",
     "split_links",

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from tad_tui.following import Follower, FollowInfo
     from tad_tui.library.links import MessageLink
     from tad_tui.library.ranges import ScanWindow
+    from tad_tui.library.desktop_export import DesktopExport
+    from tad_tui.library.import_export import ExportImport, ImportItem
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchResult, SearchService
     from tad_tui.telegram.login import LoginFlow
@@ -578,6 +580,30 @@ class Engine:
 
     async def _split_for_download(self, info: GroupInfo) -> tuple[list[AudioFile], list[AudioFile]]:
         return await _split_rows(await AudioFile.filter(group_id=info.group_id).order_by("message_id"))
+
+    async def import_desktop_export(
+        self,
+        export: DesktopExport,
+        *,
+        output_dir: Path | None = None,
+        filename_template: str | None = None,
+        on_item: Callable[[ImportItem], None] | None = None,
+    ) -> ExportImport:
+        """Bring a Telegram Desktop export's audio into the library (``api.read_desktop_export`` reads
+        it): files it holds copied into the download folder as downloaded, the others' tracks
+        returned in ``to_fetch`` for ``enqueue``; ``on_item`` is told each track's outcome."""
+        from tad_tui.library.import_export import import_export
+
+        with recorded("import_export", file=str(export.path), chats=len(export.chats), audio=export.audio_count) as line:
+            result = await import_export(
+                export,
+                self,
+                output_dir=output_dir or self.paths.downloads_dir,
+                template=filename_template or self.settings.downloads.filename_template,
+                on_item=on_item,
+            )
+            line |= {outcome: result.count(outcome) for outcome in ("imported", "queued", "skipped", "failed")}
+        return result
 
     async def download_history(self) -> DownloadHistory:
         """Every completed download's size and times, and every failure's reason, from the library."""

@@ -102,6 +102,9 @@ EXPLICIT: dict[str, list[str]] = {
                             "https://t.me/tad_demo_mixes/9-3", "https://example.com/tad_demo_mixes/3"],
     "download LINK": ["https://t.me/tad_demo_mixes", "TAD Demo", "tg://privatepost?channel=x&post=1"],
     "download -f": [MISSING, DIR, FILE],
+    # Not a Telegram Desktop export's result.json: missing, a folder without one, not JSON (--config's
+    # metavar is PATH too: these are bad config files as well).
+    "import-export PATH": [MISSING, DIR, FILE],
 }
 # Options where any text is valid input; hostile text there is cleaned (tests/test_sanitize.py).
 FREE_TEXT = {"search QUERY"}

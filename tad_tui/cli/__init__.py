@@ -272,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tad_tui.cli.follow import add_follow_parsers
 
     add_follow_parsers(commands, lambda sub: _common_options(sub, suppress=True), _group_name)
+    from tad_tui.cli.import_export import add_import_parser
+
+    add_import_parser(commands, lambda sub: _common_options(sub, suppress=True), _not_empty, _positive_int)
     return parser
 
 
@@ -542,6 +545,12 @@ async def _performance(args: argparse.Namespace, settings: Any, paths: Any) -> i
     return await run_performance(args, settings, paths)
 
 
+async def _import_export(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli.import_export import run_import_export
+
+    return await run_import_export(args, settings, paths)
+
+
 async def _follow_command(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.cli import follow
 
@@ -564,6 +573,7 @@ _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "unfollow": _follow_command,
     "following": _follow_command,
     "watch": _follow_command,
+    "import-export": _import_export,
 }
 
 

@@ -266,7 +266,7 @@ class Job:
             md5 = await asyncio.to_thread(file_md5, final)
         if tags is None:
             tags = await asyncio.to_thread(read_tags, final, extended=extended)
-        _apply_tags(audio, tags)
+        apply_tags(audio, tags)
         audio.status = FileStatus.COMPLETED
         audio.local_path = str(final)
         audio.checksum_md5 = md5
@@ -366,7 +366,7 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _apply_tags(audio: AudioFile, tags: TagInfo) -> None:
+def apply_tags(audio: AudioFile, tags: TagInfo) -> None:
     """Fill the row from the file's tags, keeping what Telegram said where the file is silent."""
     for name in ("title", "performer", "album", "date", "genre", "composer", "track_number"):
         value = getattr(tags, name)
@@ -384,6 +384,11 @@ def planned_target(
     ``audio.group`` must be fetched.
     """
     output = Path(entry.output_dir) if entry.output_dir else default_output
+    return output, track_relative(audio, entry.filename_template or default_template)
+
+
+def track_relative(audio: AudioFile, template: str) -> PurePosixPath:
+    """The path a track's file takes in the download folder under ``template`` (``audio.group`` fetched)."""
     fields = TrackFields(
         title=audio.title,
         performer=audio.performer,
@@ -396,4 +401,4 @@ def planned_target(
         file_name=audio.file_name,
         mime_type=audio.mime_type,
     )
-    return output, render_relative(entry.filename_template or default_template, fields)
+    return render_relative(template, fields)

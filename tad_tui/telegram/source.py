@@ -114,6 +114,7 @@ class Source(Protocol):
     ) -> AsyncIterator[list[AudioInfo]]: ...
     async def read_range(self, location: FileLocation, offset: int, limit: int) -> bytes: ...
     async def refresh_location(self, group: GroupInfo, message_id: int) -> FileLocation: ...
+    async def audio_messages(self, group: GroupInfo, message_ids: Sequence[int]) -> dict[int, AudioInfo | None]: ...
     def login_flow(self) -> LoginFlow: ...
     async def log_out(self) -> bool: ...
     async def account_name(self) -> str | None: ...
@@ -410,6 +411,18 @@ class TelethonSource:
             finally:
                 await self.client._return_exported_sender(sender)
         return bytes(result.bytes)
+
+    async def audio_messages(self, group: GroupInfo, message_ids: Sequence[int]) -> dict[int, AudioInfo | None]:
+        """The audio of these messages, by id: None for a message gone (deleted) or holding no audio.
+        Telethon asks for them a hundred at a time (channels.getMessages / messages.getMessages)."""
+        wanted = list(dict.fromkeys(message_ids))
+        if not wanted:
+            return {}
+        messages = await self.client.get_messages(group.input_peer(), ids=wanted)
+        found: dict[int, AudioInfo | None] = dict.fromkeys(wanted)
+        for message_id, message in zip(wanted, messages, strict=True):
+            found[message_id] = parse_audio(group.group_id, message) if message is not None else None
+        return found
 
     async def refresh_location(self, group: GroupInfo, message_id: int) -> FileLocation:
         message = await self.client.get_messages(group.input_peer(), ids=message_id)

@@ -8,6 +8,7 @@ benchmarks' catalogue of files of given sizes.
 """
 
 from tad_tui.telegram.sim.catalogue.content import LONG_NAME, LONG_PERFORMER, build_demo_plan
+from tad_tui.telegram.sim.catalogue.desktop_export import ensure_desktop_export, export_result
 from tad_tui.telegram.sim.catalogue.generation import (
     CatalogueRender,
     load_catalogue,
@@ -56,6 +57,8 @@ __all__ = [
     "Progress",
     "build_demo_plan",
     "catalogue_from_manifest",
+    "ensure_desktop_export",
+    "export_result",
     "load_catalogue",
     "load_plan",
     "manifest_for",

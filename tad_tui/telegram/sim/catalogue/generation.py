@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tad_tui.telegram.sim.catalogue.content import build_demo_plan
+from tad_tui.telegram.sim.catalogue.desktop_export import ensure_desktop_export
 from tad_tui.telegram.sim.catalogue.locking import exclusive_lock
 from tad_tui.telegram.sim.catalogue.manifest import (
     _demo_file,
@@ -264,6 +265,7 @@ class CatalogueRender:
                     raise RuntimeError(f"the catalogue rendered in {root} does not read back")
             for file in done.files:
                 self._land(self._files[file.document_id], file.size, file.md5, record=False)
+            ensure_desktop_export(done)  # before the waiters hear of the end: a finished render has it
 
     def _land(self, file: FilePlan, size: int, md5: str, journal: Any = None, *, record: bool = True) -> None:
         if record and journal is not None:
@@ -328,6 +330,7 @@ def open_catalogue(
     name = plan.name if isinstance(plan, CataloguePlan) else DEMO_PLAN_NAME
     catalogue = read_catalogue(root, name)
     if catalogue is not None:
+        ensure_desktop_export(catalogue)  # a catalogue rendered before the sample existed
         return catalogue
     built = plan if isinstance(plan, CataloguePlan) else plan()
     return CatalogueRender(root, built, workers, on_progress).start().catalogue
