@@ -231,29 +231,10 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
                 taken = len(selection.to_fetch) + len(selection.already_downloaded)
                 total += f" ({taken} of them {_chosen_by(args)})"
             reporter.note(f"{info.title}: {total}, {len(chosen)} to download, {already} already here")
-            await engine.start_downloads()
-            engine.start_monitor()
-            Notifier(settings.notifications, engine.events, reporter.notify)
-            # Priority is one of Tortoise's models: imported here, when open_engine has loaded them.
-            from tad_tui.api import Priority
-
-            await engine.enqueue(
-                [row.id for row in chosen],
-                priority=Priority[args.priority.upper()],
-                batch_name=info.title,
-                output_dir=Path(args.output).resolve() if args.output else None,
-                filename_template=args.filename_template,
-            )
-            outcomes = await engine.run_downloads(until_idle=True)
+            outcomes = await queue_and_run(engine, args, settings, reporter, chosen, info.title)
     finally:
         reporter.close()
-    downloaded, failed = outcomes["downloaded"], outcomes["failed"]
-    skipped = already + outcomes["skipped"]
-    if args.json:
-        JsonLines.emit({"downloaded": downloaded, "skipped": skipped, "failed": failed})
-    else:
-        print(f"{downloaded} downloaded, {skipped} skipped, {failed} failed")
-    return 0 if failed == 0 else 1
+    return summary(args, outcomes, already)
 
 
 def _chosen_by(args: argparse.Namespace) -> str:
@@ -320,22 +301,36 @@ async def run_link_download(args: argparse.Namespace, settings: Any, paths: Any,
             for row in here.values():
                 reporter.already(row)
             already = len(here)
-            await engine.start_downloads()
-            engine.start_monitor()
-            Notifier(settings.notifications, engine.events, reporter.notify)
-            from tad_tui.api import Priority
-
-            await engine.enqueue(
-                [row.id for row in picked],
-                priority=Priority[args.priority.upper()],
-                batch_name=links[0].describe() if len(links) == 1 else counted(len(links), "link"),
-                output_dir=Path(args.output).resolve() if args.output else None,
-                filename_template=args.filename_template,
-            )
-            outcomes = await engine.run_downloads(until_idle=True)
+            batch = links[0].describe() if len(links) == 1 else counted(len(links), "link")
+            outcomes = await queue_and_run(engine, args, settings, reporter, picked, batch)
     finally:
         reporter.close()
-    downloaded, failed = outcomes["downloaded"], outcomes["failed"] + failed_links
+    return summary(args, outcomes, already, failed_links)
+
+
+async def queue_and_run(
+    engine: Any, args: argparse.Namespace, settings: Any, reporter: JsonLines | PlainLines, rows: list[Track], batch: str
+) -> Any:
+    """Queue ``rows`` as one batch as the options say, and download the whole queue; the outcomes."""
+    await engine.start_downloads()
+    engine.start_monitor()
+    Notifier(settings.notifications, engine.events, reporter.notify)
+    # Priority is one of Tortoise's models: imported here, when open_engine has loaded them.
+    from tad_tui.api import Priority
+
+    await engine.enqueue(
+        [row.id for row in rows],
+        priority=Priority[args.priority.upper()],
+        batch_name=batch,
+        output_dir=Path(args.output).resolve() if args.output else None,
+        filename_template=args.filename_template,
+    )
+    return await engine.run_downloads(until_idle=True)
+
+
+def summary(args: argparse.Namespace, outcomes: Any, already: int, failed_before: int = 0) -> int:
+    """The last line (or JSON object) of a download, and its exit status: 1 if anything failed."""
+    downloaded, failed = outcomes["downloaded"], outcomes["failed"] + failed_before
     skipped = already + outcomes["skipped"]
     if args.json:
         JsonLines.emit({"downloaded": downloaded, "skipped": skipped, "failed": failed})
