@@ -119,7 +119,7 @@ async def import_export(
                 tell(_item(info.title, audio, row, "skipped", local_path=row.local_path, checksum_md5=row.checksum_md5,
                            source_md5=row.source_md5, reason=done[row.pk]))
                 continue
-            tell(await _one(export, info, audio, row, output_dir, template, write_tags, extended_tags, reserved))
+            tell(await _from_file(export, info, audio, row, output_dir, template, write_tags, extended_tags, reserved))
     return ExportImport(tuple(items))
 
 
@@ -189,7 +189,7 @@ async def _downloaded(rows: Iterable[AudioFile]) -> dict[int, str]:
     return done
 
 
-async def _one(
+async def _from_file(
     export: DesktopExport,
     info: GroupInfo,
     audio: ExportAudio,
@@ -202,20 +202,6 @@ async def _one(
 ) -> ImportItem:
     if audio.file is None:
         return _item(info.title, audio, row, "queued", reason=f"not in the export {audio.not_exported}")
-    return await _from_file(export, info, audio, row, output_dir, template, write_tags, extended_tags, reserved)
-
-
-async def _from_file(
-    export: DesktopExport,
-    info: GroupInfo,
-    audio: ExportAudio,
-    row: AudioFile,
-    output_dir: Path,
-    template: str,
-    write_tags: bool,
-    extended_tags: bool,
-    reserved: set[Path],
-) -> ImportItem:
     try:
         path = locate(export.folder, audio.file)
     except UnsafePath as error:
