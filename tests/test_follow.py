@@ -344,7 +344,8 @@ async def _follower_with_new_file(rig: Rig) -> tuple[object, int, object]:
     await rig.follow()
     follower = Follower(rig.engine, check_interval=0)
     info = await rig.engine.resolve_group(LIVE)
-    last = await rig.posts_after(rig.posted(), 1)
+    (follow,) = await rig.engine.follows()
+    last = await rig.posts_after(follow.last_message_id, 1)  # the next post: no gap for the follower to fill
     message = await rig.engine.source.client.get_messages(info.input_peer(), ids=last)
     audio = parse_audio(info.group_id, message)
     assert audio is not None
