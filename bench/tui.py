@@ -46,6 +46,7 @@ import psutil
 from tortoise import connections
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from installed import compile_package  # noqa: E402  (bytecode compiled as an install compiles it)
 from search_latency import build_library  # noqa: E402  (the same synthetic library as the search bench)
 
 from tad_tui.store import opened_store  # noqa: E402
@@ -224,6 +225,7 @@ def main() -> None:
         config.write_text(f'[demo]\ncatalogue_dir = "{root / "catalogue"}"\n')
         print("demo catalogue …", file=sys.stderr)
         load_catalogue(root / "catalogue")
+        compile_package()
         print(f"library of {args.tracks} tracks, queue of {args.queue} …", file=sys.stderr)
         asyncio.run(prepare(data, args.tracks, args.queue))
         before = asyncio.run(queue_ids(data))
