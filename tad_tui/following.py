@@ -140,7 +140,6 @@ class Follower:
         self._locks: dict[int, asyncio.Lock] = {}
         self._stops: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.errors: list[str] = []  # problems met while catching up, in words (the CLI prints them)
         self._context = contextvars.copy_context()
 
     # ---- running ------------------------------------------------------------------------------
@@ -177,7 +176,9 @@ class Follower:
             while True:
                 wait = delay * random.uniform(0.8, 1.2)
                 log.warning("lost the connection to Telegram; connecting again in %.0f s", wait)
-                self.engine.events.publish(Notice(f"Lost the connection to Telegram; trying again in {wait:.0f} s"))
+                self.engine.events.publish(
+                    Notice(f"Lost the connection to Telegram; trying again in {wait:.0f} s", title="Following", warning=True)
+                )
                 await asyncio.sleep(wait)
                 try:
                     await source.start()
@@ -219,7 +220,7 @@ class Follower:
             except (SourceError, OSError, ConnectionError) as error:
                 text = f"{row.group.title}: could not look for new audio: {error}"
                 log.warning("%s", text)
-                self.errors.append(text)
+                self.engine.events.publish(Notice(text, title="Following", warning=True))
         return queued
 
     async def catch_up(self, group: TelegramGroup) -> int:

@@ -22,7 +22,7 @@ from telethon.sessions import MemorySession
 
 from faults_support import cli_command, json_lines, write_config
 from tad_tui.config import default_settings
-from tad_tui.download.events import EntryFinished, NewAudio
+from tad_tui.download.events import EntryFinished, NewAudio, Notice
 from tad_tui.engine import Engine
 from tad_tui.paths import Paths
 from tad_tui.store import AudioFile, Follow, Priority, QueueEntry, opened_store
@@ -213,6 +213,24 @@ async def test_a_broken_link_loses_nothing(rig: Rig) -> None:
     await rig.engine.source.client.get_me()  # the link breaks under it, for three posts' time
     await _every_post_arrives(rig, 6)
     assert rig.engine.source.client._sender.reconnects >= 1
+
+
+async def test_a_catch_up_that_cannot_reach_telegram_is_said_once_per_failure(rig: Rig) -> None:
+    from tad_tui.following import Follower
+    from tad_tui.telegram.source import SourceError
+
+    await rig.follow()
+    told: list[Notice] = []
+    rig.engine.events.subscribe(lambda event: told.append(event) if isinstance(event, Notice) else None)
+
+    def no_network(*_args: object, **_kwargs: object) -> object:
+        raise SourceError("cannot reach Telegram: no network")
+
+    rig.engine.source.scan_audio = no_network  # type: ignore[method-assign]
+    follower = Follower(rig.engine, check_interval=0)
+    assert await follower.catch_up_all() == 0 and await follower.catch_up_all() == 0
+    assert [(n.title, n.warning) for n in told] == [("Following", True)] * 2
+    assert told[0].text.endswith("could not look for new audio: cannot reach Telegram: no network")
 
 
 async def test_unfollow_stops_it(rig: Rig) -> None:

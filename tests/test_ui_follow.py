@@ -193,7 +193,13 @@ async def test_the_app_follows_once_online_shows_the_followers_problems_and_stop
         await until(lambda: engine.follower is not None, pilot.pause)
         worker = app._following
         assert worker is not None and not worker.is_finished  # stay_connected runs until quit
-        engine.follower.errors.append("TAD Demo · Classical: could not look for new audio: no network")
+        await engine.follow(CLASSICAL)
+
+        def no_network(*_args: object, **_kwargs: object) -> object:
+            raise SourceError("cannot reach Telegram: no network")
+
+        engine.source.scan_audio = no_network  # type: ignore[method-assign]
+        assert await engine.follower.catch_up_all() == 0  # as after a reconnection: said, not raised
         await until(
             lambda: any(n.title == "Following" and "no network" in n.message for n in app._notifications), pilot.pause
         )

@@ -165,9 +165,7 @@ async def run_watch(args: argparse.Namespace, settings: Any, paths: Any) -> int:
             engine.start_monitor()
             Notifier(settings.notifications, engine.events, reporter.notify)
             reporter.note(f"Watching {counted(len(follows), 'group')}: {', '.join(f.title for f in follows)}")
-            follower = await engine.start_following()
-            for problem in follower.errors:
-                reporter.note(problem)
+            follower = await engine.start_following()  # a catch-up's problems are Notices: the reporter says them
             await asyncio.gather(engine.run_downloads(until_idle=False), follower.stay_connected())
     except asyncio.CancelledError:
         if not stopped:

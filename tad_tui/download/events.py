@@ -114,6 +114,8 @@ class Notice:
     """Something the user should be told that is not about one entry (e.g. the memory limit)."""
 
     text: str
+    title: str = ""  # what it is about ("Following"), when the text alone does not say
+    warning: bool = False  # something did not work (the app shows it as a warning)
 
 
 Event = (

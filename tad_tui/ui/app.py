@@ -96,7 +96,6 @@ class TadApp(App[None]):
         )
         self._downloads: Worker[None] | None = None
         self._following: Worker[None] | None = None
-        self._follow_errors_shown = 0  # follower.errors already told
         self._saved_theme = self._initial_theme(engine.settings.ui.theme)
 
     # ---- layout -------------------------------------------------------------------------------
@@ -215,17 +214,7 @@ class TadApp(App[None]):
                 markup=False,
             )
             return
-        self._show_follow_errors()
-        self.set_interval(1.0, self._show_follow_errors)  # a catch-up later (reconnect, interval) may fail too
-        await follower.stay_connected()
-
-    def _show_follow_errors(self) -> None:
-        follower = self.engine.follower
-        if follower is None:
-            return
-        for problem in follower.errors[self._follow_errors_shown :]:
-            self.notify(problem, title="Following", severity="warning", timeout=10, markup=False)
-        self._follow_errors_shown = len(follower.errors)
+        await follower.stay_connected()  # a catch-up's problems arrive as Notices (on_engine_event)
 
     async def stop_downloads(self) -> None:
         """Cancel the scheduler's worker and wait: transfers save their state and resume next time.
@@ -242,7 +231,9 @@ class TadApp(App[None]):
 
     def on_engine_event(self, message: EngineEvent) -> None:
         if isinstance(message.event, Notice):
-            self.notify(message.event.text, timeout=8)
+            notice = message.event
+            severity = "warning" if notice.warning else "information"
+            self.notify(notice.text, title=notice.title, severity=severity, timeout=10 if notice.warning else 8, markup=False)
 
     def on_queue_changed(self, message: QueueChanged) -> None:
         self.query_one(QueuePane).reload()
