@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tad_tui.download.events import NewAudio, Notice
+from tad_tui.download.scheduler import ACTIVE
 from tad_tui.library.scan import group_info, scan_group, store_new, upsert_group
 from tad_tui.library.search.query import SearchFilters, parse_query
 from tad_tui.store import AudioFile, FileStatus, Follow, Priority, QueueEntry, QueueState, TelegramGroup
@@ -309,18 +310,23 @@ class Follower:
         return len(chosen)
 
     async def _worth_queueing(self, follow: Follow, rows: Sequence[AudioFile]) -> list[AudioFile]:
-        """The rows the follow's match takes that are not downloaded here already (by document)."""
+        """The rows the follow's match takes whose document is neither downloaded here already nor
+        queued (from this group or another: the same file posted twice is one file)."""
         if not rows:
             return []
         if follow.match:
             matched = await self.engine.matching_tracks(follow.match, [row.pk for row in rows])
             rows = [row for row in rows if row.pk in matched]
+        documents = [row.file_unique_id for row in rows]
         done = set(
-            await AudioFile.filter(
-                file_unique_id__in=[row.file_unique_id for row in rows], status=FileStatus.COMPLETED
-            ).values_list("file_unique_id", flat=True)
+            await AudioFile.filter(file_unique_id__in=documents, status=FileStatus.COMPLETED).values_list("file_unique_id", flat=True)
         )
-        return [row for row in rows if row.file_unique_id not in done and row.status != FileStatus.COMPLETED]
+        queued = set(
+            await QueueEntry.filter(audio__file_unique_id__in=documents, state__in=ACTIVE).values_list(
+                "audio__file_unique_id", flat=True
+            )
+        )
+        return [row for row in rows if row.file_unique_id not in done | queued and row.status != FileStatus.COMPLETED]
 
     def _lock(self, group_id: int) -> asyncio.Lock:
         return self._locks.setdefault(group_id, asyncio.Lock())

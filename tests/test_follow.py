@@ -379,7 +379,8 @@ async def test_an_edit_that_adds_audio_to_an_older_message_counts_once(rig: Rig)
     first = await AudioFile.filter(group_id=group_id).order_by("message_id").first()
     assert first is not None and first.message_id < audio.message_id
     await AudioFile.filter(id=first.pk).delete()  # as if it had been a text message when scanned…
-    older = replace(audio, message_id=first.message_id)  # …now edited to hold audio
+    document = replace(audio.location, document_id=int(first.file_unique_id))  # type: ignore[attr-defined]
+    older = replace(audio, message_id=first.message_id, location=document)  # …now edited to hold audio
     await follower.on_update(MessageUpdate("edited", group_id, (older.message_id,), older))  # type: ignore[attr-defined]
     await follower.on_update(MessageUpdate("edited", group_id, (older.message_id,), older))  # type: ignore[attr-defined]
     await follower.on_update(MessageUpdate("edited", group_id, (audio.message_id,), None))  # type: ignore[attr-defined]
@@ -401,3 +402,14 @@ async def test_a_deleted_message_cancels_its_queued_download_and_keeps_a_downloa
     assert entry.state == QueueState.CANCELLED
     again = await AudioFile.get(id=kept.pk)
     assert again.status == "completed" and again.local_path == "/music/kept.mp3"  # nothing of it deleted
+
+
+async def test_a_repost_of_a_file_already_queued_is_kept_in_the_library_but_not_queued_again(rig: Rig) -> None:
+    from tad_tui.telegram.source import MessageUpdate
+
+    follower, group_id, audio = await _follower_with_new_file(rig)
+    repost = replace(audio, message_id=audio.message_id + 1)  # the same document, posted again
+    await follower.on_update(MessageUpdate("new", group_id, (repost.message_id,), repost))  # type: ignore[attr-defined]
+    assert [event.file_id for event in rig.seen.new] == [audio.file_id]  # no "new" for what is on its way
+    assert await AudioFile.filter(group_id=group_id, message_id=repost.message_id).exists()
+    assert await QueueEntry.all().count() == 1
