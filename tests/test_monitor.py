@@ -25,9 +25,12 @@ from tad_tui.telegram.sim.catalogue import Catalogue
 from tad_tui.telegram.source import TelethonSource
 
 from helpers import run
+from test_ui_support import NoFigures
 
 
-class QuietProbe:
+class QuietProbe(NoFigures):
+    """One download running over four connections, two files queued, no waits and no limit."""
+
     async def queue_counts(self) -> dict[str, int]:
         return {"queued": 2}
 
@@ -39,24 +42,6 @@ class QuietProbe:
 
     def parts_in_flight(self) -> int:
         return 8
-
-    def flood_wait_seconds(self) -> float:
-        return 0.0
-
-    def premium_wait_seconds(self) -> float:
-        return 0.0
-
-    def account_pace_bps(self) -> int:
-        return 0
-
-    def bandwidth_limit(self) -> int:
-        return 0
-
-    def concurrency(self) -> None:
-        return None
-
-    def request_pace(self) -> dict[str, float]:
-        return {}
 
 
 def test_speed_meter_windows() -> None:

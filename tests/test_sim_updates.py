@@ -116,18 +116,25 @@ async def test_a_dropped_update_is_recovered_by_telethons_gap_handling(live_serv
         await client.disconnect()
 
 
-async def test_channel_difference_from_an_old_pts_is_exactly_what_was_missed(
-    small_catalogue: Catalogue, live_dir: Path
-) -> None:
-    server = _server(small_catalogue, live_dir)
+async def _stopped_after_a_post(server: SimulatedTelegram) -> tuple[MemorySession, int]:
+    """A client that followed the live channel until one post arrived, then stopped: its session
+    (Telethon saved the channel's pts in it) and that pts."""
     client, received = await _following(server)
     try:
         await received.until(lambda got: len(got) >= 1)
     finally:
         await client.disconnect()
-    session = client.session  # the same session: Telethon saved the channel's pts in it
-    seen = dict(session.get_update_states())[server.live.group.id].pts
-    assert seen >= max(received.messages)
+    session = client.session
+    pts = dict(session.get_update_states())[server.live.group.id].pts
+    assert pts >= max(received.messages)
+    return session, pts
+
+
+async def test_channel_difference_from_an_old_pts_is_exactly_what_was_missed(
+    small_catalogue: Catalogue, live_dir: Path
+) -> None:
+    server = _server(small_catalogue, live_dir)
+    session, seen = await _stopped_after_a_post(server)
     await asyncio.sleep(3 * INTERVAL + 0.05)  # three posts while nothing runs
     restarted, caught = await _following(server, session, catch_up=True)
     try:
@@ -188,13 +195,7 @@ async def test_a_too_long_difference_moves_telethon_to_the_channels_pts(
     small_catalogue: Catalogue, live_dir: Path
 ) -> None:
     server = _server(small_catalogue, live_dir)
-    client, received = await _following(server)
-    try:
-        await received.until(lambda got: len(got) >= 1)
-    finally:
-        await client.disconnect()
-    session = client.session
-    old = dict(session.get_update_states())[server.live.group.id].pts
+    session, old = await _stopped_after_a_post(server)
     await asyncio.sleep(2 * INTERVAL + 0.05)
     server.inject(FaultRule("GetChannelDifferenceRequest", damage="too_long"))
     restarted, caught = await _following(server, session, catch_up=True)

@@ -51,14 +51,16 @@ def held_engine(tmp_path: Path, source: TelethonSource, monitor: Monitor | None 
     paths.ensure()
     engine = Engine(ui_settings(tmp_path / "config.toml"), paths, source)
     engine.monitor = monitor or Monitor(
-        engine.events, lambda: _NoFigures(), output_dir=paths.downloads_dir, shared_file=None, max_memory_mb=512
+        engine.events, lambda: NoFigures(), output_dir=paths.downloads_dir, shared_file=None, max_memory_mb=512
     )
     gate = Gate(engine)
     engine.scheduler.admission = gate
     return engine, gate
 
 
-class _NoFigures:
+class NoFigures:
+    """A monitor's probe with nothing going on."""
+
     async def queue_counts(self) -> dict[str, int]:
         return {}
 
