@@ -42,7 +42,7 @@ from telethon import utils
 from telethon.tl import functions, types
 from telethon.tl.tlobject import TLRequest
 
-from tad_tui.telegram.sim.catalogue import Catalogue, DemoFile, DemoGroup, DemoMessage
+from tad_tui.telegram.sim.catalogue import GENERAL_TOPIC, Catalogue, DemoFile, DemoGroup, DemoMessage, DemoTopic
 from tad_tui.telegram.sim.errors import DropConnection, RpcErrorReply
 from tad_tui.telegram.sim.limits import AccountLimits, AccountPolicy
 from tad_tui.telegram.sim.live import LIVE_GROUP_ID, LiveChannel, Schedule
@@ -462,7 +462,10 @@ class SimulatedTelegram:
             return [file.document_id for file in tops if file is not None]
         if name in {"GetFileRequest", "GetFileHashesRequest"}:
             return [location.id] if isinstance(location, types.InputDocumentFileLocation) else []
-        peer = {"GetHistoryRequest": "peer", "SearchRequest": "peer", "GetMessagesRequest": "channel"}.get(name)
+        peer = {"GetHistoryRequest": "peer", "SearchRequest": "peer", "GetMessagesRequest": "channel",
+                "GetRepliesRequest": "peer", "GetForumTopicsRequest": "peer"}.get(name)
+        if name == "GetForumTopicsRequest" and hasattr(request, "channel"):  # the older layers' form
+            peer = "channel"
         if peer is None or not hasattr(request, peer):
             return []
         try:
@@ -788,6 +791,7 @@ class SimulatedTelegram:
             access_hash=group.access_hash,
             username=group.username or None,  # a private channel has none
             participants_count=1000 + len(group.messages),
+            forum=group.forum,
         )
 
     def _group_for(self, peer: Any) -> DemoGroup:
@@ -884,7 +888,13 @@ class SimulatedTelegram:
             attributes=attributes,
         )
 
-    def _message(self, group: DemoGroup, message: DemoMessage) -> types.Message:
+    def _message(self, group: DemoGroup, message: DemoMessage) -> Any:
+        sender = None if not group.megagroup else types.PeerUser(SELF_USER_ID)
+        if message.created_topic is not None:  # the service message that opened a forum topic
+            action = make(types.MessageActionTopicCreate, title=message.created_topic,
+                          icon_color=_topic_of(group, message.id).icon_color)
+            return make(types.MessageService, id=message.id, peer_id=types.PeerChannel(group.id),
+                        date=message.date, action=action, from_id=sender)
         media = None
         if message.file is not None:
             media = make(types.MessageMediaDocument, document=self.document(message.file))
@@ -895,8 +905,9 @@ class SimulatedTelegram:
             date=message.date,
             message=message.text,
             post=not group.megagroup,
-            from_id=None if not group.megagroup else types.PeerUser(SELF_USER_ID),
+            from_id=sender,
             media=media,
+            reply_to=_reply_header(message),
         )
 
     def _channel_messages(self, group: DemoGroup, messages: Iterable[Any], count: int) -> Any:
@@ -918,7 +929,11 @@ class SimulatedTelegram:
         # min_date / max_date (Unix times; 0: none) as the API documents them: messages sent after
         # min_date and before max_date, both excluded. Telethon sends None for 0 and reads a date back.
         after, before = _unix_time(request.min_date), _unix_time(request.max_date)
-        key = (group.id, type(request.filter), request.q, after, before, id(ordered), len(ordered))
+        # top_msg_id (newer layers): only that thread's messages, in a forum a topic's.
+        thread = getattr(request, "top_msg_id", None) or 0
+        key = (group.id, type(request.filter), request.q, after, before, thread, id(ordered), len(ordered))
+        if thread:
+            ordered = self._thread(group, thread)
         matching = self._search_cache.get(key)
         if matching is None:
             matching = [
@@ -928,6 +943,68 @@ class SimulatedTelegram:
             ]
             self._search_cache = {key: matching}
         return self._page(group, matching, request)
+
+    def _thread(self, group: DemoGroup, top_id: int) -> list[DemoMessage]:
+        """A thread's messages, newest first: in a forum, a topic's (its creation message included,
+        General's are those without a topic header); elsewhere the replies to ``top_id``."""
+        if group.forum:
+            if not any(topic.id == top_id for topic in group.topics):
+                raise RpcErrorReply(400, "TOPIC_ID_INVALID")
+            return [m for m in self._ordered[group.id] if _thread_of(m) == top_id]
+        if top_id not in self._messages[group.id]:
+            raise RpcErrorReply(400, "MSG_ID_INVALID")
+        return [m for m in self._ordered[group.id] if m.reply_to == top_id]
+
+    def _on_GetRepliesRequest(self, request: Any, **_: Any) -> Any:
+        """messages.getReplies: a thread's messages (a forum topic's by its id), paged as getHistory
+        pages (offset_id, add_offset, limit, min_id, max_id)."""
+        group = self._group_for(request.peer)
+        return self._page(group, self._thread(group, request.msg_id), request)
+
+    def _on_GetForumTopicsRequest(self, request: Any, **_: Any) -> Any:
+        """A forum's topics, the most recently active first, paged by the last one's top message
+        (offset_date, offset_id, offset_topic) and ``limit``; ``q`` finds titles. Older layers send it
+        as channels.getForumTopics (``channel``), newer as messages.getForumTopics (``peer``)."""
+        group = self._group_for(getattr(request, "channel", None) or getattr(request, "peer", None))
+        if not group.forum:
+            raise RpcErrorReply(400, "CHANNEL_FORUM_MISSING")
+        tops = {topic.id: self._thread(group, topic.id) for topic in group.topics}
+        topics = sorted((t for t in group.topics if tops[t.id]), key=lambda t: -tops[t.id][0].id)
+        if request.q:
+            topics = [t for t in topics if request.q.casefold() in t.title.casefold()]
+        count = len(topics)
+        if request.offset_id or request.offset_topic:
+            topics = [t for t in topics if (tops[t.id][0].id, t.id) < (request.offset_id or 2**31, request.offset_topic or 2**31)]
+        page = topics[: min(max(request.limit, 0), 100)]
+        return make(
+            types.messages.ForumTopics,
+            count=count,
+            topics=[self._forum_topic(group, topic, tops[topic.id]) for topic in page],
+            messages=[self._message(group, tops[topic.id][0]) for topic in page],
+            chats=[self.channel(group)],
+            users=[self.self_user()],
+            pts=self._pts(group),
+        )
+
+    def _forum_topic(self, group: DemoGroup, topic: DemoTopic, newest_first: list[DemoMessage]) -> Any:
+        top = newest_first[0].id
+        return make(
+            types.ForumTopic,
+            id=topic.id,
+            date=newest_first[-1].date,
+            peer=types.PeerChannel(group.id),
+            title=topic.title,
+            icon_color=topic.icon_color,
+            top_message=top,
+            read_inbox_max_id=top,
+            read_outbox_max_id=top,
+            unread_count=0,
+            unread_mentions_count=0,
+            unread_reactions_count=0,
+            from_id=types.PeerUser(SELF_USER_ID),
+            notify_settings=types.PeerNotifySettings(),
+            pinned=topic.id == GENERAL_TOPIC,
+        )
 
     def _on_GetHistoryRequest(self, request: Any, **_: Any) -> Any:
         group = self._group_for(request.peer)
@@ -1142,6 +1219,27 @@ class _Descending:
 
     def __getitem__(self, index: int) -> int:
         return -self._messages[index].id
+
+
+def _thread_of(message: DemoMessage) -> int:
+    """The forum topic a message is in: a creation message opens its own."""
+    return message.id if message.created_topic is not None else message.topic
+
+
+def _topic_of(group: DemoGroup, topic_id: int) -> DemoTopic:
+    return next(topic for topic in group.topics if topic.id == topic_id)
+
+
+def _reply_header(message: DemoMessage) -> Any:
+    """The reply header Telegram puts on a message: in a forum topic other than General, every
+    message has one (forum_topic, to the topic; a reply inside it names the replied message and
+    the topic as its top); in General only a reply has one, as outside forums."""
+    in_topic = message.topic > GENERAL_TOPIC
+    if not in_topic:
+        return types.MessageReplyHeader(reply_to_msg_id=message.reply_to) if message.reply_to else None
+    if message.reply_to and message.reply_to != message.topic:
+        return types.MessageReplyHeader(forum_topic=True, reply_to_msg_id=message.reply_to, reply_to_top_id=message.topic)
+    return types.MessageReplyHeader(forum_topic=True, reply_to_msg_id=message.topic)
 
 
 def _unix_time(value: Any) -> int:

@@ -549,11 +549,77 @@ def _private_group(ids: Ids) -> GroupPlan:
     return dataclasses.replace(group, deleted=PRIVATE_DELETED)
 
 
+# ---- @tad_demo_forum --------------------------------------------------------------------------
+
+FORUM_GROUP_ID = 1_000_000_016
+# The topics in order of creation: their ids are the ids of the messages that created them (2-5,
+# right after the welcome in General, topic 1).
+FORUM_TOPICS = ("Jazz Standards", "Field Recordings", "Live Sessions", "Live Requests")
+_JAZZ, _FIELD, _LIVE, _REQUESTS = range(2, 6)
+_GENERAL = 1
+# (topic, title, performer, format, seconds, replies to the n-th post of this list or None); None: a text post.
+_FORUM_POSTS: tuple[tuple[int, str, str, AudioFormat, int, int | None] | tuple[int, str], ...] = (
+    (_JAZZ, "Blue Lantern Waltz", "The Blue Lantern Trio", "mp3", 2, None),
+    (_FIELD, "Dawn Chorus, Wicken Fen", "Ines Calloway", "flac", 2, None),
+    (_REQUESTS, "Could someone post more brushes-on-snare ballads?"),
+    (_GENERAL, "Forum Jingle", "TAD Demo", "ogg", 1, None),
+    (_LIVE, "Live at the Corner Room: Opening", "Corner Room Quartet", "mp3", 3, None),
+    (_JAZZ, "Midnight on Rue Lepic", "Élodie Marchand", "ogg", 2, None),
+    (_FIELD, "Harbour Bells at Low Tide", "Ines Calloway", "mp3", 1, None),
+    (_JAZZ, "Blue Lantern Waltz (Alternate Take)", "The Blue Lantern Trio", "mp3", 2, 0),
+    (_REQUESTS, "Seconding that — and anything recorded in a church."),
+    (_LIVE, "Live at the Corner Room: Encore", "Corner Room Quartet", "flac", 2, None),
+    (_GENERAL, "Please post each recording in its topic.",),
+    (_FIELD, "Rain on a Tin Roof", "Tomasz Wrona", "ogg", 2, None),
+    (_JAZZ, "Slow Boat to Nowhere", "Élodie Marchand", "mp3", 1, None),
+    (_LIVE, "Soundcheck, Hall B", "Corner Room Quartet", "ogg", 1, None),
+    (_GENERAL, "Forum Jingle (Long)", "TAD Demo", "mp3", 2, None),
+    (_REQUESTS, "Thanks for the encore upload!"),
+)
+
+
+def _forum_group(ids: Ids) -> GroupPlan:
+    """A forum supergroup: a welcome in General, four topics created, then posts in each topic (one
+    a reply inside its topic); "Live Requests" holds text only."""
+    rng = random.Random(f"{CATALOGUE_SEED}:forum")
+    messages = [("Welcome to TAD Demo · Forum: one topic per kind of recording.", None, _GENERAL, 0, None)]
+    messages += [(f"Topic created: {title}", None, 0, 0, title) for title in FORUM_TOPICS]
+    posted: list[int] = []  # the message id of each post of _FORUM_POSTS
+    for post in _FORUM_POSTS:
+        posted.append(len(messages) + 1)
+        if len(post) == 2:
+            messages.append((post[1], None, post[0], 0, None))
+            continue
+        topic, title, performer, fmt, seconds, replies = post  # type: ignore[misc]
+        tags = (("title", title), ("artist", performer), ("album", "TAD Demo Forum"), ("genre", "Jazz"))
+        plan = _audio_file(
+            ids, rng, encoding=Encoding(fmt), seconds=seconds, sample_rate=11_025, channels=1, tags=tags,
+            file_name=f"{_slug(title)}.{fmt}", title=title, performer=performer,
+        )
+        reply_to = posted[replies] if replies is not None else 0
+        messages.append((f"{title} — {performer}", plan, topic, reply_to, None))
+    dates = _spread_dates(rng, _utc(2025, 9, 1, 10), _utc(2025, 10, 15), len(messages))
+    plans = [
+        MessagePlan(date, text, file, topic=topic, reply_to=reply_to, created_topic=created)
+        for date, (text, file, topic, reply_to, created) in zip(dates, messages, strict=True)
+    ]
+    group = _group(
+        ids,
+        group_id=FORUM_GROUP_ID,
+        title="TAD Demo · Forum",
+        username="tad_demo_forum",
+        megagroup=True,
+        about="A forum group: its recordings are sorted into topics.",
+        messages=plans,
+    )
+    return dataclasses.replace(group, forum=True)
+
+
 def build_demo_plan() -> CataloguePlan:
     """The whole demo catalogue as a plan: pure, deterministic, no I/O."""
     taken: set[int] = set()
     ids = Ids(f"{CATALOGUE_SEED}:ids", taken)
     classical, shared = _classical_group(ids)
     groups = (classical, _archive_group(ids), _mixes_group(ids), _hostile_group(ids, shared))
-    groups += (_private_group(ids),)
+    groups += (_private_group(ids), _forum_group(ids))
     return CataloguePlan(DEMO_PLAN_NAME, groups)

@@ -20,6 +20,7 @@ from tad_tui.telegram.sim.catalogue.model import (
     DemoMessage,
     FilePlan,
     GroupPlan,
+    MessagePlan,
 )
 
 
@@ -40,11 +41,18 @@ def _file_entry(file: FilePlan, size: int, md5: str) -> dict[str, Any]:
     }
 
 
+def _message_entry(number: int, message: MessagePlan) -> list[Any]:
+    entry: list[Any] = [number, int(message.date.timestamp()), message.text,
+                        message.file.document_id if message.file else None]
+    thread = {"topic": message.topic, "reply_to": message.reply_to, "created_topic": message.created_topic}
+    if any(thread.values()):  # only a forum's messages carry the fifth element
+        entry.append({key: value for key, value in thread.items() if value})
+    return entry
+
+
 def _group_entry(group: GroupPlan) -> dict[str, Any]:
-    messages = [
-        [number, int(m.date.timestamp()), m.text, m.file.document_id if m.file else None]
-        for number, m in group.kept()  # a deleted message is not served: its id stays a gap
-    ]
+    # a deleted message is not served: its id stays a gap
+    messages = [_message_entry(number, m) for number, m in group.kept()]
     return {
         "id": group.id,
         "access_hash": group.access_hash,
@@ -52,7 +60,8 @@ def _group_entry(group: GroupPlan) -> dict[str, Any]:
         "username": group.username,
         "megagroup": group.megagroup,
         "about": group.about,
-        "messages": messages,  # [id, unix time, text, document_id or null]
+        "messages": messages,  # [id, unix time, text, document_id or null, {topic, reply_to, created_topic}?]
+        "forum": group.forum,
     }
 
 
@@ -93,12 +102,17 @@ def _demo_file(root: Path, document_id: int, entry: dict[str, Any]) -> DemoFile:
 
 def _demo_group(entry: dict[str, Any], files: dict[int, DemoFile]) -> DemoGroup:
     messages = tuple(
-        DemoMessage(number, datetime.fromtimestamp(stamp, UTC), text, None if doc is None else files[doc])
-        for number, stamp, text, doc in entry["messages"]
+        DemoMessage(
+            number, datetime.fromtimestamp(stamp, UTC), text, None if doc is None else files[doc],
+            topic=thread[0].get("topic", 0) if thread else 0,
+            reply_to=thread[0].get("reply_to", 0) if thread else 0,
+            created_topic=thread[0].get("created_topic") if thread else None,
+        )
+        for number, stamp, text, doc, *thread in entry["messages"]
     )
     return DemoGroup(
         entry["id"], entry["access_hash"], entry["title"], entry["username"], entry["megagroup"], entry["about"],
-        messages,
+        messages, forum=bool(entry.get("forum", False)),
     )
 
 

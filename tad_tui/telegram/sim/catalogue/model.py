@@ -14,7 +14,7 @@ from tad_tui.telegram.sim.media import Encoding, Tags, Tone
 if TYPE_CHECKING:
     from tad_tui.telegram.sim.catalogue.generation import CatalogueRender
 
-CATALOGUE_VERSION = 2
+CATALOGUE_VERSION = 3
 MANIFEST_NAME = "manifest.json"
 DEMO_PLAN_NAME = "demo"
 DC_ID = 2
@@ -46,6 +46,23 @@ class DemoMessage:
     date: datetime  # tz-aware UTC
     text: str  # caption / message text
     file: DemoFile | None  # None = a text-only message
+    # In a forum group: the topic the message is in (1 = General, whose messages carry no reply
+    # header); 0 outside a forum. A topic's id is the id of the service message that created it.
+    topic: int = 0
+    reply_to: int = 0  # the message this one replies to (0: none)
+    created_topic: str | None = None  # a service message creating the topic of this title (its id)
+
+
+@dataclass(frozen=True)
+class DemoTopic:
+    id: int  # the id of the message that created it; 1 = General, which no message creates
+    title: str
+    icon_color: int
+
+
+GENERAL_TOPIC = 1
+GENERAL_TITLE = "General"
+GENERAL_COLOR = 0x6FB9F0
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,20 @@ class DemoGroup:
     megagroup: bool  # True = a supergroup, False = a broadcast channel
     about: str
     messages: tuple[DemoMessage, ...]  # ids increase; a deleted message leaves a gap
+    forum: bool = False  # a forum supergroup: its messages are in topics
+
+    @property
+    def topics(self) -> tuple[DemoTopic, ...]:
+        """A forum's topics, General first, then in order of creation; () outside a forum."""
+        if not self.forum:
+            return ()
+        created = tuple(DemoTopic(m.id, m.created_topic, _TOPIC_COLORS[m.id % len(_TOPIC_COLORS)])
+                        for m in self.messages if m.created_topic is not None)
+        return (DemoTopic(GENERAL_TOPIC, GENERAL_TITLE, GENERAL_COLOR), *created)
+
+
+# The colours Telegram allows for a topic's icon.
+_TOPIC_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
 
 
 @dataclass(frozen=True)
@@ -139,6 +170,9 @@ class MessagePlan:
     date: datetime
     text: str
     file: FilePlan | None
+    topic: int = 0  # see DemoMessage
+    reply_to: int = 0
+    created_topic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +185,7 @@ class GroupPlan:
     about: str
     messages: tuple[MessagePlan, ...]  # in date order; message ids are positions + 1
     deleted: tuple[int, ...] = ()  # ids of messages deleted since: gone from the chat, their ids not reused
+    forum: bool = False  # a forum supergroup (its messages say their topic)
 
     def kept(self) -> list[tuple[int, MessagePlan]]:
         """The messages still in the chat, with their ids."""
