@@ -57,6 +57,8 @@ class TelegramGroup(Model):
     last_message_id = fields.IntField(default=0)
     audio_count = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # A forum supergroup: its messages are sorted into topics (AudioFile.topic_id).
+    forum = fields.BooleanField(default=False, db_default=False)
 
     audio_files: fields.ReverseRelation[AudioFile]
 
@@ -114,6 +116,9 @@ class AudioFile(Model):
     file_reference = fields.BinaryField()
     dc_id = fields.IntField()
     posted_at = fields.DatetimeField()
+    # In a forum group: the topic it was posted in (1 = General) and that topic's title; None elsewhere.
+    topic_id = fields.IntField(null=True)
+    topic_title = fields.CharField(max_length=255, null=True)
 
     group_id: int
     queue_entry: fields.BackwardOneToOneRelation[QueueEntry]
