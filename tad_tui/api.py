@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from tad_tui.library.status import track_word
     from tad_tui.library.status import word as status_word
     from tad_tui.library.text import escape_unsafe, printable, track_name
+    from tad_tui.library.topics import TopicError
     from tad_tui.store.db import DATABASE_BUSY, StoreError, database_busy
     from tad_tui.store.models import FileStatus, Priority, QueueState
     from tad_tui.telegram.login import LoginError, LoginFlow, LoginStep
@@ -73,6 +74,7 @@ class GroupSummary:
     follow_match: str | None = None  # only new audio this search matches (None: every new file)
     last_new_title: str | None = None  # the last new file a follow queued, and when
     last_new_at: datetime | None = None
+    forum: bool = False  # a forum group: its tracks are sorted into topics (``Engine.topics``)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,12 +82,33 @@ class GroupSummary:
             "title": self.title,
             "username": self.username,
             "kind": self.kind,
+            "forum": self.forum,
             "audio_count": self.audio_count,
             "last_checked": self.last_checked.isoformat() if self.last_checked else None,
             "followed": self.followed,
             "follow_match": self.follow_match,
             "last_new": self.last_new_title,
             "last_new_at": self.last_new_at.isoformat() if self.last_new_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    """One topic of a forum group, with its audio in the library."""
+
+    id: int  # 1 = General
+    title: str
+    tracks: int  # audio files of this topic in the library (scanned)
+    last_message_id: int | None  # the topic's newest message, as Telegram last said (None: offline)
+    last_posted_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "tracks": self.tracks,
+            "last_message_id": self.last_message_id,
+            "last_posted_at": self.last_posted_at.isoformat() if self.last_posted_at else None,
         }
 
 
@@ -206,6 +229,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "read_desktop_export": ("tad_tui.library.desktop_export", "read_export"),
     **{name: ("tad_tui.library.import_export", name) for name in ("ExportImport", "ImportItem")},
     "ScanProgress": ("tad_tui.library.scan", "ScanProgress"),
+    "TopicError": ("tad_tui.library.topics", "TopicError"),
     "ScanResult": ("tad_tui.library.scan", "ScanResult"),
     **{name: ("tad_tui.library.search", name) for name in ("SearchFilters", "SearchHit", "SearchResult", "status_names")},
     "status_word": ("tad_tui.library.status", "word"),
@@ -275,6 +299,8 @@ __all__ = [
     "SourceError",
     "StatesChanged",
     "StoreError",
+    "TopicError",
+    "TopicSummary",
     "Track",
     "check_match",
     "concurrency_words",

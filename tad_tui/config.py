@@ -34,6 +34,7 @@ TEMPLATE_FIELDS = (
     "date",
     "genre",
     "group",
+    "topic",
     "message_id",
     "file_name",
     "ext",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from tad_tui.api import (
     GroupTrack,
     LinkedTracks,
     QueueRow,
+    TopicSummary,
     Track,
 )
 from tad_tui.audit import id_list, recorded
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchResult, SearchService
     from tad_tui.telegram.login import LoginFlow
-    from tad_tui.telegram.source import GroupInfo, Source
+    from tad_tui.telegram.source import GroupInfo, Source, TopicInfo
     from tad_tui.monitor import Monitor
 
 
@@ -196,12 +198,15 @@ class Engine:
         on_progress: Callable[[ScanProgress], None] | None = None,
         takeout: bool = False,
         window: ScanWindow | None = None,
+        topic: str | None = None,
     ) -> ScanResult:
         """Scan a group into the library; ``takeout`` reads it inside a Telegram data-export session;
-        ``window`` reads only that part of it (dates, message ids)."""
+        ``window`` reads only that part of it (dates, message ids); ``topic`` (an id or a title, see
+        ``find_topic``) only that topic of a forum group."""
         info = await self.resolve_group(key)
         await self.connect()
-        return await self.scan_info(info, on_progress=on_progress, takeout=takeout, window=window)
+        found = await self.find_topic(info, topic) if topic is not None else None
+        return await self.scan_info(info, on_progress=on_progress, takeout=takeout, window=window, topic=found)
 
     async def scan_info(
         self,
@@ -210,14 +215,56 @@ class Engine:
         on_progress: Callable[[ScanProgress], None] | None = None,
         takeout: bool = False,
         window: ScanWindow | None = None,
+        topic: TopicInfo | None = None,
     ) -> ScanResult:
         from tad_tui.library.scan import scan_group
 
         await self.connect()
+        if topic is not None:
+            info = replace(info, forum=True)  # Telegram listed its topics: a forum, whatever the library said
+        topic_id = topic.id if topic is not None else None
         if not takeout:
-            return await scan_group(self.source, info, on_progress=on_progress, window=window)
+            return await scan_group(self.source, info, on_progress=on_progress, window=window, topic=topic_id)
         async with self.source.takeout():
-            return await scan_group(self.source, info, on_progress=on_progress, window=window)
+            return await scan_group(self.source, info, on_progress=on_progress, window=window, topic=topic_id)
+
+    # ---- forum topics ---------------------------------------------------------------------------
+
+    async def find_topic(self, info: GroupInfo, text: str) -> TopicInfo:
+        """The topic of forum group ``info`` that ``text`` names (its id, or its title in any case and
+        accent form, a unique prefix enough); TopicError in words (listing the topics) for none, more
+        than one, or a group that is no forum."""
+        from tad_tui.library.topics import TopicError, find_topic
+
+        return find_topic(await self._telegram_topics(info, TopicError), text, info.title)
+
+    async def _telegram_topics(self, info: GroupInfo, refusal: type[Exception]) -> list[TopicInfo]:
+        from tad_tui.telegram.source import NotAForum
+
+        await self.connect()
+        try:
+            return await self.source.list_topics(info)
+        except NotAForum as error:
+            raise refusal(str(error)) from None
+
+    async def topics(self, key: str, *, refresh: bool = True) -> list[TopicSummary]:
+        """A forum group's topics, each with its audio in the library: as Telegram lists them (the most
+        recently active first), or with ``refresh=False`` those the library's tracks name (by id).
+        TopicError for a group that is no forum."""
+        from tad_tui.library.topics import TopicError
+
+        info = await self.resolve_group(key)
+        counts: dict[int | None, tuple[str | None, int]] = {}
+        for topic_id, title, tracks in await AudioFile.filter(group_id=info.group_id).group_by(
+            "topic_id", "topic_title"
+        ).annotate(tracks=Count("id")).values_list("topic_id", "topic_title", "tracks"):
+            counts[topic_id] = (title, counts.get(topic_id, (None, 0))[1] + tracks)
+        if not refresh:
+            return [TopicSummary(topic_id, title or str(topic_id), tracks, None, None)
+                    for topic_id, (title, tracks) in sorted(counts.items()) if topic_id is not None]
+        listed = await self._telegram_topics(info, TopicError)
+        return [TopicSummary(t.id, t.title, counts.get(t.id, (None, 0))[1], t.last_message_id, t.last_posted_at)
+                for t in listed]
 
     # ---- following ------------------------------------------------------------------------------
 
@@ -547,11 +594,13 @@ class Engine:
         return EntryLocation(path, False, path.is_file())
 
     async def select_for_download(
-        self, info: GroupInfo, *, limit: int | None = None, window: ScanWindow | None = None, match: str | None = None
+        self, info: GroupInfo, *, limit: int | None = None, window: ScanWindow | None = None, match: str | None = None,
+        topic: int | None = None,
     ) -> DownloadSelection:
         """The group's audio in message order: what still needs fetching, and what is already here;
-        only what lies in ``window`` and what ``match`` (the search language) matches, if given."""
-        to_fetch, already = await self._split_for_download(info)
+        only what lies in ``window``, in forum ``topic`` and what ``match`` (the search language)
+        matches, if given."""
+        to_fetch, already = await self._split_for_download(info, topic)
         if window is not None and window.bounded:
             to_fetch = [row for row in to_fetch if window.holds(row.message_id, row.posted_at)]
             already = [row for row in already if window.holds(row.message_id, row.posted_at)]
@@ -563,10 +612,11 @@ class Engine:
             to_fetch = to_fetch[:limit]
         return DownloadSelection(info, tuple(map(_track, to_fetch)), tuple(map(_track, already)))
 
-    async def group_tracks(self, group_id: int) -> list[GroupTrack]:
-        """A group's tracks in message order, each with its word: downloaded, queued (its queue state), new…"""
+    async def group_tracks(self, group_id: int, topic: int | None = None) -> list[GroupTrack]:
+        """A group's tracks (only forum ``topic``'s, if given) in message order, each with its word:
+        downloaded, queued (its queue state), new…"""
         info = await self.resolve_group(str(group_id))
-        to_fetch, already = await self._split_for_download(info)
+        to_fetch, already = await self._split_for_download(info, topic)
         queued = dict(await QueueEntry.filter(audio__group_id=group_id).values_list("audio_id", "state"))
         done = {row.pk for row in already}
         rows = sorted(to_fetch + already, key=lambda row: row.message_id)
@@ -578,8 +628,13 @@ class Engine:
             for row in rows
         ]
 
-    async def _split_for_download(self, info: GroupInfo) -> tuple[list[AudioFile], list[AudioFile]]:
-        return await _split_rows(await AudioFile.filter(group_id=info.group_id).order_by("message_id"))
+    async def _split_for_download(
+        self, info: GroupInfo, topic: int | None = None
+    ) -> tuple[list[AudioFile], list[AudioFile]]:
+        rows = AudioFile.filter(group_id=info.group_id)
+        if topic is not None:
+            rows = rows.filter(topic_id=topic)
+        return await _split_rows(await rows.order_by("message_id"))
 
     async def import_desktop_export(
         self,
@@ -714,7 +769,7 @@ def _queue_row(
 
 
 _GROUP_FIELDS = (
-    "group_id", "title", "username", "kind", "audio_count", "last_checked",
+    "group_id", "title", "username", "kind", "audio_count", "last_checked", "forum",
     "follow__id", "follow__match", "follow__last_new_title", "follow__last_new_at",
 )
 
@@ -731,6 +786,7 @@ def _group_summary(row: dict[str, Any]) -> GroupSummary:
         follow_match=row["follow__match"],
         last_new_title=row["follow__last_new_title"],
         last_new_at=row["follow__last_new_at"],
+        forum=bool(row["forum"]),
     )
 
 

@@ -164,6 +164,16 @@ def _range_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ids", metavar="A-B", type=_id_range, help=RANGE_HELP["ids"])
 
 
+TOPIC_HELP = (
+    "only this topic of a forum group: its id (see `tad-tui groups --topics GROUP`) or its title in any case "
+    "or accents (its start is enough); General is topic 1"
+)
+
+
+def _topic_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topic", metavar="ID|TITLE", type=_not_empty, help=TOPIC_HELP)
+
+
 def window_of(args: argparse.Namespace) -> Any:
     """The ScanWindow of --since, --until and --ids (UsageError if --since is after --until)."""
     from tad_tui.api import scan_window
@@ -199,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(groups, suppress=True)
     groups.add_argument("--json", action="store_true", help="print a JSON array")
     groups.add_argument("--offline", action="store_true", help="list the library's groups without asking Telegram")
+    groups.add_argument(
+        "--topics", metavar="GROUP", type=_group_name,
+        help="list the topics of this forum group instead (id, title, audio in the library); with --offline, "
+             "those the library's tracks name",
+    )
 
     scan = commands.add_parser("scan", help="scan a group's audio into the library (only newer messages after the first scan)")
     _common_options(scan, suppress=True)
@@ -206,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--json", action="store_true", help="print a JSON object")
     scan.add_argument("--takeout", action="store_true", help=TAKEOUT_HELP)
     _range_options(scan)
+    _topic_option(scan)
 
     download = commands.add_parser(
         "download", help="scan a group, queue its audio and download it (resumes what a previous run left)"
@@ -232,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--json", action="store_true", help="print one JSON object per line: events, then a summary")
     download.add_argument("--takeout", action="store_true", help=TAKEOUT_HELP + " (the scan before downloading)")
     _range_options(download)
+    _topic_option(download)
     download.add_argument(
         "--match", metavar="QUERY", type=_match_query,
         help="only the tracks this search matches (the search language of `tad-tui search`, e.g. "
@@ -391,6 +408,8 @@ def _print_json(value: Any) -> None:
 async def _groups(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.runtime import open_engine
 
+    if args.topics is not None:
+        return await _topics(args, settings, paths)
     async with open_engine(settings, paths, demo=args.demo, writer=not args.offline) as engine:
         groups = await engine.list_groups(refresh=not args.offline)
     if args.json:
@@ -415,19 +434,52 @@ async def _groups(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     return EXIT_OK
 
 
+async def _topics(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    """``groups --topics GROUP``: a forum group's topics and their audio in the library."""
+    from tad_tui.api import TopicError
+    from tad_tui.runtime import open_engine
+
+    async with open_engine(settings, paths, demo=args.demo, writer=not args.offline, connect=not args.offline) as engine:
+        try:
+            topics = await engine.topics(args.topics, refresh=not args.offline)
+        except TopicError as error:
+            raise UsageError(str(error)) from None
+    if args.json:
+        _print_json([topic.to_json() for topic in topics])
+        return EXIT_OK
+    from tad_tui.cli.output import print_table
+
+    print_table(
+        ("ID", "Topic", "Audio", "Last message"),
+        [
+            (str(t.id), t.title, str(t.tracks),
+             t.last_posted_at.astimezone().strftime("%Y-%m-%d %H:%M") if t.last_posted_at else "")
+            for t in topics
+        ],
+        numeric={0, 2},
+    )
+    return EXIT_OK
+
+
 async def _scan(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.cli.output import StatusLine
     from tad_tui.runtime import open_engine
 
     status = StatusLine(enabled=not args.json)
     window = window_of(args)
+    from tad_tui.api import TopicError
+
     async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
-        result = await engine.scan(
-            args.group,
-            on_progress=lambda p: status.show(f"Scanning {p.group.title}: {counted(p.new, 'new audio message')}…"),
-            takeout=args.takeout,
-            window=window,
-        )
+        try:
+            result = await engine.scan(
+                args.group,
+                on_progress=lambda p: status.show(f"Scanning {p.group.title}: {counted(p.new, 'new audio message')}…"),
+                takeout=args.takeout,
+                window=window,
+                topic=args.topic,
+            )
+        except TopicError as error:
+            raise UsageError(str(error)) from None
     status.clear()
     if args.json:
         group = result.group

@@ -203,7 +203,8 @@ def _reporter(as_json: bool) -> JsonLines | PlainLines:
 
 
 async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli import window_of
+    from tad_tui.api import TopicError
+    from tad_tui.cli import UsageError, window_of
     from tad_tui.runtime import open_engine
 
     window = window_of(args)  # a bad range is said before anything starts
@@ -216,10 +217,16 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
         async with open_engine(settings, paths, demo=args.demo, writer=True) as engine:
             engine.events.subscribe(reporter.handle)
             info = await engine.resolve_group(args.group)
-            reporter.note(f"Scanning {info.title}…")
+            try:
+                topic = await engine.find_topic(info, args.topic) if args.topic is not None else None
+            except TopicError as error:
+                raise UsageError(str(error)) from None
+            reporter.note(f"Scanning {info.title}" + (f" · {topic.title}…" if topic else "…"))
             await engine.warm_up_downloads()
-            scanned = await engine.scan_info(info, takeout=args.takeout, window=window)
-            selection = await engine.select_for_download(info, limit=args.limit, window=window, match=args.match)
+            scanned = await engine.scan_info(info, takeout=args.takeout, window=window, topic=topic)
+            selection = await engine.select_for_download(
+                info, limit=args.limit, window=window, match=args.match, topic=topic.id if topic else None
+            )
             chosen = list(selection.to_fetch)
             if args.interactive:
                 chosen = await asyncio.to_thread(pick_files, chosen)
@@ -227,9 +234,9 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
                 reporter.already(row)
             already = len(selection.already_downloaded)
             total = counted(scanned.total, "audio file")
-            if window.bounded or args.match:  # how many of them the range and the match took
+            if window.bounded or args.match or topic:  # how many of them the range, topic and match took
                 taken = len(selection.to_fetch) + len(selection.already_downloaded)
-                total += f" ({taken} of them {_chosen_by(args)})"
+                total += f" ({taken} of them {_chosen_by(args, topic.title if topic else None)})"
             reporter.note(f"{info.title}: {total}, {len(chosen)} to download, {already} already here")
             outcomes = await queue_and_run(engine, args, settings, reporter, chosen, info.title)
     finally:
@@ -237,8 +244,8 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
     return summary(args, outcomes, already)
 
 
-def _chosen_by(args: argparse.Namespace) -> str:
-    named = (("since", args.since), ("until", args.until), ("ids", args.ids))
+def _chosen_by(args: argparse.Namespace, topic: str | None) -> str:
+    named = (("in topic", topic), ("since", args.since), ("until", args.until), ("ids", args.ids))
     parts = [f"{word} {value}" for word, value in named if value]
     if args.match:
         parts.append(f"matching {args.match!r}")
@@ -268,6 +275,8 @@ def message_links(args: argparse.Namespace) -> list[MessageLink]:
             raise UsageError(f"-f/--file: {error}") from None
     if args.takeout:
         raise UsageError("--takeout reads a whole group; it does not apply to message links")
+    if getattr(args, "topic", None) is not None:
+        raise UsageError("--topic chooses within a group; it does not apply to message links")
     return links
 
 

@@ -400,5 +400,6 @@ def track_relative(audio: AudioFile, template: str) -> PurePosixPath:
         message_id=audio.message_id,
         file_name=audio.file_name,
         mime_type=audio.mime_type,
+        topic=audio.topic_title,
     )
     return render_relative(template, fields)

@@ -10,6 +10,8 @@ Field values, when missing (None, empty, or only dots, spaces and slashes after 
 - ``title``        → the stem of ``file_name`` → ``"Track <message_id>"``
 - ``performer``    → ``"Unknown Artist"``; ``album`` → ``"Unknown Album"``; ``group`` → ``"Unknown Group"``
 - ``date``, ``genre`` → ``""`` (a folder that renders empty is dropped)
+- ``topic``        → the forum topic's title ("General" for a forum's first topic); ``""`` outside a
+  forum group, so ``{group}/{topic}/{title}.{ext}`` files a channel's tracks under ``{group}/``
 - ``track_number`` → the part before any "/" ("3/12" → "3", "03" stays "03"), ``""`` when missing;
   with a format spec such as ``{track_number:02}`` it is that part as an integer, 0 when missing
 - ``file_name``    → Telegram's name without any folders in it → ``"<title>.<ext>"``
@@ -97,6 +99,7 @@ _MISSING_TEXT = {
     "group": "Unknown Group",
     "date": "",
     "genre": "",
+    "topic": "",
 }
 _FORBIDDEN = re.compile(r'[<>:"|?*/\\]')  # Windows' reserved characters; "/" and "\" are separators
 _SEPARATORS = re.compile(r"[/\\]")
@@ -123,6 +126,7 @@ class TrackFields:
     message_id: int
     file_name: str | None  # Telegram's file name attribute
     mime_type: str | None
+    topic: str | None = None  # the forum topic's title (None outside a forum group)
 
 
 # --- extension -------------------------------------------------------------------------------

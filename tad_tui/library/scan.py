@@ -13,7 +13,7 @@ from tad_tui.store.transactions import transaction
 
 from tad_tui import failpoints
 from tad_tui.library.ranges import ScanWindow
-from tad_tui.library.text import GROUP_TITLE_MAX, MIME_TYPE_MAX, TEXT_MAX, USERNAME_MAX, clean_text
+from tad_tui.library.text import GROUP_TITLE_MAX, MIME_TYPE_MAX, TEXT_MAX, TOPIC_TITLE_MAX, USERNAME_MAX, clean_text
 from tad_tui.store.db import DATABASE_BUSY, StoreError, database_busy
 from tad_tui.store.models import AudioFile, GroupKind, TelegramGroup
 from tad_tui.telegram.source import AudioInfo, GroupInfo, Source
@@ -55,6 +55,7 @@ async def upsert_group(info: GroupInfo) -> TelegramGroup:
                 "username": clean_text(info.username, max_length=USERNAME_MAX),
                 "kind": GroupKind(info.kind),
                 "access_hash": info.access_hash,
+                "forum": info.forum,
             },
         )
     return row
@@ -72,6 +73,7 @@ def group_info(row: TelegramGroup) -> GroupInfo:
         username=row.username,
         kind=str(row.kind),
         access_hash=row.access_hash,
+        forum=row.forum,
     )
 
 
@@ -165,6 +167,8 @@ def _row(group: TelegramGroup, audio: AudioInfo) -> dict[str, Any]:
         file_reference=location.file_reference,
         dc_id=location.dc_id,
         posted_at=audio.posted_at,
+        topic_id=audio.topic_id,
+        topic_title=clean_text(audio.topic_title, max_length=TOPIC_TITLE_MAX),
     )
 
 
@@ -174,11 +178,12 @@ async def scan_group(
     *,
     on_progress: Callable[[ScanProgress], None] | None = None,
     window: ScanWindow | None = None,
+    topic: int | None = None,
 ) -> ScanResult:
-    """Store the group's audio newer than the last scan (only ``window``'s part of it, if given);
-    a scan cut short is simply redone."""
+    """Store the group's audio newer than the last scan (only ``window``'s part of it, and only forum
+    ``topic``'s, if given); a scan cut short is simply redone."""
     try:
-        return await _scan(source, info, on_progress, window if window is not None and window.bounded else None)
+        return await _scan(source, info, on_progress, window if window is not None and window.bounded else None, topic)
     except Exception as error:
         if database_busy(error):  # each batch is one transaction: what was stored stays, the rest is redone
             raise StoreError(f"{DATABASE_BUSY}: close it, or wait and run the command again") from None
@@ -190,18 +195,20 @@ async def _scan(
     info: GroupInfo,
     on_progress: Callable[[ScanProgress], None] | None,
     window: ScanWindow | None,
+    topic: int | None = None,
 ) -> ScanResult:
     group = await upsert_group(info)
     after = group.last_message_id
-    # The cursor moves only over messages all read: with a window, if it starts at or before the cursor.
-    moves = window is None or await _window_reaches_cursor(group, window)
+    # The cursor moves only over messages all read: with a window, if it starts at or before the
+    # cursor; never after one topic (the other topics' messages above the cursor are still unread).
+    moves = topic is None and (window is None or await _window_reaches_cursor(group, window))
 
     def report(stored: Stored) -> None:
         if on_progress is not None:
             on_progress(ScanProgress(info, stored.new, max(after, stored.highest) if moves else after))
 
-    pages = (source.scan_audio(info, after_message_id=after) if window is None
-             else source.scan_audio(info, after_message_id=after, window=window))
+    pages = (source.scan_audio(info, after_message_id=after) if window is None and topic is None
+             else source.scan_audio(info, after_message_id=after, window=window, topic=topic))
     stored = await store_pages(group, pages, on_batch=report)
     if moves:
         group.last_message_id = max(after, stored.highest)

@@ -26,6 +26,7 @@ import unicodedata
 # search index and file-name rendering; group titles get Telegram's 255.
 TEXT_MAX = 1024
 GROUP_TITLE_MAX = 255
+TOPIC_TITLE_MAX = 255  # the store's column; Telegram's topic titles are at most 128
 USERNAME_MAX = 64  # the store's column; Telegram usernames are at most 32
 MIME_TYPE_MAX = 128
 CAPTION_MAX = 4096

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,13 +19,23 @@ from telethon import errors, utils
 from telethon.tl import functions, types
 
 from tad_tui.library.ranges import ScanWindow
-from tad_tui.library.text import CAPTION_MAX, GROUP_TITLE_MAX, MIME_TYPE_MAX, TEXT_MAX, USERNAME_MAX, clean_text
+from tad_tui.library.text import (
+    CAPTION_MAX,
+    GROUP_TITLE_MAX,
+    MIME_TYPE_MAX,
+    TEXT_MAX,
+    TOPIC_TITLE_MAX,
+    USERNAME_MAX,
+    clean_text,
+)
 from tad_tui.telegram.client import TadClient
 from tad_tui.telegram.login import LoginFlow, account_name, forget_session, log_out
 from tad_tui.words import counted
 
 log = logging.getLogger(__name__)
 SCAN_PAGE = 100
+TOPICS_PAGE = 100  # Telegram's most topics per getForumTopics answer
+GENERAL_TOPIC, GENERAL_TITLE = 1, "General"  # a forum's first topic, which no message created
 READ_AHEAD_PAGES = 2  # document pages fetched while the music pages are stored
 AUDIO_EXTENSIONS = frozenset({".mp3", ".m4a", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aac", ".wma", ".aiff"})
 
@@ -37,12 +47,23 @@ class GroupInfo:
     username: str | None
     kind: str  # "channel", "megagroup" or "chat"
     access_hash: int | None
+    forum: bool = False  # a forum supergroup: its messages are sorted into topics
 
     def input_peer(self) -> Any:
         peer = utils.resolve_id(self.group_id)
         if peer[1] is types.PeerChannel:
             return types.InputPeerChannel(peer[0], self.access_hash or 0)
         return types.InputPeerChat(peer[0])
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    """One topic of a forum group, as Telegram lists it."""
+
+    id: int  # the id of the message that created it; 1 = General
+    title: str
+    last_message_id: int  # the topic's newest message
+    last_posted_at: datetime | None  # when that was posted (None if Telegram did not send it)
 
 
 @dataclass(frozen=True)
@@ -73,6 +94,8 @@ class AudioInfo:
     title: str | None
     performer: str | None
     caption: str | None
+    topic_id: int | None = None  # in a forum group: the topic it was posted in (1 = General)
+    topic_title: str | None = None
 
     @property
     def file_id(self) -> str:
@@ -100,6 +123,10 @@ class SourceError(Exception):
     """A Telegram failure, in words a person understands."""
 
 
+class NotAForum(SourceError):
+    """Topics were asked of a group that is not a forum (Telegram: CHANNEL_FORUM_MISSING)."""
+
+
 class Source(Protocol):
     client: TadClient  # the downloader sends file parts over its extra connections
 
@@ -110,8 +137,9 @@ class Source(Protocol):
     async def resolve_group(self, key: str) -> GroupInfo: ...
     async def linked_messages(self, group: GroupInfo, first_id: int, last_id: int) -> dict[int, AudioInfo | None]: ...
     def scan_audio(
-        self, group: GroupInfo, *, after_message_id: int = 0, window: ScanWindow | None = None
+        self, group: GroupInfo, *, after_message_id: int = 0, window: ScanWindow | None = None, topic: int | None = None
     ) -> AsyncIterator[list[AudioInfo]]: ...
+    async def list_topics(self, group: GroupInfo) -> list[TopicInfo]: ...
     async def read_range(self, location: FileLocation, offset: int, limit: int) -> bytes: ...
     async def refresh_location(self, group: GroupInfo, message_id: int) -> FileLocation: ...
     async def audio_messages(self, group: GroupInfo, message_ids: Sequence[int]) -> dict[int, AudioInfo | None]: ...
@@ -288,25 +316,60 @@ class TelethonSource:
         searched for music and documents between the two ids, as a scan reads: its audio messages only.
         """
         peer = group.input_peer()
+        topics = await self._topic_titles(group)
         if first_id == last_id:
             message = await self.client.get_messages(peer, ids=first_id)
             if message is None:  # messageEmpty: deleted, or not posted yet
                 return {}
-            return {first_id: parse_audio(group.group_id, message)}
+            return {first_id: parse_audio(group.group_id, message, topics)}
         found: dict[int, AudioInfo | None] = {}
         for message_filter in (types.InputMessagesFilterMusic(), types.InputMessagesFilterDocument()):
             async for message in self.client.iter_messages(
                 peer, filter=message_filter, min_id=first_id - 1, max_id=last_id + 1, reverse=True, wait_time=0
             ):
-                audio = parse_audio(group.group_id, message)
+                audio = parse_audio(group.group_id, message, topics)
                 if audio is not None:
                     found[message.id] = audio
         return dict(sorted(found.items()))
 
+    async def list_topics(self, group: GroupInfo) -> list[TopicInfo]:
+        """A forum group's topics, the most recently active first (channels.getForumTopics, or
+        messages.getForumTopics on newer layers, paged by the last topic's top message). SourceError
+        for a group that is not a forum."""
+        if group.kind != "megagroup":  # only supergroups can be forums: not asked, as Telegram would refuse
+            raise NotAForum(f"{group.title} is not a forum group: it has no topics")
+        request_type = getattr(functions.messages, "GetForumTopicsRequest", None)
+        peer = group.input_peer()
+        if request_type is None:  # Telethon before layer 199: channels.getForumTopics
+            request_type, peer = functions.channels.GetForumTopicsRequest, utils.get_input_channel(peer)
+        found: dict[int, TopicInfo] = {}
+        offset_date, offset_id, offset_topic = None, 0, 0
+        while True:
+            try:
+                answer = await self._reader(request_type(peer, offset_date, offset_id, offset_topic, TOPICS_PAGE))
+            except errors.ChannelForumMissingError:
+                raise NotAForum(f"{group.title} is not a forum group: it has no topics") from None
+            dates = {m.id: m.date for m in answer.messages if isinstance(m, (types.Message, types.MessageService))}
+            page = [t for t in answer.topics if isinstance(t, types.ForumTopic) and t.id not in found]
+            for topic in page:
+                title = clean_text(topic.title, max_length=TOPIC_TITLE_MAX) or f"Topic {topic.id}"
+                found[topic.id] = TopicInfo(topic.id, title, topic.top_message, dates.get(topic.top_message))
+            if not page or len(found) >= answer.count:
+                return list(found.values())
+            last = page[-1]
+            offset_date, offset_id, offset_topic = dates.get(last.top_message), last.top_message, last.id
+
+    async def _topic_titles(self, group: GroupInfo) -> dict[int, str] | None:
+        """A forum's topic titles by id (what parse_audio files each track under); None elsewhere."""
+        if not group.forum:
+            return None
+        return {topic.id: topic.title for topic in await self.list_topics(group)}
+
     async def scan_audio(
-        self, group: GroupInfo, *, after_message_id: int = 0, window: ScanWindow | None = None
+        self, group: GroupInfo, *, after_message_id: int = 0, window: ScanWindow | None = None, topic: int | None = None
     ) -> AsyncIterator[list[AudioInfo]]:
-        """Audio messages newer than ``after_message_id`` (and in ``window``), oldest first, a page at a time.
+        """Audio messages newer than ``after_message_id`` (and in ``window``, and in forum ``topic``),
+        oldest first, a page at a time.
 
         Music (audio with an audio attribute) is filtered by the server; audio sent as a plain file
         is found among documents by its mime type or extension. Both searches are asked at once (a
@@ -314,12 +377,12 @@ class TelethonSource:
         documents', read ahead at most ``READ_AHEAD_PAGES`` pages.
         """
         peer = group.input_peer()
+        reading_as = _Reading(group, peer, await self._topic_titles(group), topic, after_message_id, window)
         documents: asyncio.Queue[list[AudioInfo] | BaseException | None] = asyncio.Queue(READ_AHEAD_PAGES)
 
         async def read_documents() -> None:
             try:
-                document_filter = types.InputMessagesFilterDocument()
-                async for page in self._audio_pages(group, peer, document_filter, after_message_id, window):
+                async for page in self._audio_pages(reading_as, types.InputMessagesFilterDocument()):
                     await documents.put(page)
             except Exception as error:  # given to the reader below, in its order
                 await documents.put(error)
@@ -328,7 +391,7 @@ class TelethonSource:
 
         reading = asyncio.create_task(read_documents())
         try:
-            async for page in self._audio_pages(group, peer, types.InputMessagesFilterMusic(), after_message_id, window):
+            async for page in self._audio_pages(reading_as, types.InputMessagesFilterMusic()):
                 yield page
             while (item := await documents.get()) is not None:
                 if isinstance(item, BaseException):
@@ -338,18 +401,19 @@ class TelethonSource:
             reading.cancel()
             await asyncio.gather(reading, return_exceptions=True)
 
-    async def _audio_pages(
-        self, group: GroupInfo, peer: Any, message_filter: Any, after_message_id: int, window: ScanWindow | None
-    ) -> AsyncIterator[list[AudioInfo]]:
+    async def _audio_pages(self, reading: _Reading, message_filter: Any) -> AsyncIterator[list[AudioInfo]]:
         page: list[AudioInfo] = []
-        if window is not None and window.bounded:
-            messages = self._window_messages(peer, message_filter, after_message_id, window)
+        window = reading.window
+        if reading.topic is not None or (window is not None and window.bounded):
+            messages = self._window_messages(
+                reading.peer, message_filter, reading.after_message_id, window or ScanWindow(), topic=reading.topic
+            )
         else:
             messages = self._reader.iter_messages(
-                peer, filter=message_filter, min_id=after_message_id, reverse=True, wait_time=0
+                reading.peer, filter=message_filter, min_id=reading.after_message_id, reverse=True, wait_time=0
             )
         async for message in messages:
-            audio = parse_audio(group.group_id, message)
+            audio = parse_audio(reading.group.group_id, message, reading.topics)
             if audio is not None and (window is None or window.holds(audio.message_id, audio.posted_at)):
                 page.append(audio)
             if len(page) >= SCAN_PAGE:
@@ -359,10 +423,11 @@ class TelethonSource:
             yield page
 
     async def _window_messages(
-        self, peer: Any, message_filter: Any, after_message_id: int, window: ScanWindow
+        self, peer: Any, message_filter: Any, after_message_id: int, window: ScanWindow, *, topic: int | None = None
     ) -> AsyncIterator[Any]:
         """The messages of ``window`` after ``after_message_id``, oldest first: messages.search with
-        its min_id/max_id and min_date/max_date, so Telegram sends only that part of the group.
+        its min_id/max_id and min_date/max_date (and top_msg_id for a forum ``topic``, as Telegram's
+        apps search a topic), so Telegram sends only that part of the group.
 
         Pages go from the oldest up (offset_id just above the last message read, add_offset -limit,
         as Telethon's reverse iteration does). The bounds are also checked here: the API documents
@@ -385,6 +450,7 @@ class TelethonSource:
             max_id=high,
             min_id=low,
             hash=0,
+            top_msg_id=topic,
         )
         while True:
             result = await self._reader(request)
@@ -432,6 +498,18 @@ class TelethonSource:
         return audio.location
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """What one scan reads: the group, its topic titles (a forum's), the topic and range asked for."""
+
+    group: GroupInfo
+    peer: Any
+    topics: dict[int, str] | None
+    topic: int | None
+    after_message_id: int
+    window: ScanWindow | None
+
+
 def _telegram_date(moment: datetime | None) -> datetime | None:
     """A bound as a TL date (an int32 of Unix time), or None where it cannot be one (past 2038):
     that bound is then kept here only."""
@@ -475,6 +553,7 @@ def _group_info(entity: Any) -> GroupInfo | None:
             username=clean_text(entity.username, max_length=USERNAME_MAX),
             kind=kind,
             access_hash=entity.access_hash,
+            forum=bool(getattr(entity, "forum", False)),
         )
     if isinstance(entity, types.Chat):
         return GroupInfo(
@@ -499,8 +578,19 @@ async def _hand_over(handler: UpdateHandler, update: MessageUpdate) -> None:
         log.exception("handling %s message %s of %s failed", update.kind, update.message_ids, update.group_id)
 
 
-def parse_audio(group_id: int, message: Any) -> AudioInfo | None:
-    """The audio document of a message, or None if it holds none (voice notes are not audio here)."""
+def topic_of(message: Any) -> int:
+    """The forum topic a message of a forum group is in: its reply header says so (forum_topic: the
+    top id of a reply inside the topic, else the message it answers, the topic's first); a message
+    without one is in General (1), as Telegram sends General's."""
+    header = getattr(message, "reply_to", None)
+    if isinstance(header, types.MessageReplyHeader) and header.forum_topic:
+        return int(header.reply_to_top_id or header.reply_to_msg_id or GENERAL_TOPIC)
+    return GENERAL_TOPIC
+
+
+def parse_audio(group_id: int, message: Any, topics: Mapping[int, str] | None = None) -> AudioInfo | None:
+    """The audio document of a message, or None if it holds none (voice notes are not audio here).
+    ``topics`` (a forum group's titles by topic id) files it under its topic."""
     document = getattr(message, "document", None)
     if not isinstance(document, types.Document):
         return None
@@ -532,7 +622,15 @@ def parse_audio(group_id: int, message: Any) -> AudioInfo | None:
         title=clean_text(audio_attribute.title if audio_attribute else None),
         performer=clean_text(audio_attribute.performer if audio_attribute else None),
         caption=clean_text(getattr(message, "message", None), max_length=CAPTION_MAX),
+        **_topic_fields(message, topics),
     )
+
+
+def _topic_fields(message: Any, topics: Mapping[int, str] | None) -> dict[str, Any]:
+    if topics is None:
+        return {}
+    topic = topic_of(message)
+    return {"topic_id": topic, "topic_title": topics.get(topic, GENERAL_TITLE if topic == GENERAL_TOPIC else None)}
 
 
 def _looks_like_audio(mime_type: str | None, file_name: str | None) -> bool:
