@@ -109,8 +109,10 @@ def test_groups_are_the_demo_channels(demo: Catalogue) -> None:
         "tad_demo_mixes": (1_000_000_003, "TAD Demo · DJ Mixes", False),
         "tad_demo_hostile": (1_000_000_004, "TAD Demo · Hostile Names", True),
         "": (1_000_000_077, "TAD Demo · Séances Privées", False),  # private: no username
+        "tad_demo_forum": (1_000_000_016, "TAD Demo · Forum", True),  # a forum supergroup
     }
     assert {g.username: (g.id, g.title, g.megagroup) for g in demo.groups} == expected
+    assert [g.username for g in demo.groups if g.forum] == ["tad_demo_forum"]
     for group in demo.groups:
         assert group.access_hash != 0 and INT64_MIN <= group.access_hash <= INT64_MAX
         assert group.about

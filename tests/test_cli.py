@@ -16,7 +16,9 @@ from tad_tui.paths import Paths
 from helpers import assert_one_clean_line, run
 
 # The private channel has no username (None in JSON): it is reached by its t.me/c/ link or its id.
-DEMO_USERNAMES = {"tad_demo_classical", "tad_demo_archive", "tad_demo_mixes", "tad_demo_hostile", "tad_demo_live", None}
+DEMO_USERNAMES = {
+    "tad_demo_classical", "tad_demo_archive", "tad_demo_mixes", "tad_demo_hostile", "tad_demo_live", "tad_demo_forum", None,
+}
 
 
 @pytest.fixture
