@@ -423,7 +423,7 @@ async def _groups(args: argparse.Namespace, settings: Any, paths: Any) -> int:
             (
                 g.title,
                 f"@{g.username}" if g.username else "",
-                g.kind,
+                "forum" if g.forum else g.kind,
                 str(g.audio_count),
                 g.last_checked.astimezone().strftime("%Y-%m-%d %H:%M") if g.last_checked else "never",
             )

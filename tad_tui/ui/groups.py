@@ -1,4 +1,5 @@
-"""The Groups pane: the account's groups, a group's tracks, scanning, queueing a selection, and following."""
+"""The Groups pane: the account's groups, a forum group's topics, a group's (or topic's) tracks,
+scanning, queueing a selection, and following."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from tad_tui.api import (
     Priority,
     SourceError,
     StatesChanged,
+    TopicError,
+    TopicSummary,
     check_match,
     status_word,
 )
@@ -50,6 +53,12 @@ TRACK_COLUMNS = (
     Column("Type", 4),
     Column("Status", 10),
 )
+TOPIC_COLUMNS = (
+    Column("Topic", 0),
+    Column("Audio", 6, "right"),
+    Column("Last post", 11),
+)
+ALL_TOPICS = 0  # the topic list's first row: every track of the forum group
 AGE_REDRAW_SECONDS = 60  # "Last scan" says minutes at its finest
 
 
@@ -64,6 +73,28 @@ class TrackRow:
     status: str  # a word of the panes (tad_tui.api.status_word): "new", "queued", "downloaded"…
 
 
+@dataclass(frozen=True)
+class TopicRow:
+    id: int  # the forum topic's id (1 = General), or ALL_TOPICS
+    title: str
+    tracks: int  # its audio in the library
+    last_posted_at: datetime | None  # None: not known (offline) or the all-topics row
+
+
+def topic_rows(topics: Sequence[TopicSummary]) -> list[TopicRow]:
+    """The topic list: every track first, then the topics as Telegram orders them (most recent first)."""
+    rows = [TopicRow(t.id, figures.clean(t.title), t.tracks, t.last_posted_at) for t in topics]
+    return [TopicRow(ALL_TOPICS, "All topics", sum(t.tracks for t in rows), None), *rows]
+
+
+def topic_cells(clock: Callable[[], datetime]) -> Callable[[TopicRow], Sequence[Cell]]:
+    def cells(topic: TopicRow) -> Sequence[Cell]:
+        last = figures.age(topic.last_posted_at, clock()) if topic.last_posted_at else ""
+        return (topic.title, str(topic.tracks), last)
+
+    return cells
+
+
 def group_cells(
     clock: Callable[[], datetime], following: Callable[[], bool] = lambda: False
 ) -> Callable[[GroupSummary], Sequence[Cell]]:
@@ -73,7 +104,7 @@ def group_cells(
         shown: tuple[Cell, ...] = (
             figures.clean(group.title),
             f"@{group.username}" if group.username else "",
-            group.kind,
+            "forum" if group.forum else group.kind,  # a forum opens on its topics
             str(group.audio_count),
             figures.age(group.last_checked, clock()),
         )
@@ -108,7 +139,8 @@ def track_cells(track: TrackRow) -> Sequence[Cell]:
 
 
 class GroupsPane(Vertical):
-    """Groups first; Enter opens a group's tracks, Escape goes back."""
+    """Groups first; Enter opens a group's tracks (a forum group's topics, then a topic's tracks),
+    Escape goes back a level."""
 
     HELP_TITLE = "Groups pane"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -117,6 +149,11 @@ class GroupsPane(Vertical):
         Binding("a", "mark_new", "Select new", show=False, tooltip="Select every track not downloaded or queued", id="groups.select_new"),
         Binding("e", "enqueue", "Queue", tooltip="Queue the selected tracks (or this one) at normal priority", id="groups.enqueue"),
         Binding("E", "enqueue_with_priority", "Queue as…", tooltip="Queue the selected tracks with a priority you choose", id="groups.enqueue_priority"),
+        # Two bindings of one key: the one enabled (check_action) is the one shown and run.
+        Binding(
+            "escape,backspace", "back_to_topics", "Topics", tooltip="Back to the forum group's topics",
+            id="groups.topics",
+        ),
         Binding("escape,backspace", "back", "Groups", tooltip="Back to the list of groups", id="groups.back"),
         Binding(
             "f", "follow", "Follow",
@@ -125,14 +162,15 @@ class GroupsPane(Vertical):
         ),
         Binding("ctrl+r", "reload", "Refresh", show=False, tooltip="Ask Telegram for the groups again", id="groups.refresh"),
     ]
-    TRACK_ACTIONS: ClassVar[set[str]] = {"toggle_mark", "mark_new", "enqueue", "enqueue_with_priority", "back"}
+    TRACK_ACTIONS: ClassVar[set[str]] = {"toggle_mark", "mark_new", "enqueue", "enqueue_with_priority"}
     GROUP_ACTIONS: ClassVar[set[str]] = {"follow"}  # on the list of groups only
     NEW_AUDIO_RELOAD_S = 0.5  # a burst of new audio (a catch-up) reads the groups once
 
     def __init__(self, engine: Engine, clock: Callable[[], datetime], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.engine = engine
-        self.group: GroupSummary | None = None  # the group whose tracks are open
+        self.group: GroupSummary | None = None  # the group whose tracks (or topics) are open
+        self.topic: TopicRow | None = None  # the forum topic whose tracks are open
         self._scanning: set[int] = set()
         self._status_group: int | None = None  # the group the status line speaks of
         self._clock = clock
@@ -148,6 +186,9 @@ class GroupsPane(Vertical):
             markable=True,
             id="track-list",
         )
+        self._topics = RowTable[TopicRow](
+            TOPIC_COLUMNS, topic_cells(clock), lambda t: t.id, empty_text="Loading topics…", id="topic-list",
+        )
 
     def compose(self) -> ComposeResult:
         status = Label("", id="groups-status")
@@ -155,6 +196,9 @@ class GroupsPane(Vertical):
         yield status
         with ContentSwitcher(initial="group-list", id="groups-switcher"):
             yield self._groups
+            with Vertical(id="topics-view"):
+                yield Label("", id="topics-title")
+                yield self._topics
             with Vertical(id="tracks-view"):
                 yield Label("", id="tracks-title")
                 yield self._tracks
@@ -167,15 +211,24 @@ class GroupsPane(Vertical):
         """Redraw the group rows: "Last scan" is an age, and a drawn line is cached until its row changes."""
         self._groups.set_rows(self._groups.rows)
 
+    @property
+    def _at_topics(self) -> bool:
+        """The open group is a forum and no topic of it is open: its topic list shows."""
+        return self.group is not None and self.group.forum and self.topic is None
+
     def focus_list(self) -> None:
         # At once, not at the next message (Widget.focus): a key typed right after F1 must land here.
-        self.screen.set_focus(self._tracks if self.group else self._groups)
+        self.screen.set_focus(self._groups if self.group is None else self._topics if self._at_topics else self._tracks)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.TRACK_ACTIONS:
-            return self.group is not None
+            return self.group is not None and not self._at_topics
         if action in self.GROUP_ACTIONS:
             return self.group is None
+        if action == "back_to_topics":
+            return self.topic is not None
+        if action == "back":
+            return self.group is not None and self.topic is None
         return True
 
     def _status(self, text: str, group_id: int | None = None) -> None:
@@ -211,32 +264,90 @@ class GroupsPane(Vertical):
         if event.table is self._groups:
             event.stop()
             self.open_group(event.row)
+        elif event.table is self._topics:
+            event.stop()
+            self.open_topic(event.row)
 
     def open_group(self, group: GroupSummary) -> None:
-        self.group = group
+        """Open a group: its tracks, or a forum group's topics."""
+        self.group, self.topic = group, None
         if self._status_group is not None and self._status_group != group.id:
             self._status("")  # "DJ Mixes: 5 new" is not news about the group now open
+        if not group.forum:
+            self._open_tracks()
+            return
+        self._topics.set_rows([], keep_cursor=False)
+        self._topics.empty_text = "Loading topics…"
+        self.query_one("#topics-title", Label).update(Content(f"{figures.clean(group.title)} · topics"))
+        self._show("topics-view", self._topics)
+        self.load_topics(group)
+
+    def open_topic(self, topic: TopicRow) -> None:
+        """Open one topic of the forum group open: its tracks only (every track for "All topics")."""
+        if self.group is None:
+            return
+        self.topic = topic
+        self._open_tracks()
+
+    def _open_tracks(self) -> None:
         self._tracks.set_rows([], keep_cursor=False)
         self._tracks.marked.clear()
         self._show_tracks_title()
-        self.query_one(ContentSwitcher).current = "tracks-view"
-        self._tracks.focus()
+        self._show("tracks-view", self._tracks)
+        self._load_open_tracks()
+
+    def _show(self, view: str, table: RowTable) -> None:  # type: ignore[type-arg]
+        self.query_one(ContentSwitcher).current = view
+        table.focus()
         self.refresh_bindings()
-        self.load_tracks(group)
 
     def action_back(self) -> None:
         if self.group is None:
             return
         self._groups.go_to_key(self.group.id)
-        self.group = None
-        self.query_one(ContentSwitcher).current = "group-list"
-        self._groups.focus()
-        self.refresh_bindings()
+        self.group, self.topic = None, None
+        self._show("group-list", self._groups)
+
+    def action_back_to_topics(self) -> None:
+        if self.group is None or self.topic is None:
+            return
+        self._topics.go_to_key(self.topic.id)
+        self.topic = None
+        self._show("topics-view", self._topics)
+        self.load_topics(self.group)  # the counts may have changed (a scan, downloads)
 
     def action_reload(self) -> None:
         self.load_groups(refresh=True)
+        self._reload_open()
+
+    def _reload_open(self) -> None:
+        """Read again what the open group shows: its topics or its tracks."""
+        if self.group is None:
+            return
+        if self._at_topics:
+            self.load_topics(self.group)
+        else:
+            self._load_open_tracks()
+
+    def _load_open_tracks(self) -> None:
         if self.group is not None:
-            self.load_tracks(self.group)
+            self.load_tracks(self.group, self.topic.id if self.topic and self.topic.id != ALL_TOPICS else None)
+
+    # ---- topics -------------------------------------------------------------------------------
+
+    @work(group="topics", exclusive=True, exit_on_error=False)
+    async def load_topics(self, group: GroupSummary) -> None:
+        """A forum group's topics as Telegram lists them; the library's when Telegram cannot be asked."""
+        try:
+            topics = await self.engine.topics(str(group.id))
+        except TopicError as error:
+            self._topics.empty_text = str(error)
+            topics = []
+        except (SourceError, ConnectionError, OSError) as error:
+            self._status(f"Could not ask Telegram for the topics of {figures.clean(group.title)}: {error}", group.id)
+            topics = await self.engine.topics(str(group.id), refresh=False)
+        if self.group is not None and self.group.id == group.id:
+            self._topics.set_rows(topic_rows(topics))
 
     # ---- tracks -------------------------------------------------------------------------------
 
@@ -245,11 +356,12 @@ class GroupsPane(Vertical):
             return
         marked = len(self._tracks.marked)
         downloaded = sum(1 for t in self._tracks.rows if t.status == "downloaded")
-        text = f"{figures.clean(self.group.title)} · {counted(len(self._tracks.rows), 'track')}, {downloaded} downloaded"
+        where = figures.clean(self.group.title) + (f" › {self.topic.title}" if self.topic is not None else "")
+        text = f"{where} · {counted(len(self._tracks.rows), 'track')}, {downloaded} downloaded"
         self.query_one("#tracks-title", Label).update(Content(text + (f" · {marked} selected" if marked else "")))
 
     @work(group="tracks", exclusive=True, exit_on_error=False)
-    async def load_tracks(self, group: GroupSummary) -> None:
+    async def load_tracks(self, group: GroupSummary, topic: int | None = None) -> None:
         tracks = [
             TrackRow(
                 id=listed.track.id,
@@ -260,9 +372,9 @@ class GroupsPane(Vertical):
                 format=figures.audio_format(listed.track.mime_type, listed.track.file_name),
                 status=listed.word,
             )
-            for listed in await self.engine.group_tracks(group.id)
+            for listed in await self.engine.group_tracks(group.id, topic)
         ]
-        if self.group is not None and self.group.id == group.id:
+        if self.group is not None and self.group.id == group.id and not self._at_topics:
             self._tracks.set_rows(tracks)
             self._show_tracks_title()
 
@@ -304,8 +416,7 @@ class GroupsPane(Vertical):
         def reload() -> None:
             self._reload_pending = False
             self.load_groups(refresh=False)
-            if self.group is not None:
-                self.load_tracks(self.group)
+            self._reload_open()
 
         self.set_timer(self.NEW_AUDIO_RELOAD_S, reload)
 
@@ -460,7 +571,7 @@ class GroupsPane(Vertical):
         self._status(f"{message.title}: {message.new} new, {message.total} in the library", message.group_id)
         self.load_groups(refresh=False)
         if self.group is not None and self.group.id == message.group_id:
-            self.load_tracks(self.group)
+            self._reload_open()
 
 
 def _by_title(groups: list[GroupSummary]) -> list[GroupSummary]:
