@@ -175,6 +175,24 @@ def test_group_tracks(snap_compare: Any, demo_app: DemoApp, size: tuple[int, int
     assert snap_compare(demo_app, terminal_size=size, run_before=open_classical)
 
 
+def test_forum_topics(snap_compare: Any, demo_app: DemoApp) -> None:
+    """A forum group opened on its topics, scanned, the cursor on one of them."""
+
+    async def open_forum(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.app.engine.scan("@tad_demo_forum")
+        groups = pilot.app.query_one(GroupsPane)
+        groups.load_groups(refresh=False)
+        await settle(pilot)
+        groups._groups.go_to(next(i for i, g in enumerate(groups._groups.rows) if g.username == "tad_demo_forum"))
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("down", "down")
+        assert [t.tracks for t in groups._topics.rows] == [12, 0, 2, 3, 4, 3]
+
+    assert snap_compare(demo_app, terminal_size=(80, 24), run_before=open_forum)
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_queue_pane(snap_compare: Any, demo_app: DemoApp, size: tuple[int, int]) -> None:
     async def queue_with_live_entries(pilot: Pilot[Any]) -> None:

@@ -89,7 +89,9 @@ def topic_rows(topics: Sequence[TopicSummary]) -> list[TopicRow]:
 
 def topic_cells(clock: Callable[[], datetime]) -> Callable[[TopicRow], Sequence[Cell]]:
     def cells(topic: TopicRow) -> Sequence[Cell]:
-        last = figures.age(topic.last_posted_at, clock()) if topic.last_posted_at else ""
+        posted, now = topic.last_posted_at, clock()
+        # A post "after now" (a clock behind Telegram's) says its date rather than "just now".
+        last = "" if posted is None else figures.age(posted, now) if posted <= now else posted.date().isoformat()
         return (topic.title, str(topic.tracks), last)
 
     return cells
