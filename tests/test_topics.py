@@ -76,6 +76,13 @@ def test_groups_topics_lists_the_forum_topics_as_telegram_does(dirs, demo_catalo
     # One topic read: the other topics' messages are still unread, so the scan cursor stays.
     assert library(dirs, f"SELECT forum, last_message_id FROM telegram_group WHERE group_id = {FORUM_ID}") == [(1, 0)]
 
+    # Tracks stored before the topics were known (a library from before them) are filed by a topic scan.
+    with closing(sqlite3.connect(Path(dirs["data"]) / "library.sqlite3")) as db, db:
+        db.execute(f"UPDATE audio_file SET topic_id = NULL, topic_title = NULL WHERE group_id = {FORUM_ID}")
+    again = tad(dirs, "scan", FORUM, "--topic", "2")
+    assert again.returncode == 0, again.stderr
+    assert "0 new" in again.stdout and library(dirs, "SELECT DISTINCT topic_id FROM audio_file") == [(2,)]
+
     table = tad(dirs, "groups", "--topics", "@" + FORUM)
     assert table.returncode == 0, table.stderr
     rows = {line.split()[0]: line for line in table.stdout.splitlines()[2:]}

@@ -144,7 +144,22 @@ async def store_new(group: TelegramGroup, batch: Sequence[AudioInfo]) -> int:
     known = {row[0] for row in found}
     rows = [_row(group, audio) for audio in batch if audio.message_id not in known]
     await insert_rows(AudioFile, rows)
+    await _file_under_topics(group, [audio for audio in batch if audio.message_id in known])
     return len(rows)
+
+
+async def _file_under_topics(group: TelegramGroup, stored: Sequence[AudioInfo]) -> None:
+    """Tracks stored before their forum's topics were known get the topic they were read with."""
+    topics = [
+        (audio.topic_id, clean_text(audio.topic_title, max_length=TOPIC_TITLE_MAX), group.group_id, audio.message_id)
+        for audio in stored if audio.topic_id is not None
+    ]
+    if topics:
+        await AudioFile._meta.db.execute_many(
+            "UPDATE audio_file SET topic_id = ?, topic_title = ? WHERE group_id = ? AND message_id = ? "
+            "AND topic_id IS NULL",
+            topics,
+        )
 
 
 def _row(group: TelegramGroup, audio: AudioInfo) -> dict[str, Any]:
@@ -199,6 +214,8 @@ async def _scan(
 ) -> ScanResult:
     group = await upsert_group(info)
     after = group.last_message_id
+    if topic is not None and await AudioFile.filter(group_id=group.group_id, topic_id=None).exists():
+        after = 0  # tracks stored before the topics were known: the topic is read whole, filing them
     # The cursor moves only over messages all read: with a window, if it starts at or before the
     # cursor; never after one topic (the other topics' messages above the cursor are still unread).
     moves = topic is None and (window is None or await _window_reaches_cursor(group, window))
