@@ -238,7 +238,8 @@ async def run_download(args: argparse.Namespace, settings: Any, paths: Any) -> i
                 taken = len(selection.to_fetch) + len(selection.already_downloaded)
                 total += f" ({taken} of them {_chosen_by(args, topic.title if topic else None)})"
             reporter.note(f"{info.title}: {total}, {len(chosen)} to download, {already} already here")
-            outcomes = await queue_and_run(engine, args, settings, reporter, chosen, info.title)
+            batch = info.title + (f" › {topic.title}" if topic else "")
+            outcomes = await queue_and_run(engine, args, settings, reporter, chosen, batch)
     finally:
         reporter.close()
     return summary(args, outcomes, already)

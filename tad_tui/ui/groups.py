@@ -164,7 +164,10 @@ class GroupsPane(Vertical):
         ),
         Binding("ctrl+r", "reload", "Refresh", show=False, tooltip="Ask Telegram for the groups again", id="groups.refresh"),
     ]
-    TRACK_ACTIONS: ClassVar[set[str]] = {"toggle_mark", "mark_new", "enqueue", "enqueue_with_priority"}
+    # Keys of an open group (its tracks; the two "back" keys at its topics too), never of the list of groups.
+    TRACK_ACTIONS: ClassVar[set[str]] = {
+        "toggle_mark", "mark_new", "enqueue", "enqueue_with_priority", "back", "back_to_topics",
+    }
     GROUP_ACTIONS: ClassVar[set[str]] = {"follow"}  # on the list of groups only
     NEW_AUDIO_RELOAD_S = 0.5  # a burst of new audio (a catch-up) reads the groups once
 
@@ -223,14 +226,14 @@ class GroupsPane(Vertical):
         self.screen.set_focus(self._groups if self.group is None else self._topics if self._at_topics else self._tracks)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.TRACK_ACTIONS:
-            return self.group is not None and not self._at_topics
-        if action in self.GROUP_ACTIONS:
-            return self.group is None
         if action == "back_to_topics":
             return self.topic is not None
         if action == "back":
             return self.group is not None and self.topic is None
+        if action in self.TRACK_ACTIONS:
+            return self.group is not None and not self._at_topics
+        if action in self.GROUP_ACTIONS:
+            return self.group is None
         return True
 
     def _status(self, text: str, group_id: int | None = None) -> None:
@@ -459,7 +462,8 @@ class GroupsPane(Vertical):
         if not wanted:
             self.notify("Those tracks are already downloaded", severity="warning")
             return
-        result = await self.engine.enqueue([t.id for t in wanted], priority=priority, batch_name=group.title)
+        batch = group.title + (f" › {self.topic.title}" if self.topic and self.topic.id != ALL_TOPICS else "")
+        result = await self.engine.enqueue([t.id for t in wanted], priority=priority, batch_name=batch)
         queued = await self.engine.queued_tracks(result.entry_ids)
         for track in wanted:
             if track.id in queued:
