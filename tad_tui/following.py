@@ -27,7 +27,7 @@ import contextvars
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -258,13 +258,29 @@ class Follower:
             await self._queue_new(update.group_id, edited=update if update.kind == "edited" else None)
 
     async def _store(self, group: TelegramGroup, update: MessageUpdate, *, advance: bool) -> None:
+        audio = update.audio
+        if audio is not None and audio.topic_id is not None and audio.topic_title is None:
+            audio = replace(audio, topic_title=await self._topic_title(group, audio.topic_id))
         async with transaction():
-            if update.audio is not None:
-                await store_new(group, [update.audio])
+            if audio is not None:
+                await store_new(group, [audio])
             if advance:
                 group.last_message_id = max(group.last_message_id, *update.message_ids)
                 group.audio_count = await AudioFile.filter(group_id=group.group_id).count()
                 await group.save(update_fields=["last_message_id", "audio_count"])
+
+    async def _topic_title(self, group: TelegramGroup, topic_id: int) -> str | None:
+        """A forum topic's title: as the library knows it, or as Telegram lists it (a topic opened
+        since the last scan); None when neither can tell (the track is filed under the id alone)."""
+        known = await AudioFile.filter(group_id=group.group_id, topic_id=topic_id, topic_title__isnull=False).first()
+        if known is not None:
+            return known.topic_title
+        try:
+            topics = await self.engine.source.list_topics(group_info(group))
+        except (SourceError, OSError, ConnectionError) as error:
+            log.warning("%s: the title of topic %d is unknown: %s", group.title, topic_id, error)
+            return None
+        return next((topic.title for topic in topics if topic.id == topic_id), None)
 
     async def _on_deleted(self, update: MessageUpdate) -> None:
         rows = await AudioFile.filter(group_id=update.group_id, message_id__in=list(update.message_ids))

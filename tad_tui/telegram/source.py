@@ -485,9 +485,10 @@ class TelethonSource:
         if not wanted:
             return {}
         messages = await self.client.get_messages(group.input_peer(), ids=wanted)
+        topics = await self._topic_titles(group)
         found: dict[int, AudioInfo | None] = dict.fromkeys(wanted)
         for message_id, message in zip(wanted, messages, strict=True):
-            found[message_id] = parse_audio(group.group_id, message) if message is not None else None
+            found[message_id] = parse_audio(group.group_id, message, topics) if message is not None else None
         return found
 
     async def refresh_location(self, group: GroupInfo, message_id: int) -> FileLocation:
@@ -567,8 +568,11 @@ def _group_info(entity: Any) -> GroupInfo | None:
 
 
 def _message_update(kind: str, event: Any) -> MessageUpdate:
+    """A pushed message, filed under its topic when the chat is a forum (Telegram sends the chat with
+    the update; its title is the follower's to find, the push names only the topic's id)."""
     message = event.message
-    return MessageUpdate(kind, event.chat_id, (message.id,), parse_audio(event.chat_id, message))
+    forum = bool(getattr(event.chat, "forum", False))
+    return MessageUpdate(kind, event.chat_id, (message.id,), parse_audio(event.chat_id, message, {} if forum else None))
 
 
 async def _hand_over(handler: UpdateHandler, update: MessageUpdate) -> None:
