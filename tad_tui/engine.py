@@ -44,6 +44,7 @@ from tad_tui.store.models import AudioFile, FileStatus, Priority, QueueEntry, Qu
 # Scanning and the Telegram source (Telethon, ~0.15 s to import) load when a command reaches
 # Telegram: read-only commands (queue, search, performance) never import them.
 if TYPE_CHECKING:
+    from tad_tui.library.cleanup import Removal, Verification
     from tad_tui.download.concurrency import Concurrency
     from tad_tui.download.scheduler import Enqueued, PriorityChange, Scheduler
     from tad_tui.following import Follower, FollowInfo
@@ -346,6 +347,32 @@ class Engine:
                 matched.update(hit.id for hit in result.hits)
         return matched
 
+    async def track_ids(self, file_ids: Sequence[str]) -> tuple[list[int], list[str]]:
+        """The tracks (Track.id) of these file ids (GROUP_MESSAGE, as ``search --json`` lists them),
+        and the file ids that no track of the library has."""
+        found = dict(await AudioFile.filter(file_id__in=list(dict.fromkeys(file_ids))).values_list("file_id", "id"))
+        return [found[f] for f in dict.fromkeys(file_ids) if f in found], [f for f in dict.fromkeys(file_ids) if f not in found]
+
+    async def all_matching(self, query: str, *, downloaded_only: bool = False) -> list[int]:
+        """Every track (Track.id) ``query`` matches in full (all its words and filters); only those
+        whose file is or was on disk if ``downloaded_only``."""
+        from tad_tui.library.cleanup import downloaded_ids
+
+        ids = await downloaded_ids() if downloaded_only else await AudioFile.all().values_list("id", flat=True)
+        return sorted(await self.matching_tracks(query, ids)) if query.strip() else sorted(ids)
+
+    async def remove_tracks(self, track_ids: Sequence[int], *, keep_file: bool = False, dry_run: bool = False) -> list[Removal]:
+        """Take tracks out of the library and their files off the disk (see library/cleanup.py)."""
+        from tad_tui.library.cleanup import remove_tracks
+
+        return await remove_tracks(track_ids, keep_file=keep_file, dry_run=dry_run)
+
+    async def verify_files(self, track_ids: Sequence[int]) -> Verification:
+        """Re-hash these tracks' downloaded files; those gone from disk are marked missing."""
+        from tad_tui.library.cleanup import verify_tracks
+
+        return await verify_tracks(track_ids)
+
     async def warm_up_search(self) -> None:
         """Load the search vocabulary now, so the first search typed does not wait for it."""
         await self.search_service.warm_up()
@@ -623,7 +650,10 @@ class Engine:
         return [
             GroupTrack(
                 _track(row),
-                track_word(downloaded=row.pk in done, failed=row.status == FileStatus.FAILED, queue_state=queued.get(row.pk)),
+                track_word(
+                    downloaded=row.pk in done, failed=row.status == FileStatus.FAILED, queue_state=queued.get(row.pk),
+                    missing=row.status == FileStatus.MISSING,
+                ),
             )
             for row in rows
         ]

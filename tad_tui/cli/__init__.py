@@ -292,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tad_tui.cli.import_export import add_import_parser
 
     add_import_parser(commands, lambda sub: _common_options(sub, suppress=True), _not_empty, _positive_int)
+    from tad_tui.cli.cleanup import add_cleanup_parsers
+
+    add_cleanup_parsers(commands, lambda sub: _common_options(sub, suppress=True), _not_empty)
     return parser
 
 
@@ -603,6 +606,13 @@ async def _import_export(args: argparse.Namespace, settings: Any, paths: Any) ->
     return await run_import_export(args, settings, paths)
 
 
+async def _cleanup_command(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli import cleanup
+
+    run = cleanup.run_remove if args.command == "remove" else cleanup.run_verify
+    return await run(args, settings, paths)
+
+
 async def _follow_command(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.cli import follow
 
@@ -626,6 +636,8 @@ _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "following": _follow_command,
     "watch": _follow_command,
     "import-export": _import_export,
+    "remove": _cleanup_command,
+    "verify": _cleanup_command,
 }
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 # The same as tad_tui.library.search.FORMATS / STATUSES (a test keeps them equal): importing that
 # module here would load Tortoise for every `tad-tui --help`.
 FORMAT_CHOICES = ("mp3", "m4a", "flac", "ogg", "wav")
-STATUS_CHOICES = ("new", "queued", "waiting", "running", "paused", "downloaded", "failed", "cancelled")
+STATUS_CHOICES = ("new", "queued", "waiting", "running", "paused", "downloaded", "missing", "failed", "cancelled")
 MAX_LIMIT = 10_000
 
 QUERY_HELP = """\
@@ -34,7 +34,8 @@ query language (one line; accents and case never matter):
   date>2024-06      posted after June 2024 (the message's date, UTC); also date<2024-07-01,
                     date>=7d (the last 7 days; 2w, 3m, 1y), posted:2024-06 (that month),
                     posted:2024-06-03 (that day), date:2024 (that year)
-  status:queued     new, queued, waiting, running, paused, downloaded, failed, cancelled;
+  status:queued     new, queued, waiting, running, paused, downloaded, missing, failed,
+                    cancelled;
                     also status:failed|queued, and status:active (queued to paused)
 Unknown or malformed filters are reported as hints and ignored ("AC:DC" is searched as text).
 Quotes, *, -, parentheses, AND/OR/NOT/NEAR are ordinary text, never search syntax.

@@ -20,6 +20,10 @@ STATES: Final = {
     "running": "downloading now (a Telegram wait shows beside it)",
     "paused": "stopped by you; resumes where it stopped",
     "downloaded": "on disk",
+    "missing": (
+        "was downloaded, but its file is gone from disk (deleted or moved outside tad-tui): the app notices it,"
+        " `tad-tui verify` marks it so; queueing it (or `tad-tui download`) fetches it again"
+    ),
     "failed": "gave up (the reason shows beside it); r or queueing it again retries",
     "cancelled": "stopped by you for good; its partial file was removed",
 }
@@ -33,10 +37,11 @@ def word(queue_state: str) -> str:
     return _QUEUE_WORDS.get(value, value)
 
 
-def track_word(*, downloaded: bool, failed: bool, queue_state: str | None) -> str:
-    """A track's state: on disk beats its queue entry, which beats the library's own record."""
+def track_word(*, downloaded: bool, failed: bool, queue_state: str | None, missing: bool = False) -> str:
+    """A track's state: on disk beats its queue entry, which beats the library's own record (a file
+    found gone, then a failure)."""
     if downloaded:
         return "downloaded"
     if queue_state is not None:
         return word(queue_state)
-    return "failed" if failed else "new"
+    return "missing" if missing else "failed" if failed else "new"

@@ -24,6 +24,8 @@ class FileStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    # Was downloaded, but its file is gone from disk (``tad-tui verify`` found it so): fetched again when queued.
+    MISSING = "missing"
 
 
 class Priority(IntEnum):

@@ -45,7 +45,7 @@ _FORMAT_SQL: Final = _format_sql()
 _STATUS_SQL: Final = (
     "CASE WHEN a.status = 'completed' OR (a.status = 'skipped' AND a.local_path IS NOT NULL) THEN 'downloaded'"
     " WHEN q.state = 'completed' THEN 'downloaded' WHEN q.state IS NOT NULL THEN q.state"
-    " WHEN a.status = 'failed' THEN 'failed' ELSE 'new' END"
+    " WHEN a.status = 'missing' THEN 'missing' WHEN a.status = 'failed' THEN 'failed' ELSE 'new' END"
 )
 _COLUMNS: Final = (
     f"a.id, a.file_id, a.title, a.performer, a.album, a.file_name, g.title, ({_FORMAT_SQL}), a.file_size,"
