@@ -13,6 +13,7 @@ import difflib
 import math
 import os
 import re
+import shlex
 import string
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -151,6 +152,15 @@ def _check_theme(value: str) -> None:
         raise ValueError("empty" if not value else "too long")
 
 
+def _check_player(value: str) -> None:
+    try:
+        shlex.split(value)
+    except ValueError as error:
+        raise ValueError(f"not a command line: {error}") from None
+    if "\0" in value:
+        raise ValueError("contains a NUL character")
+
+
 def _check_path(value: str) -> None:
     if "\0" in value:
         raise ValueError("contains a NUL character")
@@ -228,6 +238,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("notifications", "on_new_file", "bool", True, 'Notify when a followed group posts audio and it is queued ("New in Jazz Archive: …"; tad-tui follow).'),
     Key("follow", "check_interval", "float", 300.0, "While the app or tad-tui watch runs, seconds between looks for new audio in each followed group besides what Telegram pushes (a newer-than search: what Telegram did not push is found this way); 0 = only at start and after a reconnection.", low=0.0, high=86400.0),
     Key("ui", "theme", "str", "textual-dark", "Colour theme (built-in or from the themes folder; checked when the UI starts).", check=_check_theme, rule="a name of 1 to 64 characters"),
+    Key("ui", "player", "str", "", 'Command that plays a downloaded track when you press o in the app, the file\'s path added as its last argument (e.g. "mpv --no-video"); "" = the system\'s opener (xdg-open on Linux, open on macOS). Started detached, its output discarded.', check=_check_player, rule='"" or a command line (shell-style quoting)'),
     Key("demo", "latency_ms", "int", 60, "Simulated round-trip time in milliseconds.", low=0, high=10000),
     Key("demo", "bandwidth_per_connection", "size", 4_000_000, "Simulated bandwidth of each connection in bytes per second; 0 = unlimited.", low=0, check=_check_bandwidth, rule='0 (unlimited) or a size of at least 16 KiB per second (bytes, or with a unit such as "4MB")'),
     Key("demo", "signed_in", "bool", True, "Whether a new demo session starts signed in; false makes the demo ask for a login (phone +15550100000, code 12345). An existing demo session keeps its state: `tad-tui --demo logout` signs it out."),
@@ -325,6 +336,7 @@ class FollowSettings:
 @dataclass(frozen=True)
 class UISettings:
     theme: str
+    player: str
 
 
 @dataclass(frozen=True)

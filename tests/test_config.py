@@ -68,6 +68,7 @@ EXTRA_INVALID: dict[str, list[Any]] = {
     "performance.bandwidth_limit": [1000, "1KB", "16383"],
     "demo.bandwidth_per_connection": [16383, "10KiB"],
     "ui.theme": ["", "t" * 65],
+    "ui.player": ["mpv 'unclosed", "mpv\0"],
 }
 
 

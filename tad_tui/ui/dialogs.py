@@ -171,7 +171,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self._question, classes="dialog-title")
+            yield Label(Content(self._question), classes="dialog-title")  # a track's name is text, never markup
             yield OptionList(Option(self._yes, id="yes"), Option("No, leave them", id="no"), id="confirm-choices")
             yield Label("Enter to choose, Escape to cancel", classes="dialog-hint")
 

@@ -18,6 +18,7 @@ STATE_STYLE = {
     "paused": "yellow",
     "yielded": "yellow",  # queued again: it gave its slot to a more urgent download
     "downloaded": "green",
+    "missing": "magenta",  # downloaded once, its file gone since
     "failed": "bold red",
     "cancelled": "dim",
 }

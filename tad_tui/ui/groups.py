@@ -31,6 +31,8 @@ from tad_tui.engine import Engine
 from tad_tui.ui import figures
 from tad_tui.ui.dialogs import FollowChoice, FollowDialog, PriorityDialog
 from tad_tui.ui.messages import EngineEvent, QueueChanged, ScanFinished, ScanProgressed
+from tad_tui.ui.preview import play, seen_word
+from tad_tui.ui.removal import Doomed, confirm_removal
 from tad_tui.ui.table import Cell, Column, RowTable
 from tad_tui.words import counted
 
@@ -71,6 +73,7 @@ class TrackRow:
     size: int
     format: str
     status: str  # a word of the panes (tad_tui.api.status_word): "new", "queued", "downloaded"…
+    local_path: str | None = None  # its file, once downloaded
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,10 @@ def last_new(group: GroupSummary, now: datetime) -> str:
     return f"{figures.clean(group.last_new_title)} · {figures.age(group.last_new_at, now)}"
 
 
+def _track_name(track: TrackRow) -> str:
+    return f"{track.title} – {track.performer}" if track.performer else track.title
+
+
 def track_cells(track: TrackRow) -> Sequence[Cell]:
     return (
         "✓" if track.status == "downloaded" else "",
@@ -151,6 +158,11 @@ class GroupsPane(Vertical):
         Binding("a", "mark_new", "Select new", show=False, tooltip="Select every track not downloaded or queued", id="groups.select_new"),
         Binding("e", "enqueue", "Queue", tooltip="Queue the selected tracks (or this one) at normal priority", id="groups.enqueue"),
         Binding("E", "enqueue_with_priority", "Queue as…", tooltip="Queue the selected tracks with a priority you choose", id="groups.enqueue_priority"),
+        Binding("o", "play", "Play", tooltip="Play the downloaded track ([ui] player), or show its path", id="groups.play"),
+        Binding(
+            "d", "remove", "Remove", tooltip="Remove the selected tracks (or this one) from the library and their files from disk (asks first)",
+            id="groups.remove",
+        ),
         # Two bindings of one key: the one enabled (check_action) is the one shown and run.
         Binding(
             "escape,backspace", "back_to_topics", "Topics", tooltip="Back to the forum group's topics",
@@ -166,7 +178,7 @@ class GroupsPane(Vertical):
     ]
     # Keys of an open group (its tracks; the two "back" keys at its topics too), never of the list of groups.
     TRACK_ACTIONS: ClassVar[set[str]] = {
-        "toggle_mark", "mark_new", "enqueue", "enqueue_with_priority", "back", "back_to_topics",
+        "toggle_mark", "mark_new", "enqueue", "enqueue_with_priority", "play", "remove", "back", "back_to_topics",
     }
     GROUP_ACTIONS: ClassVar[set[str]] = {"follow"}  # on the list of groups only
     NEW_AUDIO_RELOAD_S = 0.5  # a burst of new audio (a catch-up) reads the groups once
@@ -375,7 +387,8 @@ class GroupsPane(Vertical):
                 duration=listed.track.duration,
                 size=listed.track.file_size,
                 format=figures.audio_format(listed.track.mime_type, listed.track.file_name),
-                status=listed.word,
+                status=seen_word(listed.word, listed.track.local_path),
+                local_path=listed.track.local_path,
             )
             for listed in await self.engine.group_tracks(group.id, topic)
         ]
@@ -432,7 +445,7 @@ class GroupsPane(Vertical):
 
     def action_mark_new(self) -> None:
         """Select every track not downloaded nor queued (or clear the selection if all are)."""
-        fresh = {t.id for t in self._tracks.rows if t.status in ("new", "failed", "cancelled")}
+        fresh = {t.id for t in self._tracks.rows if t.status in ("new", "missing", "failed", "cancelled")}
         self._tracks.marked = set() if fresh <= self._tracks.marked else fresh
         self._tracks.refresh()
         self._show_tracks_title()
@@ -452,6 +465,23 @@ class GroupsPane(Vertical):
         current = self._tracks.current
         return marked or ([current] if current is not None else [])
 
+    def action_play(self) -> None:
+        track = self._tracks.current
+        if track is not None:
+            play(self, self.engine.settings.ui.player, track.local_path, track.title)
+
+    def action_remove(self) -> None:
+        chosen = self._chosen_tracks()
+        doomed = [Doomed(t.id, _track_name(t), t.local_path if t.status in ("downloaded", "missing") else None) for t in chosen]
+
+        def removed(ids: set[int]) -> None:
+            self._tracks.marked -= ids
+            self._tracks.set_rows([row for row in self._tracks.rows if row.id not in ids])
+            self._show_tracks_title()
+            self.load_groups(refresh=False)  # their audio counts
+
+        confirm_removal(self, self.engine, doomed, removed)
+
     @work(group="enqueue", exit_on_error=False)
     async def enqueue(self, priority: Priority) -> None:
         group = self.group
@@ -463,6 +493,8 @@ class GroupsPane(Vertical):
             self.notify("Those tracks are already downloaded", severity="warning")
             return
         batch = group.title + (f" › {self.topic.title}" if self.topic and self.topic.id != ALL_TOPICS else "")
+        if gone := [t.id for t in wanted if t.status == "missing"]:  # marked in the library: fetched again
+            await self.engine.verify_files(gone)
         result = await self.engine.enqueue([t.id for t in wanted], priority=priority, batch_name=batch)
         queued = await self.engine.queued_tracks(result.entry_ids)
         for track in wanted:

@@ -54,6 +54,7 @@ from tad_tui.engine import Engine
 from tad_tui.ui import figures
 from tad_tui.ui.dialogs import BandwidthChoice, BandwidthDialog, BatchDialog, ConfirmDialog
 from tad_tui.ui.messages import EngineEvent, ProgressTick
+from tad_tui.ui.preview import show_path
 from tad_tui.ui.queue_order import after_priority_change, move_marked
 from tad_tui.ui.table import Cell, Column, RowTable
 from tad_tui.words import counted
@@ -800,12 +801,8 @@ class QueuePane(Vertical):
             return
         name = figures.clean(line.entry.file)
         if where.downloaded:
-            self.app.copy_to_clipboard(str(where.path))
             gone = "" if where.on_disk else "\n(no file there any more: moved or deleted since)"
-            self.notify(
-                f"{where.path}\nFolder: {where.folder}{gone}\nThe path is copied to the clipboard",
-                title=f"Downloaded: {name}", timeout=15, markup=False,
-            )
+            show_path(self, where.path, title=f"Downloaded: {name}", note=gone)
             return
         state = line.entry.state
         when = "would be" if state in ("failed", "cancelled") else "will be"

@@ -21,6 +21,8 @@ from tad_tui.api import EntryFinished, Priority, SearchHit, SearchResult, States
 from tad_tui.engine import Engine
 from tad_tui.ui import figures
 from tad_tui.ui.messages import EngineEvent, QueueChanged
+from tad_tui.ui.preview import play, seen_word
+from tad_tui.ui.removal import Doomed, confirm_removal
 from tad_tui.ui.table import Cell, Column, RowTable
 from tad_tui.words import noun
 
@@ -65,7 +67,11 @@ class SearchInput(Input):
 
 class SearchPane(Vertical):
     HELP_TITLE = "Search pane"
-    BINDINGS: ClassVar[list[BindingType]] = []
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "play", "Play", tooltip="Play the downloaded track ([ui] player), or show its path", id="search.play"),
+        Binding("d", "remove", "Remove", tooltip="Remove the track from the library and its file from disk (asks first)", id="search.remove"),
+    ]
+    RESULT_ACTIONS: ClassVar[set[str]] = {"play", "remove"}  # keys of the results, never of the box
 
     def __init__(self, engine: Engine, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -85,6 +91,12 @@ class SearchPane(Vertical):
 
     def on_mount(self) -> None:
         self.warm_up()
+        self.watch(self.screen, "focused", lambda _: self.refresh_bindings(), init=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.RESULT_ACTIONS:
+            return self.screen.focused is self.table  # typed in the box, "d" and "o" are letters
+        return True
 
     @property
     def input(self) -> SearchInput:
@@ -134,7 +146,7 @@ class SearchPane(Vertical):
             line += " · no track has every word: these have some"
         summary.update(line)
         self.table.empty_text = "No track matches"
-        self.table.set_rows(result.hits, keep_cursor=False)
+        self.table.set_rows([replace(hit, status=seen_word(hit.status, hit.local_path)) for hit in result.hits], keep_cursor=False)
 
     # ---- live states --------------------------------------------------------------------------
 
@@ -164,8 +176,26 @@ class SearchPane(Vertical):
         else:
             self.enqueue(hit)
 
+    def action_play(self) -> None:
+        hit = self.table.current
+        if hit is not None:
+            play(self, self.engine.settings.ui.player, hit.local_path if hit.status in ("downloaded", "missing") else None, hit.name)
+
+    def action_remove(self) -> None:
+        hit = self.table.current
+        if hit is None:
+            return
+        path = hit.local_path if hit.status in ("downloaded", "missing") else None
+
+        def removed(ids: set[int]) -> None:
+            self.table.set_rows([row for row in self.table.rows if row.id not in ids])
+
+        confirm_removal(self, self.engine, [Doomed(hit.id, hit.name, path)], removed)
+
     @work(group="search-enqueue", exit_on_error=False)
     async def enqueue(self, hit: SearchHit) -> None:
+        if hit.status == "missing":  # noticed here, maybe not yet in the library: marked, then fetched again
+            await self.engine.verify_files([hit.id])
         result = await self.engine.enqueue([hit.id], priority=Priority.NORMAL)
         name = figures.clean(hit.name)
         if result.entry_ids:
