@@ -154,7 +154,7 @@ async def test_o_plays_with_the_player_and_over_ssh_shows_the_path(
         await pilot.press("o")
         await pilot.pause()
         toast = list(app._notifications)[-1]
-        assert "over SSH" in toast.message and row.local_path in toast.message
+        assert "Over SSH" in toast.message and row.local_path in toast.message
         assert copied == [row.local_path]
 
 

@@ -164,15 +164,16 @@ class ConfirmDialog(ModalScreen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = [CANCEL]
 
-    def __init__(self, question: str, yes: str) -> None:
+    def __init__(self, question: str, yes: str, no: str = "No, leave them") -> None:
         super().__init__()
         self._question = question
         self._yes = yes
+        self._no = no
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(Content(self._question), classes="dialog-title")  # a track's name is text, never markup
-            yield OptionList(Option(self._yes, id="yes"), Option("No, leave them", id="no"), id="confirm-choices")
+            yield OptionList(Option(self._yes, id="yes"), Option(self._no, id="no"), id="confirm-choices")
             yield Label("Enter to choose, Escape to cancel", classes="dialog-hint")
 
     def on_mount(self) -> None:

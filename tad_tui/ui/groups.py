@@ -158,7 +158,7 @@ class GroupsPane(Vertical):
         Binding("a", "mark_new", "Select new", show=False, tooltip="Select every track not downloaded or queued", id="groups.select_new"),
         Binding("e", "enqueue", "Queue", tooltip="Queue the selected tracks (or this one) at normal priority", id="groups.enqueue"),
         Binding("E", "enqueue_with_priority", "Queue as…", tooltip="Queue the selected tracks with a priority you choose", id="groups.enqueue_priority"),
-        Binding("o", "play", "Play", tooltip="Play the downloaded track ([ui] player), or show its path", id="groups.play"),
+        Binding("o", "play", "Play", tooltip="Play the downloaded track (the player in config.toml, else the system's), or show its path", id="groups.play"),
         Binding(
             "d", "remove", "Remove", tooltip="Remove the selected tracks (or this one) from the library and their files from disk (asks first)",
             id="groups.remove",

@@ -46,10 +46,10 @@ def player_command(
     if player.strip():
         return [*shlex.split(player), str(path)]
     if over_ssh(environ):
-        raise NoPlayer("over SSH nothing here can play it (set [ui] player to a command that can)")
+        raise NoPlayer("Over SSH nothing here can play it: set [ui] player to a command that can")
     opener = OPENERS.get(platform, DEFAULT_OPENER)
     if which(opener) is None:
-        raise NoPlayer(f"there is no {opener} here to open it (set [ui] player, e.g. \"mpv --no-video\")")
+        raise NoPlayer(f"There is no {opener} here to open it: set [ui] player, e.g. \"mpv --no-video\"")
     return [opener, str(path)]
 
 
@@ -62,7 +62,7 @@ def start_detached(argv: list[str]) -> None:
             start_new_session=True, close_fds=True,
         )
     except OSError as error:
-        raise NoPlayer(f"{argv[0]} could not start: {error.strerror or error}") from None
+        raise NoPlayer(f"The player {argv[0]} could not start: {error.strerror or error}") from None
 
 
 def show_path(widget: Widget, path: Path, *, title: str, note: str = "", severity: str = "information") -> None:
@@ -90,7 +90,7 @@ def play(widget: Widget, player: str, local_path: str | None, name: str) -> None
     try:
         start_detached(player_command(player, path))
     except NoPlayer as why:
-        show_path(widget, path, title=f"Not played: {shown}", note=f"\n({why})", severity="warning")
+        show_path(widget, path, title=f"Not played: {shown}", note=f"\n{why}", severity="warning")
         return
     widget.notify(f"Playing {shown}", markup=False)
 

@@ -66,5 +66,5 @@ def confirm_removal(
         if yes:
             widget.run_worker(remove(), group="remove-tracks", exit_on_error=False)
 
-    yes = "Yes, remove it" if len(tracks) == 1 else "Yes, remove them"
-    widget.app.push_screen(ConfirmDialog(question(tracks), yes), chosen)
+    yes, no = ("Yes, remove it", "No, keep it") if len(tracks) == 1 else ("Yes, remove them", "No, keep them")
+    widget.app.push_screen(ConfirmDialog(question(tracks), yes, no), chosen)

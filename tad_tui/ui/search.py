@@ -68,7 +68,7 @@ class SearchInput(Input):
 class SearchPane(Vertical):
     HELP_TITLE = "Search pane"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("o", "play", "Play", tooltip="Play the downloaded track ([ui] player), or show its path", id="search.play"),
+        Binding("o", "play", "Play", tooltip="Play the downloaded track (the player in config.toml, else the system's), or show its path", id="search.play"),
         Binding("d", "remove", "Remove", tooltip="Remove the track from the library and its file from disk (asks first)", id="search.remove"),
     ]
     RESULT_ACTIONS: ClassVar[set[str]] = {"play", "remove"}  # keys of the results, never of the box
