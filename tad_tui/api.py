@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from tad_tui.library.ranges import ScanWindow, parse_id_range, parse_period
     from tad_tui.library.ranges import window as scan_window
     from tad_tui.library.desktop_export import DesktopExport, ExportError, read_export as read_desktop_export
+    from tad_tui.library.cleanup import Removal, Verification
     from tad_tui.library.import_export import ExportImport, ImportItem
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchHit, SearchResult, status_names
@@ -227,6 +228,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "scan_window": ("tad_tui.library.ranges", "window"),
     **{name: ("tad_tui.library.desktop_export", name) for name in ("DesktopExport", "ExportError")},
     "read_desktop_export": ("tad_tui.library.desktop_export", "read_export"),
+    **{name: ("tad_tui.library.cleanup", name) for name in ("Removal", "Verification")},
     **{name: ("tad_tui.library.import_export", name) for name in ("ExportImport", "ImportItem")},
     "ScanProgress": ("tad_tui.library.scan", "ScanProgress"),
     "TopicError": ("tad_tui.library.topics", "TopicError"),
@@ -290,6 +292,7 @@ __all__ = [
     "QueueIdle",
     "QueueRow",
     "QueueState",
+    "Removal",
     "ScanProgress",
     "ScanResult",
     "ScanWindow",
@@ -302,6 +305,7 @@ __all__ = [
     "TopicError",
     "TopicSummary",
     "Track",
+    "Verification",
     "check_match",
     "concurrency_words",
     "database_busy",

@@ -350,8 +350,9 @@ class Engine:
     async def track_ids(self, file_ids: Sequence[str]) -> tuple[list[int], list[str]]:
         """The tracks (Track.id) of these file ids (GROUP_MESSAGE, as ``search --json`` lists them),
         and the file ids that no track of the library has."""
-        found = dict(await AudioFile.filter(file_id__in=list(dict.fromkeys(file_ids))).values_list("file_id", "id"))
-        return [found[f] for f in dict.fromkeys(file_ids) if f in found], [f for f in dict.fromkeys(file_ids) if f not in found]
+        asked = list(dict.fromkeys(file_ids))
+        found = dict(await AudioFile.filter(file_id__in=asked).values_list("file_id", "id"))
+        return [found[f] for f in asked if f in found], [f for f in asked if f not in found]
 
     async def all_matching(self, query: str, *, downloaded_only: bool = False) -> list[int]:
         """Every track (Track.id) ``query`` matches in full (all its words and filters); only those

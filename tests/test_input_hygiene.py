@@ -107,7 +107,7 @@ EXPLICIT: dict[str, list[str]] = {
     "import-export PATH": [MISSING, DIR, FILE],
 }
 # Options where any text is valid input; hostile text there is cleaned (tests/test_sanitize.py).
-FREE_TEXT = {"search QUERY"}
+FREE_TEXT = {"search QUERY", "verify QUERY"}
 
 # A value for each required positional, so that the option under test is what the run stops at.
 PLACEHOLDERS = {"group": NO_SUCH_GROUP}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tad_tui.words import counted
 
 if TYPE_CHECKING:
-    from tad_tui.library.cleanup import Removal, Verification
+    from tad_tui.api import Removal, Verification
 
 FILE_ID = re.compile(r"^-\d+(_\d+)?$")
 REMOVE_DESCRIPTION = """\

@@ -139,7 +139,10 @@ async def remove_tracks(ids: Sequence[int], *, keep_file: bool = False, dry_run:
 def _delete_file(item: Removal, row: AudioFile) -> Removal:
     """The track's file and any .part it left; a file that cannot be deleted is said so."""
     if row.partial_file_path and row.partial_file_path.endswith(PART_SUFFIX):
-        Path(row.partial_file_path).unlink(missing_ok=True)
+        try:
+            Path(row.partial_file_path).unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not delete %s", row.partial_file_path, exc_info=True)
     if item.file != "deleted" or item.path is None:
         return item
     try:
@@ -179,6 +182,7 @@ async def verify_tracks(ids: Sequence[int]) -> Verification:
     rows = [row for row in await _rows(ids) if row.local_path and row.status in (*_DOWNLOADED, FileStatus.MISSING)]
     found = Verification()
     gone: list[AudioFile] = []
+    back: list[int] = []  # marked missing, and found again as they were (moved back)
     for row in rows:
         path = str(row.local_path)
         if not os.path.isfile(path):
@@ -186,14 +190,25 @@ async def verify_tracks(ids: Sequence[int]) -> Verification:
             gone.append(row)
         elif row.checksum_md5 is None:
             found.unchecked.append((row.file_id, path))
-        elif await asyncio.to_thread(file_md5, path) == row.checksum_md5:
+        elif await asyncio.to_thread(file_md5, Path(path)) == row.checksum_md5:
             found.intact.append((row.file_id, path))
+            if row.status == FileStatus.MISSING:
+                back.append(row.pk)
         else:
             found.changed.append((row.file_id, path))
     await _mark_missing(gone)
+    await _mark_found(back)
     record("verify", **{name: len(files) for name, files in vars(found).items()},
            missing_files=[path for _, path in found.missing][:50], changed_files=[path for _, path in found.changed][:50])
     return found
+
+
+async def _mark_found(ids: list[int]) -> None:
+    """Tracks marked missing whose files are back, intact, and that are not being fetched again."""
+    busy = set(await QueueEntry.filter(audio_id__in=ids, state__in=list(ACTIVE_STATES)).values_list("audio_id", flat=True))
+    found = [pk for pk in ids if pk not in busy]
+    if found:
+        await AudioFile.filter(id__in=found, status=FileStatus.MISSING).update(status=FileStatus.COMPLETED)
 
 
 async def _mark_missing(rows: list[AudioFile]) -> None:
