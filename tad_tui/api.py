@@ -49,7 +49,9 @@ if TYPE_CHECKING:
     from tad_tui.library.ranges import window as scan_window
     from tad_tui.library.desktop_export import DesktopExport, ExportError, read_export as read_desktop_export
     from tad_tui.library.cleanup import Removal, Verification
+    from tad_tui.library.export import LibraryExport
     from tad_tui.library.import_export import ExportImport, ImportItem
+    from tad_tui.library.playlists import PlaylistWritten, write_atomically
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchHit, SearchResult, status_names
     from tad_tui.library.status import track_word
@@ -230,6 +232,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "read_desktop_export": ("tad_tui.library.desktop_export", "read_export"),
     **{name: ("tad_tui.library.cleanup", name) for name in ("Removal", "Verification")},
     **{name: ("tad_tui.library.import_export", name) for name in ("ExportImport", "ImportItem")},
+    "LibraryExport": ("tad_tui.library.export", "LibraryExport"),
+    **{name: ("tad_tui.library.playlists", name) for name in ("PlaylistWritten", "write_atomically")},
     "ScanProgress": ("tad_tui.library.scan", "ScanProgress"),
     "TopicError": ("tad_tui.library.topics", "TopicError"),
     "ScanResult": ("tad_tui.library.scan", "ScanResult"),
@@ -279,6 +283,7 @@ __all__ = [
     "GroupTrack",
     "ImportItem",
     "LinkError",
+    "LibraryExport",
     "LinkedTracks",
     "LoginError",
     "LoginFlow",
@@ -287,6 +292,7 @@ __all__ = [
     "NewAudio",
     "Notice",
     "Priority",
+    "PlaylistWritten",
     "PriorityChange",
     "QueueError",
     "QueueIdle",
@@ -327,6 +333,7 @@ __all__ = [
     "track_name",
     "track_word",
     "wait_words",
+    "write_atomically",
 ]
 
 

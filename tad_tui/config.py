@@ -193,6 +193,7 @@ SECTION_DOCS: dict[str, str] = {
     "downloads": "How files are fetched and where they are saved.",
     "performance": "Limits on memory, request rate and bandwidth.",
     "metadata": "What is checked and written after a file is downloaded.",
+    "library": "What tad-tui keeps beside the downloaded files.",
     "notifications": "Desktop notifications.",
     "follow": "Following groups (tad-tui follow, watch): their new audio is queued as it is posted.",
     "ui": "The full-screen terminal interface.",
@@ -231,6 +232,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("metadata", "extract_extended", "bool", True, "Read extended tags (album, genre, track number) from downloaded files."),
     Key("metadata", "verify_checksums", "bool", True, "Check each downloaded part: its bytes against the SHA-256 hashes Telegram holds for the file's ranges (upload.getFileHashes; a part that does not match is fetched again and never written; for a file Telegram gives no hashes for, the log says so and only the next check is made), and each part's CRC-32, read back from disk before the file is renamed into place. false: neither (parts kept from an interrupted run are still re-read against their CRC). Either way the library records checksum_md5, the MD5 of the file on disk (tags included), and source_md5, that of the bytes Telegram sent."),
     Key("metadata", "update_id3_tags", "bool", True, "Write title and performer from Telegram into the file's tags."),
+    Key("library", "group_playlists", "bool", False, "Keep a playlist of each group's downloaded tracks, in message order: <output_dir>/<group title>.m3u8 (extended M3U8, paths relative to it), rewritten when a batch of downloads finishes and when the queue runs empty, and removed when the group has no downloaded track left. false: none is written (tad-tui playlist writes one on demand)."),
     Key("notifications", "enabled", "bool", True, "Show desktop notifications at all."),
     Key("notifications", "on_batch_complete", "bool", True, "Notify when a batch of downloads finishes."),
     Key("notifications", "on_file_failed", "bool", True, "Notify when a file fails for good."),
@@ -320,6 +322,11 @@ class MetadataSettings:
 
 
 @dataclass(frozen=True)
+class LibrarySettings:
+    group_playlists: bool
+
+
+@dataclass(frozen=True)
 class NotificationSettings:
     enabled: bool
     on_batch_complete: bool
@@ -361,6 +368,7 @@ SECTION_CLASSES: dict[str, type] = {
     "downloads": DownloadSettings,
     "performance": PerformanceSettings,
     "metadata": MetadataSettings,
+    "library": LibrarySettings,
     "notifications": NotificationSettings,
     "follow": FollowSettings,
     "ui": UISettings,
@@ -375,6 +383,7 @@ class Settings:
     downloads: DownloadSettings
     performance: PerformanceSettings
     metadata: MetadataSettings
+    library: LibrarySettings
     notifications: NotificationSettings
     follow: FollowSettings
     ui: UISettings

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from tad_tui.library.ranges import ScanWindow
     from tad_tui.library.desktop_export import DesktopExport
     from tad_tui.library.import_export import ExportImport, ImportItem
+    from tad_tui.library.export import LibraryExport
+    from tad_tui.library.playlists import GroupPlaylistKeeper, PlaylistWritten
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchResult, SearchService
     from tad_tui.telegram.login import LoginFlow
@@ -76,6 +78,7 @@ class Engine:
         self._online = False
         self._connecting: asyncio.Lock | None = None
         self._follower: Follower | None = None
+        self._playlist_keeper: GroupPlaylistKeeper | None = None
         # Problems met and fixed while starting (a session file others could read): the CLI prints
         # them, the TUI shows them as notifications; both are in the log file too.
         self.startup_warnings: list[str] = []
@@ -525,6 +528,10 @@ class Engine:
         await self.connect()
         scheduler = self.scheduler
         await scheduler.load()
+        if self.settings.library.group_playlists and self._playlist_keeper is None:
+            from tad_tui.library.playlists import GroupPlaylistKeeper
+
+            self._playlist_keeper = GroupPlaylistKeeper(self.events, self.paths.downloads_dir)
         return scheduler
 
     async def stop_downloads(self) -> None:
@@ -539,6 +546,8 @@ class Engine:
         if self.monitor is not None:
             await self.monitor.stop()
         await self.stop_downloads()
+        if self._playlist_keeper is not None:
+            await self._playlist_keeper.close()  # the playlists of the last batch, written before the store closes
 
     def start_monitor(self, *, share: bool = True) -> Monitor:
         """Sample once a second; ``share`` writes each sample for ``tad-tui performance`` to read."""
@@ -690,6 +699,46 @@ class Engine:
             )
             line |= {outcome: result.count(outcome) for outcome in ("imported", "queued", "skipped", "failed")}
         return result
+
+    # ---- playlists and export ---------------------------------------------------------------------
+
+    async def query_tracks(self, query: str, *, downloaded: bool = False) -> tuple[list[int], list[str]]:
+        """Every track (Track.id) ``query`` in the search language matches, with every word and filter
+        (never the "some of the words" a search falls back to); ``downloaded``: only those on disk.
+        Also the search's hints (filters it could not read)."""
+        from tad_tui.library.search import SearchFilters, status_names
+
+        total = await AudioFile.all().count()
+        filters = SearchFilters(statuses=status_names("downloaded")) if downloaded else None
+        result = await self.search(query, limit=max(total, 1), filters=filters)
+        return ([] if result.relaxed else [hit.id for hit in result.hits]), result.hints
+
+    async def write_playlist(self, target: Path, audio_ids: Sequence[int]) -> PlaylistWritten:
+        """An extended M3U8 of the downloaded tracks among ``audio_ids`` (README's Playlists)."""
+        from tad_tui.library.playlists import write_playlist
+
+        with recorded("playlist_written", refused=(OSError,), file=str(target)) as line:
+            written = await write_playlist(target, audio_ids)
+            line |= {"tracks": written.written, "missing": written.missing}
+        return written
+
+    async def export_library(self, query: str, fmt: str) -> LibraryExport:
+        """Every track (or those ``query`` matches) with every field, as CSV or JSON (README's Export)."""
+        from tad_tui.library.export import export_library
+
+        if not query.strip():
+            return await export_library(None, fmt)
+        ids, hints = await self.query_tracks(query)
+        return await export_library(ids, fmt, hints)
+
+    async def refresh_group_playlists(self, group_ids: Sequence[int]) -> list[PlaylistWritten]:
+        """Rewrite these groups' playlists if ``[library] group_playlists`` is on (after files of
+        theirs were downloaded, renamed or removed); nothing otherwise."""
+        if not self.settings.library.group_playlists:
+            return []
+        from tad_tui.library.playlists import refresh_group_playlists
+
+        return await refresh_group_playlists(group_ids, self.paths.downloads_dir)
 
     async def download_history(self) -> DownloadHistory:
         """Every completed download's size and times, and every failure's reason, from the library."""

@@ -295,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tad_tui.cli.cleanup import add_cleanup_parsers
 
     add_cleanup_parsers(commands, lambda sub: _common_options(sub, suppress=True), _not_empty)
+    from tad_tui.cli.library_out import add_library_out_parsers
+
+    add_library_out_parsers(commands, lambda sub: _common_options(sub, suppress=True), _not_empty)
     return parser
 
 
@@ -613,6 +616,18 @@ async def _cleanup_command(args: argparse.Namespace, settings: Any, paths: Any) 
     return await run(args, settings, paths)
 
 
+async def _playlist(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli.library_out import run_playlist
+
+    return await run_playlist(args, settings, paths)
+
+
+async def _export(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli.library_out import run_export
+
+    return await run_export(args, settings, paths)
+
+
 async def _follow_command(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.cli import follow
 
@@ -638,6 +653,8 @@ _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "import-export": _import_export,
     "remove": _cleanup_command,
     "verify": _cleanup_command,
+    "playlist": _playlist,
+    "export": _export,
 }
 
 

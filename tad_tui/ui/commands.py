@@ -22,6 +22,8 @@ class TadCommands(Provider):
             ("Search", "Search every known track by words and filters (F3, /)", app.action_focus_search),
             ("Performance", "Show CPU, memory and download speed (F4)", partial(app.action_show_pane, "performance")),
             ("Scan group", "Scan the highlighted group for new audio (s)", partial(on, "groups", "scan")),
+            ("Save playlist", "Write the Search pane's downloaded results to an .m3u8 playlist",
+             partial(on, "search", "save_playlist")),
             ("Download link", "Paste message links (t.me/…) and queue their audio", app.action_download_link),
             ("Reconnect", "Reach Telegram again (after starting offline)", app.go_online),
             ("Refresh groups", "Ask Telegram for the groups again (ctrl+r)", partial(on, "groups", "reload")),

@@ -1,10 +1,11 @@
 """Small modal questions: a priority, a bandwidth limit, what to do to a batch, a follow's match, message
-links to download, a yes or no. Escape always cancels."""
+links to download, where to save a playlist, a yes or no. Escape always cancels."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from textual import events
@@ -275,6 +276,57 @@ class LinkDialog(ModalScreen[list[MessageLink] | None]):
             error.update("Paste a message link first")
             return
         self.dismiss(links)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def playlist_target(text: str, folder: Path) -> Path:
+    """The file a typed path names (relative to ``folder``, "~" expanded); ValueError says what is wrong."""
+    if not text.strip():
+        raise ValueError("type the playlist's file name, e.g. jazz.m3u8")
+    path = folder / Path(text.strip()).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: name the file to write")
+    if not path.parent.is_dir():
+        raise ValueError(f"the folder {path.parent} does not exist")
+    return path
+
+
+class PlaylistDialog(ModalScreen[Path | None]):
+    """Ask where to save a playlist: a path, relative to ``folder`` (the download folder), starting
+    on ``suggested``; a path that cannot be used is said under the field."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [CANCEL]
+
+    def __init__(self, tracks: int, folder: Path, suggested: str) -> None:
+        super().__init__()
+        self._tracks = tracks
+        self._folder = folder
+        self._suggested = suggested
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Save playlist", classes="dialog-title")
+            yield Label(
+                Content(f"The downloaded tracks of {self._tracks} results, as .m3u8 (relative to {self._folder}):"),
+                classes="dialog-text",
+            )
+            yield Input(value=self._suggested, id="playlist-path")
+            yield Label("", id="playlist-error", classes="dialog-error", markup=False)
+            yield Label("Enter saves (an existing file is replaced), Escape cancels", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            target = playlist_target(event.value, self._folder)
+        except ValueError as problem:
+            self.query_one("#playlist-error", Label).update(Content(str(problem)))  # quotes the path: text
+            return
+        self.dismiss(target)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
@@ -20,11 +21,12 @@ from textual.widgets import Input, Label
 from tad_tui.api import EntryFinished, Priority, SearchHit, SearchResult, StatesChanged, status_word
 from tad_tui.engine import Engine
 from tad_tui.ui import figures
+from tad_tui.ui.dialogs import PlaylistDialog
 from tad_tui.ui.messages import EngineEvent, QueueChanged
 from tad_tui.ui.preview import play, seen_word
 from tad_tui.ui.removal import Doomed, confirm_removal
 from tad_tui.ui.table import Cell, Column, RowTable
-from tad_tui.words import noun
+from tad_tui.words import counted, noun
 
 LIMIT = 200  # hits shown; the count above them says how many more match
 COLUMNS = (
@@ -206,3 +208,34 @@ class SearchPane(Vertical):
         if fresh is not None:
             self.table.update_row(replace(self.table.rows[fresh], status="queued"))
         self.post_message(QueueChanged())
+
+    # ---- saving the results as a playlist -----------------------------------------------------
+
+    def action_save_playlist(self) -> None:
+        """Ask for a file, then write the results' downloaded tracks to it (the palette's "Save playlist")."""
+        hits = list(self.table.rows)
+        if not hits:
+            self.notify("Search first: the playlist holds the results' downloaded tracks", severity="warning")
+            return
+        folder = self.engine.paths.downloads_dir
+        suggested = f"{figures.clean(self.shown_text or '').strip() or 'search'}.m3u8".replace("/", "-")
+
+        def chosen(target: Path | None) -> None:
+            if target is not None:
+                self.save_playlist(target, [hit.id for hit in hits])
+
+        self.app.push_screen(PlaylistDialog(len(hits), folder, suggested), chosen)
+
+    @work(group="search-playlist", exit_on_error=False)
+    async def save_playlist(self, target: Path, track_ids: list[int]) -> None:
+        try:
+            written = await self.engine.write_playlist(target, track_ids)
+        except OSError as error:
+            self.notify(f"Could not write {target}: {error.strerror or error}", severity="error", markup=False)
+            return
+        text = f"Saved {counted(written.written, 'track')} to {written.path}"
+        if written.missing:
+            text += f" ({counted(written.missing, 'downloaded track')} left out: file missing)"
+        elif not written.written:
+            text += " (none of the results is downloaded)"
+        self.notify(text, title="Playlist", timeout=10, markup=False)
