@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from tad_tui.library.desktop_export import DesktopExport
     from tad_tui.library.import_export import ExportImport, ImportItem
     from tad_tui.library.export import LibraryExport
-    from tad_tui.library.playlists import GroupPlaylistKeeper, PlaylistWritten
+    from tad_tui.library.playlists import GroupPlaylistKeeper, PlaylistText, PlaylistWritten
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchResult, SearchService
     from tad_tui.telegram.login import LoginFlow
@@ -721,6 +721,12 @@ class Engine:
             written = await write_playlist(target, audio_ids)
             line |= {"tracks": written.written, "missing": written.missing}
         return written
+
+    async def playlist_text(self, audio_ids: Sequence[int], folder: Path) -> PlaylistText:
+        """The playlist ``write_playlist`` would write, as text, its paths relative to ``folder``."""
+        from tad_tui.library.playlists import render_playlist
+
+        return await render_playlist(audio_ids, folder)
 
     async def export_library(self, query: str, fmt: str) -> LibraryExport:
         """Every track (or those ``query`` matches) with every field, as CSV or JSON (README's Export)."""

@@ -105,9 +105,12 @@ EXPLICIT: dict[str, list[str]] = {
     # Not a Telegram Desktop export's result.json: missing, a folder without one, not JSON (--config's
     # metavar is PATH too: these are bad config files as well).
     "import-export PATH": [MISSING, DIR, FILE],
+    # A file to write: an existing file is replaced, a folder or a path under a file is refused.
+    "playlist -o": [DIR, f"{FILE}/sub"],
+    "export -o": [DIR, f"{FILE}/sub"],
 }
 # Options where any text is valid input; hostile text there is cleaned (tests/test_sanitize.py).
-FREE_TEXT = {"search QUERY", "verify QUERY"}
+FREE_TEXT = {"search QUERY", "verify QUERY", "playlist QUERY", "export QUERY"}
 
 # A value for each required positional, so that the option under test is what the run stops at.
 PLACEHOLDERS = {"group": NO_SUCH_GROUP}

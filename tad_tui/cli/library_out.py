@@ -42,8 +42,9 @@ def add_library_out_parsers(
     )
     common(playlist)
     playlist.add_argument("query", nargs="*", metavar="QUERY", help="words and filters (see tad-tui search --help)")
-    playlist.add_argument("-o", "--output", metavar="FILE", type=not_empty, required=True,
-                          help="the playlist file to write, e.g. jazz.m3u8 (replaced if it exists)")
+    playlist.add_argument("-o", "--output", metavar="FILE", type=not_empty,
+                          help="the playlist file to write, e.g. jazz.m3u8 (replaced if it exists); without it, "
+                               "the playlist goes to standard output, its paths relative to the current folder")
     playlist.add_argument("--json", action="store_true", help='print a JSON object: {"path", "tracks", "missing"}')
 
     export = commands.add_parser(
@@ -63,6 +64,8 @@ def _target(text: str) -> Path:
     path = Path(os.path.abspath(os.path.expanduser(text)))
     if path.is_dir():
         raise UsageError(f"-o {text}: is a folder; name the file to write")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UsageError(f"-o {text}: {path.parent} is not a folder")
     if not path.parent.is_dir():
         raise UsageError(f"-o {text}: the folder {path.parent} does not exist")
     return path
@@ -77,10 +80,15 @@ async def run_playlist(args: argparse.Namespace, settings: Any, paths: Any) -> i
     from tad_tui.cli import EXIT_FAILED, _fail
     from tad_tui.runtime import open_engine
 
-    target = _target(args.output)
+    target = _target(args.output) if args.output else None
     query = " ".join(args.query)
     async with open_engine(settings, paths, demo=args.demo, writer=False) as engine:
         ids, hints = await engine.query_tracks(query, downloaded=True)
+        if target is None:
+            listed = await engine.playlist_text(ids, Path.cwd())
+            _hints(hints)
+            sys.stdout.write(listed.text)
+            return 0
         try:
             written = await engine.write_playlist(target, ids)
         except OSError as error:

@@ -64,6 +64,13 @@ class PlaylistWritten:
     missing: int  # downloaded tracks whose file is not on disk, left out
 
 
+@dataclass(frozen=True)
+class PlaylistText:
+    text: str  # the whole playlist
+    written: int
+    missing: int
+
+
 def downloaded_filter() -> Q:
     """The tracks whose file tad-tui put on disk (what search calls "downloaded")."""
     return Q(status=FileStatus.COMPLETED) | Q(status=FileStatus.SKIPPED, local_path__not_isnull=True)
@@ -133,9 +140,20 @@ def write_atomically(target: Path, text: str) -> None:
 
 def _write(target: Path, rows: Sequence[AudioFile]) -> PlaylistWritten:
     target = Path(os.path.abspath(target))
+    listed = _render(target.parent, rows)
+    write_atomically(target, listed.text)
+    return PlaylistWritten(target, listed.written, listed.missing)
+
+
+def _render(folder: Path, rows: Sequence[AudioFile]) -> PlaylistText:
     tracks, missing = playlist_tracks(rows)
-    write_atomically(target, playlist_text(tracks, target.parent))
-    return PlaylistWritten(target, len(tracks), missing)
+    return PlaylistText(playlist_text(tracks, folder), len(tracks), missing)
+
+
+async def render_playlist(audio_ids: Collection[int], folder: Path) -> PlaylistText:
+    """The playlist ``write_playlist`` writes, as text, for a reader in ``folder`` (standard output)."""
+    rows = await downloaded_rows(audio_ids)
+    return await asyncio.to_thread(_render, Path(os.path.abspath(folder)), rows)
 
 
 async def write_playlist(target: Path, audio_ids: Collection[int]) -> PlaylistWritten:
