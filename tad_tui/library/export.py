@@ -3,7 +3,7 @@
 Columns, in this order: the fields of ``AudioFile`` as the model declares them, then ``group_id``,
 ``group_title`` and ``group_username``. Values: integers as numbers, ``checksum_verified`` as
 true/false, dates as ISO 8601 in UTC (``2024-06-01T12:00:00+00:00``), ``file_reference`` (bytes) as
-lowercase hex, ``status`` as its word (pending, downloading, completed, failed, skipped).
+lowercase hex, ``status`` as its word (pending, downloading, completed, failed, skipped, missing).
 
 JSON: one array of objects, a missing value is ``null``. CSV (RFC 4180, UTF-8, a header line,
 "\\r\\n" between records): a missing value (None) is an empty cell without quotes, and every other
