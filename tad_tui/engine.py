@@ -369,13 +369,22 @@ class Engine:
         """Take tracks out of the library and their files off the disk (see library/cleanup.py)."""
         from tad_tui.library.cleanup import remove_tracks
 
-        return await remove_tracks(track_ids, keep_file=keep_file, dry_run=dry_run)
+        removed = await remove_tracks(track_ids, keep_file=keep_file, dry_run=dry_run)
+        if not dry_run:  # the groups' playlists list only what is left
+            await self.refresh_group_playlists(sorted({r.group_id for r in removed if r.refused is None}))
+        return removed
 
     async def verify_files(self, track_ids: Sequence[int]) -> Verification:
         """Re-hash these tracks' downloaded files; those gone from disk are marked missing."""
         from tad_tui.library.cleanup import verify_tracks
 
-        return await verify_tracks(track_ids)
+        verification = await verify_tracks(track_ids)
+        if verification.missing:  # a playlist lists only files on disk
+            gone = [file_id for file_id, _ in verification.missing]
+            await self.refresh_group_playlists(
+                sorted(set(await AudioFile.filter(file_id__in=gone).values_list("group_id", flat=True)))
+            )
+        return verification
 
     async def warm_up_search(self) -> None:
         """Load the search vocabulary now, so the first search typed does not wait for it."""

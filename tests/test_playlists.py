@@ -149,10 +149,12 @@ async def test_a_group_playlist_is_rewritten_after_a_batch_in_message_order(
         entries = _entries(playlist)
         assert [engine.paths.downloads_dir / line for _, line in entries] == [Path(r.local_path) for r in rows]
         assert all(not line.startswith("/") for _, line in entries)
-        # A track taken out of the library (as `remove` does) leaves the playlist when it is refreshed.
-        await AudioFile.filter(pk=rows[0].pk).update(status=FileStatus.PENDING, local_path=None)
-        await engine.refresh_group_playlists([group_id])
-        assert len(_entries(playlist)) == len(rows) - 1
+        # A track removed, and a file that verify finds gone, leave the playlist at once.
+        (removed,) = await engine.remove_tracks([rows[0].pk])
+        assert removed.refused is None and len(_entries(playlist)) == len(rows) - 1
+        Path(rows[1].local_path).unlink()
+        assert len((await engine.verify_files([rows[1].pk])).missing) == 1
+        assert [line for _, line in _entries(playlist)] == [line for _, line in entries[2:]]
         await AudioFile.filter(group_id=group_id).update(status=FileStatus.PENDING)
         await engine.refresh_group_playlists([group_id])
         assert not playlist.exists()  # no downloaded track left: no playlist
