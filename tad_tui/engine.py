@@ -614,10 +614,13 @@ class Engine:
         if entry.state == QueueState.COMPLETED and audio.local_path:
             path = Path(audio.local_path)
             return EntryLocation(path, True, path.is_file())
-        if audio.partial_file_path:  # started: its name is settled
+        if audio.partial_file_path:  # started: the name it downloads under (decided again from its tags at the end)
             path = Path(audio.partial_file_path.removesuffix(PART_SUFFIX))
         else:
-            output, relative = planned_target(entry, audio, self.paths.downloads_dir, self.settings.downloads.filename_template)
+            output, relative = planned_target(
+                entry, audio, self.paths.downloads_dir, self.settings.downloads.filename_template,
+                self.settings.downloads.unknown,
+            )
             path = output / relative
         return EntryLocation(path, False, path.is_file())
 
