@@ -295,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     from tad_tui.cli.cleanup import add_cleanup_parsers
 
     add_cleanup_parsers(commands, lambda sub: _common_options(sub, suppress=True), _not_empty)
+
+    from tad_tui.cli.rename import add_rename_parser
+
+    add_rename_parser(commands, lambda sub: _common_options(sub, suppress=True), _not_empty, _match_query)
     return parser
 
 
@@ -612,6 +616,11 @@ async def _cleanup_command(args: argparse.Namespace, settings: Any, paths: Any) 
     run = cleanup.run_remove if args.command == "remove" else cleanup.run_verify
     return await run(args, settings, paths)
 
+async def _rename(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli.rename import run_rename
+
+    return await run_rename(args, settings, paths)
+
 
 async def _follow_command(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.cli import follow
@@ -638,6 +647,7 @@ _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "import-export": _import_export,
     "remove": _cleanup_command,
     "verify": _cleanup_command,
+    "rename": _rename,
 }
 
 

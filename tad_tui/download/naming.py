@@ -374,6 +374,11 @@ def unique_target(
     raise AssertionError("unreachable")  # itertools.count never ends
 
 
+def same_name(one: str, other: str) -> bool:
+    """Whether two names are one file's on a disk that ignores case and Unicode normalisation."""
+    return _name_key(one) == _name_key(other)
+
+
 def remove_empty_folders(folder: Path, root: Path, *, busy: Collection[Path] = ()) -> list[Path]:
     """``folder`` and its parents up to (not including) ``root`` removed while empty; a folder that
     holds a path in ``busy`` (a download in flight about to write there) is kept. Returns those removed."""
