@@ -22,6 +22,7 @@ from tortoise.functions import Count
 from tad_tui.store.transactions import transaction
 
 from tad_tui.api import (
+    RenameOutcome,
     DownloadHistory,
     DownloadSelection,
     EntryLocation,
@@ -373,6 +374,27 @@ class Engine:
         from tad_tui.library.cleanup import verify_tracks
 
         return await verify_tracks(track_ids)
+
+    async def rename_files(
+        self, root: Path, *, query: str | None, dry_run: bool, on_move: Callable[[Path, Path], None]
+    ) -> RenameOutcome:
+        """``tad-tui rename``: move the downloaded files in ``root`` to the names the filename template
+        gives them (see ``library.rename``); an interrupted run's journal is finished first."""
+        from tad_tui.library.rename import JOURNAL_FILE, apply_renames, downloaded_rows, finish_journal, plan_renames
+
+        journal = self.paths.data_dir / JOURNAL_FILE
+        finished = 0 if dry_run else await finish_journal(journal)
+        rows = await downloaded_rows()
+        if query:
+            matched = await self.matching_tracks(query, [row.pk for row in rows])
+            rows = [row for row in rows if row.pk in matched]
+        downloads = self.settings.downloads
+        plan = await plan_renames(rows, root, downloads.filename_template, downloads.unknown)
+        moved = 0 if dry_run else await apply_renames(plan, root, journal, lambda move: on_move(move.old, move.new))
+        return RenameOutcome(
+            moves=tuple((move.audio_id, move.old, move.new) for move in plan.moves), moved=moved,
+            in_place=plan.in_place, outside=len(plan.outside), missing=len(plan.missing), finished=finished,
+        )
 
     async def warm_up_search(self) -> None:
         """Load the search vocabulary now, so the first search typed does not wait for it."""

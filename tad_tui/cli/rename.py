@@ -39,48 +39,35 @@ async def run_rename(args: argparse.Namespace, settings: Any, paths: Any) -> int
     from tad_tui.runtime import open_engine
 
     root = paths.downloads_dir.resolve()
-    downloads = settings.downloads
+    show = (lambda old, new: None) if args.json else (lambda old, new: print(f"{_shown(old, root)} -> {_shown(new, root)}"))
     async with open_engine(settings, paths, demo=args.demo, writer=True, connect=False) as engine:
-        from tad_tui.library.rename import JOURNAL_FILE, apply_renames, downloaded_rows, finish_journal, plan_renames
-
-        journal = paths.data_dir / JOURNAL_FILE
-        finished = 0 if args.dry_run else await finish_journal(journal)
-        rows = await downloaded_rows()
-        if args.query:
-            matched = await engine.matching_tracks(args.query, [row.pk for row in rows])
-            rows = [row for row in rows if row.pk in matched]
-        plan = await plan_renames(rows, root, downloads.filename_template, downloads.unknown)
-        if args.dry_run:
-            moved = 0
-            for move in plan.moves if not args.json else ():
-                print(f"{_shown(move.old, root)} -> {_shown(move.new, root)}")
-        else:
-            tell = (lambda move: None) if args.json else (
-                lambda move: print(f"{_shown(move.old, root)} -> {_shown(move.new, root)}")
-            )
-            moved = await apply_renames(plan, root, journal, tell)
+        outcome = await engine.rename_files(root, query=args.query, dry_run=args.dry_run, on_move=show)
+    if args.dry_run:
+        for _, old, new in outcome.moves:
+            show(old, new)
+    moved, planned = outcome.moved, len(outcome.moves)
     summary = {
         "dry_run": args.dry_run,
         "moved": moved,
-        "to_move": len(plan.moves) - moved,
-        "in_place": plan.in_place,
-        "outside": len(plan.outside),
-        "missing": len(plan.missing),
-        "finished_from_journal": finished,
-        "moves": [move.to_json() for move in plan.moves],
+        "to_move": planned - moved,
+        "in_place": outcome.in_place,
+        "outside": outcome.outside,
+        "missing": outcome.missing,
+        "finished_from_journal": outcome.finished,
+        "moves": [{"id": id_, "old": str(old), "new": str(new)} for id_, old, new in outcome.moves],
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return 0
-    if finished:
-        print(f"finished an interrupted rename: {finished} library rows updated")
+    if outcome.finished:
+        print(f"finished an interrupted rename: {outcome.finished} library rows updated")
     verb = "would move" if args.dry_run else "moved"
-    count = len(plan.moves) if args.dry_run else moved
+    count = planned if args.dry_run else moved
     print(
-        f"{count} {verb}, {plan.in_place} already so named, {len(plan.missing)} missing from disk, "
-        f"{len(plan.outside)} outside {root}"
+        f"{count} {verb}, {outcome.in_place} already so named, {outcome.missing} missing from disk, "
+        f"{outcome.outside} outside {root}"
     )
-    return 0 if args.dry_run or moved == len(plan.moves) else 1
+    return 0 if args.dry_run or moved == planned else 1
 
 
 def _shown(path: Path, root: Path) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -315,12 +316,13 @@ class Job:
     def _published_path(self, planned: Path) -> Path:
         """Where the finished file is when a crash came after its move: the name recorded just before
         it (``_final_target``), else the planned one."""
-        recorded = self.audio.local_path
-        return Path(recorded) if recorded and os.path.exists(recorded) else planned
+        recorded = _state_of(self.audio).get("final")
+        return Path(recorded) if isinstance(recorded, str) and os.path.exists(recorded) else planned
 
     async def _final_target(self, planned: Path) -> Path:
         """The name the finished file takes under the template, from the row's tags as merged now;
-        recorded in the row before the file moves, so that a crash after the move finds it."""
+        recorded in the row's resume state before the file moves (``local_path`` names only a finished
+        file), so that a crash after the move finds it."""
         audio, settings = self.audio, self.context.settings
         await audio.fetch_related("group")
         output, relative = planned_target(
@@ -341,8 +343,10 @@ class Job:
         return final
 
     async def _record_target(self, final: Path) -> None:
-        self.audio.local_path = str(final)
-        await self.audio.save(update_fields=["local_path"])
+        state = _state_of(self.audio)
+        state["final"] = str(final)  # PartMap.load reads only its own keys
+        self.audio.resume_state = json.dumps(state, ensure_ascii=False)
+        await self.audio.save(update_fields=["resume_state"])
 
     async def _finish_recorded(self) -> str:
         """The file was recorded as downloaded but its queue entry was not (an older version wrote the
@@ -400,6 +404,15 @@ def _publish(part: Path, final: Path, reserved: set[Path]) -> Path:
     failpoints.hit("job.fsynced")
     os.replace(part, final)
     return final
+
+
+def _state_of(audio: AudioFile) -> dict[str, object]:
+    """The row's resume state as a dict ({} when there is none or it is not one)."""
+    try:
+        state = json.loads(audio.resume_state or "{}")
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 def _stamp(path: Path) -> tuple[int, int]:
