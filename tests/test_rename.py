@@ -70,3 +70,13 @@ def test_tagged_files_land_under_their_album_and_track_and_rename_survives_a_kil
     assert sorted(p.name for p in dirs["out"].iterdir()) == [ALBUM, "Unknown"]  # emptied folders removed
     assert not (dirs["data"] / "rename-journal.jsonl").exists()
     assert "0 would move, 4 already so named" in tad(dirs, "rename", "-o", str(dirs["out"]), "-t", flat, "--dry-run").stdout
+
+
+def test_a_name_numbered_at_the_start_stays_numbered_when_the_tags_agree() -> None:
+    from tad_tui.download.job import _numbered_from
+
+    folder = Path("/out/Artist")
+    assert _numbered_from(folder / "Track (2).mp3", folder / "Track.mp3")  # not "(3)" for its own .part
+    assert not _numbered_from(folder / "Track (2).mp3", folder / "Other.mp3")
+    assert not _numbered_from(folder / "Track (2).mp3", Path("/out/Album") / "Track.mp3")
+    assert not _numbered_from(folder / "Track (two).mp3", folder / "Track.mp3")

@@ -330,7 +330,7 @@ class Job:
             settings.downloads.unknown,
         )
         final = output / relative
-        if final != planned:
+        if final != planned and not _numbered_from(planned, final):
             reserved = self.context.reserved - {planned}
             final = unique_target(output, relative, reserved=reserved, listings=self.context.listings)
             if final.exists():  # the folder's listing is a little old: look again
@@ -339,6 +339,8 @@ class Job:
             self.context.reserved.add(final)
             self.context.reserved.discard(planned)
             self._claimed = final
+        else:
+            final = planned  # the same name, or it numbered (" (2)") when the download started
         await self._record_target(final)
         return final
 
@@ -404,6 +406,14 @@ def _publish(part: Path, final: Path, reserved: set[Path]) -> Path:
     failpoints.hit("job.fsynced")
     os.replace(part, final)
     return final
+
+
+def _numbered_from(planned: Path, wanted: Path) -> bool:
+    """Whether ``planned`` is ``wanted`` numbered by ``unique_target`` ("x (2).mp3" for "x.mp3")."""
+    if planned.parent != wanted.parent or planned.suffix != wanted.suffix:
+        return False
+    stem, _, number = planned.stem.rpartition(" (")
+    return stem == wanted.stem and number.endswith(")") and number[:-1].isdigit()
 
 
 def _state_of(audio: AudioFile) -> dict[str, object]:
