@@ -96,6 +96,18 @@ class GroupSummary:
 
 
 @dataclass(frozen=True)
+class RenameOutcome:
+    """What ``tad-tui rename`` did or, dry, would do: the moves as (AudioFile id, old, new)."""
+
+    moves: tuple[tuple[int, Path, Path], ...]
+    moved: int
+    in_place: int  # files already named as the template says
+    outside: int  # downloaded files outside the download folder, left alone
+    missing: int  # recorded as downloaded, not on disk
+    finished: int  # rows updated from an interrupted run's journal
+
+
+@dataclass(frozen=True)
 class TopicSummary:
     """One topic of a forum group, with its audio in the library."""
 
@@ -297,6 +309,7 @@ __all__ = [
     "QueueError",
     "QueueIdle",
     "QueueRow",
+    "RenameOutcome",
     "QueueState",
     "Removal",
     "ScanProgress",

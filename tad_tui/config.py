@@ -161,6 +161,11 @@ def _check_player(value: str) -> None:
         raise ValueError("contains a NUL character")
 
 
+def _check_unknown(value: str) -> None:
+    if len(value) > 64 or any(char in value for char in "/\\\0"):
+        raise ValueError("too long" if len(value) > 64 else "holds a / or \\")
+
+
 def _check_path(value: str) -> None:
     if "\0" in value:
         raise ValueError("contains a NUL character")
@@ -224,6 +229,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("downloads", "retry_delay", "float", 5.0, "Seconds to wait before a retry.", low=0.0, high=3600.0),
     Key("downloads", "parts_per_file", "int", 8, "Parts of one file fetched at once over separate connections.", low=1, high=32),
     Key("downloads", "filename_template", "str", "{performer} - {title}.{ext}", "File name for a downloaded track, as a Python format string.", check=check_filename_template, rule=_TEMPLATE_RULE),
+    Key("downloads", "unknown", "str", "Unknown", 'What a missing {performer}, {album} or {group} becomes in file names ("Unknown/Unknown/01 Intro.mp3"); "" = nothing, so a folder level it alone names is dropped.', check=_check_unknown, rule="at most 64 characters, no / or \\"),
     Key("downloads", "output_dir", "path", "", 'Folder downloads are saved to; "" = <data_dir>/downloads. The demo ignores it and saves to <demo data dir>/downloads, unless -o/--output names a folder on its command line.', env="DEFAULT_DOWNLOAD_DIR", check=_check_path),
     Key("performance", "max_memory_mb", "int", 1024, "Memory budget in MiB.", low=64, high=1048576),
     Key("performance", "rate_limit_requests_per_second", "float", 20.0, "Steady rate of Telegram API requests other than file parts (bandwidth_limit governs those).", low=0.0, high=1000.0, check=_check_positive, rule="a number greater than 0 and at most 1000"),
@@ -303,6 +309,7 @@ class DownloadSettings:
     retry_delay: float
     parts_per_file: int
     filename_template: str
+    unknown: str
     output_dir: Path | None
 
 

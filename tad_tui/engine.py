@@ -22,6 +22,7 @@ from tortoise.functions import Count
 from tad_tui.store.transactions import transaction
 
 from tad_tui.api import (
+    RenameOutcome,
     DownloadHistory,
     DownloadSelection,
     EntryLocation,
@@ -386,6 +387,30 @@ class Engine:
             )
         return verification
 
+    async def rename_files(
+        self, root: Path, *, query: str | None, dry_run: bool, on_move: Callable[[Path, Path], None]
+    ) -> RenameOutcome:
+        """``tad-tui rename``: move the downloaded files in ``root`` to the names the filename template
+        gives them (see ``library.rename``); an interrupted run's journal is finished first."""
+        from tad_tui.library.rename import JOURNAL_FILE, apply_renames, downloaded_rows, finish_journal, plan_renames
+
+        journal = self.paths.data_dir / JOURNAL_FILE
+        finished = 0 if dry_run else await finish_journal(journal)
+        rows = await downloaded_rows()
+        if query:
+            matched = await self.matching_tracks(query, [row.pk for row in rows])
+            rows = [row for row in rows if row.pk in matched]
+        downloads = self.settings.downloads
+        plan = await plan_renames(rows, root, downloads.filename_template, downloads.unknown)
+        moved = 0 if dry_run else await apply_renames(plan, root, journal, lambda move: on_move(move.old, move.new))
+        if moved or finished:  # the groups' playlists name the files where they are now
+            rows = AudioFile.all() if finished else AudioFile.filter(id__in=[move.audio_id for move in plan.moves])
+            await self.refresh_group_playlists(sorted(set(await rows.values_list("group_id", flat=True))))
+        return RenameOutcome(
+            moves=tuple((move.audio_id, move.old, move.new) for move in plan.moves), moved=moved,
+            in_place=plan.in_place, outside=len(plan.outside), missing=len(plan.missing), finished=finished,
+        )
+
     async def warm_up_search(self) -> None:
         """Load the search vocabulary now, so the first search typed does not wait for it."""
         await self.search_service.warm_up()
@@ -632,10 +657,13 @@ class Engine:
         if entry.state == QueueState.COMPLETED and audio.local_path:
             path = Path(audio.local_path)
             return EntryLocation(path, True, path.is_file())
-        if audio.partial_file_path:  # started: its name is settled
+        if audio.partial_file_path:  # started: the name it downloads under (decided again from its tags at the end)
             path = Path(audio.partial_file_path.removesuffix(PART_SUFFIX))
         else:
-            output, relative = planned_target(entry, audio, self.paths.downloads_dir, self.settings.downloads.filename_template)
+            output, relative = planned_target(
+                entry, audio, self.paths.downloads_dir, self.settings.downloads.filename_template,
+                self.settings.downloads.unknown,
+            )
             path = output / relative
         return EntryLocation(path, False, path.is_file())
 

@@ -13,6 +13,7 @@ unset, ``hit`` returns at its first line. The named points, each just after the 
 - ``job.tagged``      missing tags written into the finished ``.part`` file
 - ``job.fsynced``     the ``.part`` file fsynced, not yet renamed into place
 - ``job.renamed``     the file renamed into place, the database not yet told
+- ``rename.moved``    a file moved by ``tad-tui rename``, the rows naming it not yet updated
 - ``job.finishing``   the AudioFile row written as completed, inside the transaction that also
                       completes the QueueEntry
 """

@@ -234,7 +234,18 @@ class PartWriteAudit:
 
     def __init__(self) -> None:
         self.writes: list[tuple[str, int, int, int]] = []  # (path, offset, length, crc32)
+        self.published: dict[str, str] = {}  # final path → the .part moved there (names are decided at the end)
         self._real = os.pwrite
+        self._real_replace = os.replace
+
+    def replace(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], **kwargs: object) -> None:
+        """``os.replace`` that remembers which ``.part`` became which file."""
+        if os.fspath(src).endswith(".part"):
+            self.published[os.fspath(dst)] = os.fspath(src)
+        self._real_replace(src, dst, **kwargs)  # type: ignore[arg-type]
+
+    def part_of(self, local_path: str) -> str:
+        return self.published.get(local_path, local_path + ".part")
 
     def __call__(self, fd: int, data: bytes, offset: int) -> int:
         path = os.readlink(f"/proc/self/fd/{fd}")

@@ -49,6 +49,7 @@ WRONG_TYPE: dict[str, Any] = {
 EXTRA_INVALID: dict[str, list[Any]] = {
     "telegram.api_hash": [SECRET_HASH, "abc", "0" * 33],
     "telegram.session_name": [".hidden", "", "a/b", "x" * 65, "spaced name"],
+    "downloads.unknown": ["x" * 65, "a/b", "a\\b"],
     "telegram.proxy": [
         "socks6://h:1080",
         "socks5://h",

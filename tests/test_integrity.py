@@ -142,8 +142,8 @@ async def rig_for(
         await source.stop()
 
 
-def _sources(rows: list[AudioFile], catalogue: Catalogue) -> dict[str, Path]:
-    return {row.local_path + ".part": catalogue.document(row.document_id).path for row in rows}
+def _sources(rows: list[AudioFile], catalogue: Catalogue, audit: PartWriteAudit) -> dict[str, Path]:
+    return {audit.part_of(row.local_path): catalogue.document(row.document_id).path for row in rows}
 
 
 # ---- the simulated server's getFileHashes --------------------------------------------------------
@@ -267,6 +267,7 @@ async def test_flipped_parts_are_fetched_again_and_never_written(
 ) -> None:
     audit = PartWriteAudit()
     monkeypatch.setattr(os, "pwrite", audit)
+    monkeypatch.setattr(os, "replace", audit.replace)
     async with rig_for(tmp_path, demo_catalogue, latency=0.002) as rig:
         rule = rig.server.inject(FaultRule("GetFileRequest", damage="flip", skip=2, every=4, times=12))
         outcomes = await rig.download(MIXES)
@@ -276,7 +277,7 @@ async def test_flipped_parts_are_fetched_again_and_never_written(
         assert len(verdict.completed) == len(_files(demo_catalogue, MIXES))
         rows = await AudioFile.filter(status=FileStatus.COMPLETED)
         parts = sum(math.ceil(row.file_size / MIB) for row in rows)
-        assert audit.assert_all_good(_sources(rows, demo_catalogue)) == parts  # one write per part, none wrong
+        assert audit.assert_all_good(_sources(rows, demo_catalogue, audit)) == parts  # one write per part, none wrong
         assert len(rig.server.requests("GetFileRequest")) == parts + 12
         assert {row.source_md5 for row in rows} == {demo_catalogue.document(row.document_id).md5 for row in rows}
 
@@ -286,6 +287,7 @@ async def test_parts_smaller_than_a_hash_range_are_checked_with_their_range(
 ) -> None:
     audit = PartWriteAudit()
     monkeypatch.setattr(os, "pwrite", audit)
+    monkeypatch.setattr(os, "replace", audit.replace)
     async with rig_for(tmp_path, demo_catalogue, chunk_size=32 * KIB) as rig:
         rule = rig.server.inject(FaultRule("GetFileRequest", damage="flip", skip=5, every=7, times=10))
         outcomes = await rig.download(CLASSICAL)
@@ -294,7 +296,7 @@ async def test_parts_smaller_than_a_hash_range_are_checked_with_their_range(
         verdict = rig.check()
         assert len(verdict.completed) == len(_files(demo_catalogue, CLASSICAL))
         rows = await AudioFile.filter(status=FileStatus.COMPLETED)
-        assert audit.assert_all_good(_sources(rows, demo_catalogue)) == sum(
+        assert audit.assert_all_good(_sources(rows, demo_catalogue, audit)) == sum(
             math.ceil(row.file_size / (32 * KIB)) for row in rows
         )
         for row in rows:  # still one request per MiB of a file, not one per part
@@ -323,7 +325,10 @@ async def test_a_wrong_part_left_on_disk_in_a_range_is_fetched_again_with_it(
         outcomes = await rig.download(CLASSICAL)
         assert outcomes["failed"] == 0, rig.check().failed_messages
         rig.check()  # the resumed file too has the source's MD5
-        assert (await AudioFile.get(document_id=biggest.document_id)).local_path == str(rig.out / "resumed.mp3")
+        # resumed from its .part, then named from its tags (the default template) when complete
+        named = rig.out / "Johann Sebastian Bach - Toccata and Fugue in D minor, BWV 565.flac"
+        assert (await AudioFile.get(document_id=biggest.document_id)).local_path == str(named)
+        assert not part.exists()
         fetched = [e.detail for e in rig.server.requests("GetFileRequest") if f"id={biggest.document_id} " in e.detail]
         assert sum(f"offset={chunk} " in detail for detail in fetched) == 1  # the wrong part, once
         assert sum(detail.endswith(" offset=0 limit=32768") for detail in fetched) == 1  # the good one too
@@ -389,6 +394,7 @@ async def test_flood_waits_on_hashes_are_waited_out_and_the_parts_still_checked(
 ) -> None:
     audit = PartWriteAudit()
     monkeypatch.setattr(os, "pwrite", audit)
+    monkeypatch.setattr(os, "replace", audit.replace)
     async with rig_for(tmp_path, demo_catalogue, latency=0.002) as rig:
         waits = rig.server.inject(FaultRule(HASHES, "FLOOD_WAIT_1", skip=3, every=10, times=3))
         flips = rig.server.inject(FaultRule("GetFileRequest", damage="flip", skip=20, every=9, times=4))
@@ -398,7 +404,7 @@ async def test_flood_waits_on_hashes_are_waited_out_and_the_parts_still_checked(
         assert rig.server.flood_violations == []  # no getFileHashes sent while a wait was in force
         rig.check()
         rows = await AudioFile.filter(status=FileStatus.COMPLETED)
-        assert audit.assert_all_good(_sources(rows, demo_catalogue)) == sum(math.ceil(r.file_size / MIB) for r in rows)
+        assert audit.assert_all_good(_sources(rows, demo_catalogue, audit)) == sum(math.ceil(r.file_size / MIB) for r in rows)
 
 
 async def test_verify_checksums_off_asks_for_no_hashes(tmp_path: Path, demo_catalogue: Catalogue) -> None:

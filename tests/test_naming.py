@@ -105,15 +105,15 @@ def test_invalid_template_is_refused() -> None:
 
 
 def test_title_falls_back_to_the_file_name_stem_then_the_message_id() -> None:
-    assert render(DEFAULT, file_name="My Song.mp3") == "Unknown Artist - My Song.mp3"
-    assert render(DEFAULT, file_name="   ", mime_type="audio/mpeg") == "Unknown Artist - Track 42.mp3"
-    assert render(DEFAULT) == f"Unknown Artist - Track 42.{FALLBACK_EXTENSION}"
+    assert render(DEFAULT, file_name="My Song.mp3") == "Unknown - My Song.mp3"
+    assert render(DEFAULT, file_name="   ", mime_type="audio/mpeg") == "Unknown - Track 42.mp3"
+    assert render(DEFAULT) == f"Unknown - Track 42.{FALLBACK_EXTENSION}"
     assert render("{title}", title=" . . ") == "Track 42"  # only dots and spaces counts as missing
 
 
 def test_missing_text_fields_fall_back() -> None:
-    assert render("{performer}/{album}/{group}/{title}") == "Unknown Artist/Unknown Album/Unknown Group/Track 42"
-    assert render("{performer}", performer="\x00\t") == "Unknown Artist"
+    assert render("{performer}/{album}/{group}/{title}") == "Unknown/Unknown/Unknown/Track 42"
+    assert render("{performer}", performer="\x00\t") == "Unknown"
 
 
 def test_empty_date_and_genre_drop_their_folder() -> None:
@@ -164,7 +164,7 @@ def test_huge_spec_width_is_ignored_not_allocated() -> None:
 
 
 def test_fill_character_cannot_make_a_folder() -> None:
-    assert render("{title:/>7}", title="Solar") == "__Solar"
+    assert render("{title:/>7}", title="Solar") == "--Solar"
 
 
 # --- hostile values ------------------------------------------------------------------------------
@@ -225,8 +225,8 @@ def test_long_multibyte_name_is_cut_on_a_character_boundary() -> None:
 
 def test_values_cannot_add_folders_or_climb() -> None:
     relative = render_relative(FOLDERS, replace(TAGGED, performer="../..", album="a/../../b", title="..\\x"))
-    assert relative.parts[0] == "Unknown Artist"  # ".." alone is no artist
-    assert relative.parts[1] == "a_.._.._b"
+    assert relative.parts[0] == "Unknown"  # ".." alone is no artist
+    assert relative.parts[1] == "a-..-..-b"
     assert len(relative.parts) == 3
 
 
@@ -237,9 +237,43 @@ def test_windows_reserved_names_in_folders() -> None:
 
 
 def test_forbidden_characters_and_normalisation() -> None:
-    assert render("{title}", title='a<b>c:d"e|f?g*h') == "a_b_c_d_e_f_g_h"
+    assert render("{title}", title='a<b>c:d"e|f?g*h') == "a(b)c - d'e - fgh"
     assert render("{title}", title="Cafe\u0301") == "Café"  # NFD in, NFC out
     assert render("{title}", title="x\ud800y") == "x\ufffdy"  # a lone surrogate cannot be encoded
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Suite bergamasque: III. Clair de lune", "Suite bergamasque - III. Clair de lune"),
+        ("Act 1 : Scene 2", "Act 1 - Scene 2"),  # the spaces around a colon are taken into " - "
+        ("Why? Because *", "Why Because"),
+        ("Live | Berlin", "Live - Berlin"),
+        ("Intro:", "Intro"),  # nothing dangles at the end
+        (":Outro", "Outro"),
+        ("AC/DC", "AC-DC"),
+    ],
+)
+def test_illegal_characters_become_look_alikes_or_go(title: str, expected: str) -> None:
+    assert render("{title}", title=title) == expected
+
+
+def test_a_long_name_is_cut_after_a_word_before_the_extension() -> None:
+    name = render("{title}.{ext}", title="Extremely " * 40 + "Long", mime_type="audio/mpeg")
+    assert len(name.encode()) <= MAX_FILE_NAME_BYTES
+    assert name.endswith("Extremely.mp3") and not name.endswith(" .mp3")
+    one_word = render("{title}.{ext}", title="x" * 400, mime_type="audio/mpeg")  # no space: a plain cut
+    assert one_word == "x" * (MAX_FILE_NAME_BYTES - 4) + ".mp3"
+
+
+def test_a_cut_drops_dangling_punctuation() -> None:
+    name = render("{title}.{ext}", title="a" * 240 + " & bcdefgh", mime_type="audio/mpeg")
+    assert name == "a" * 240 + ".mp3"
+
+
+def test_unknown_is_chosen_and_empty_unknown_collapses_its_folder() -> None:
+    assert str(render_relative(FOLDERS, BARE, unknown="?? n/a")) == "n-a/n-a/00 Track 42.audio"
+    assert str(render_relative(FOLDERS, replace(BARE, performer="Ella"), unknown="")) == "Ella/00 Track 42.audio"
 
 
 def test_total_length_is_bounded(tmp_path: Path) -> None:

@@ -149,6 +149,15 @@ async def test_a_group_playlist_is_rewritten_after_a_batch_in_message_order(
         entries = _entries(playlist)
         assert [engine.paths.downloads_dir / line for _, line in entries] == [Path(r.local_path) for r in rows]
         assert all(not line.startswith("/") for _, line in entries)
+        # Renamed files are listed where they are now.
+        downloads = replace(engine.settings.downloads, filename_template="{group}/{title}.{ext}")
+        engine.settings = replace(engine.settings, downloads=downloads)
+        outcome = await engine.rename_files(engine.paths.downloads_dir, query=None, dry_run=False, on_move=lambda *_: None)
+        assert outcome.moved == len(rows)
+        entries = _entries(playlist)
+        rows = await AudioFile.filter(group_id=group_id, status=FileStatus.COMPLETED).order_by("message_id")
+        assert [engine.paths.downloads_dir / line for _, line in entries] == [Path(r.local_path) for r in rows]
+        assert all(Path(r.local_path).parent.name == "TAD Demo · Classical" for r in rows)
         # A track removed, and a file that verify finds gone, leave the playlist at once.
         (removed,) = await engine.remove_tracks([rows[0].pk])
         assert removed.refused is None and len(_entries(playlist)) == len(rows) - 1

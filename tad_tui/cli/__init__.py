@@ -298,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tad_tui.cli.library_out import add_library_out_parsers
 
     add_library_out_parsers(commands, lambda sub: _common_options(sub, suppress=True), _not_empty)
+    from tad_tui.cli.rename import add_rename_parser
+
+    add_rename_parser(commands, lambda sub: _common_options(sub, suppress=True), _not_empty, _match_query)
     return parser
 
 
@@ -616,6 +619,12 @@ async def _cleanup_command(args: argparse.Namespace, settings: Any, paths: Any) 
     return await run(args, settings, paths)
 
 
+async def _rename(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli.rename import run_rename
+
+    return await run_rename(args, settings, paths)
+
+
 async def _playlist(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.cli.library_out import run_playlist
 
@@ -655,6 +664,7 @@ _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "verify": _cleanup_command,
     "playlist": _playlist,
     "export": _export,
+    "rename": _rename,
 }
 
 

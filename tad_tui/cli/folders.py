@@ -39,7 +39,7 @@ def check_folders(args: argparse.Namespace, paths: Any, *, ignored: Sequence[tup
 
 def _downloading(args: argparse.Namespace) -> bool:
     """Whether this command's download folder is checked before it starts (it downloads, or names one)."""
-    return args.command in ("download", "tui", "watch", "import-export") or (args.command == "follow" and bool(args.output))
+    return args.command in ("download", "tui", "watch", "import-export", "rename") or (args.command == "follow" and bool(args.output))
 
 
 def ignored_folders(args: argparse.Namespace, settings: Any, keys: Sequence[Any]) -> list[tuple[Path, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -21,7 +22,14 @@ from tad_tui.download.events import EntryFinished, EntryProgress, EntryResumed, 
 from tad_tui.download.integrity import RangeHashes
 from tad_tui.download.limits import ByteRateLimiter, weight_of
 from tad_tui.download.pace import AccountPace
-from tad_tui.download.naming import FolderListings, TrackFields, render_relative, unique_target
+from tad_tui.download.naming import (
+    DEFAULT_UNKNOWN,
+    FolderListings,
+    TrackFields,
+    remove_empty_folders,
+    render_relative,
+    unique_target,
+)
 from tad_tui.download.parts import PartMap, verify_on_disk
 from tad_tui.download.transfer import (
     ConnectionPool,
@@ -84,6 +92,8 @@ class Job:
             final = await self._claim_target()
             part = Path(audio.partial_file_path or str(final) + PART_SUFFIX)
             parts = await self._resume_state(part, final)
+            if not part.exists() and parts.complete():
+                final = self._published_path(final)
             verified = False
             if not parts.complete() or part.exists():
                 await self._transfer(part, parts)
@@ -125,7 +135,10 @@ class Job:
         else:
             await self.audio.fetch_related("group")
             settings = self.context.settings
-            output, relative = planned_target(self.entry, audio, self.context.default_output, settings.downloads.filename_template)
+            output, relative = planned_target(
+                self.entry, audio, self.context.default_output, settings.downloads.filename_template,
+                settings.downloads.unknown,
+            )
             final = unique_target(output, relative, reserved=self.context.reserved, listings=self.context.listings)
             audio.partial_file_path = str(final) + PART_SUFFIX
             await audio.save(update_fields=["partial_file_path"])
@@ -143,7 +156,7 @@ class Job:
             audio.resume_state, size=audio.file_size, part_size=self.context.settings.downloads.chunk_size
         )
         if not part.exists():
-            if parts.complete() and final.exists():
+            if parts.complete() and self._published_path(final).exists():
                 return parts  # renamed into place just before a crash: only the bookkeeping is left
             parts.crc32.clear()
         else:
@@ -254,11 +267,22 @@ class Job:
                     md5 = None  # the file on disk is no longer what Telegram sent: hashed again below
                     tags = tags if written else None  # changed by a save that failed: read it again
                 failpoints.hit("job.tagged")
+            if tags is None:
+                tags = await asyncio.to_thread(read_tags, part, extended=extended)
+            apply_tags(audio, tags)  # the name comes from the file's tags merged with Telegram's
+            planned = final
             try:
-                final = await asyncio.to_thread(_publish, part, final, self.context.reserved)
+                final = await self._final_target(planned)
+                moved = await asyncio.to_thread(_publish, part, final, self.context.reserved)
             except OSError as error:  # a folder made read-only, a full disk at fsync: the .part stays
                 raise TransferFailed(disk_error_words(error, final)) from None
+            if moved != final:  # a file of that name appeared just before the move
+                final = moved
+                await self._record_target(final)
             failpoints.hit("job.renamed")
+            if final.parent != planned.parent:
+                output = Path(self.entry.output_dir) if self.entry.output_dir else self.context.default_output
+                remove_empty_folders(planned.parent, output, busy=self.context.reserved)
             audio.checksum_verified = verified
         elif not final.exists():
             raise TransferFailed(f"{part} disappeared before it was complete")
@@ -288,6 +312,43 @@ class Job:
             EntryFinished(self.entry.pk, audio.file_id, "downloaded", str(final), size, md5, source_md5=audio.source_md5)
         )
         return "downloaded"
+
+    def _published_path(self, planned: Path) -> Path:
+        """Where the finished file is when a crash came after its move: the name recorded just before
+        it (``_final_target``), else the planned one."""
+        recorded = _state_of(self.audio).get("final")
+        return Path(recorded) if isinstance(recorded, str) and os.path.exists(recorded) else planned
+
+    async def _final_target(self, planned: Path) -> Path:
+        """The name the finished file takes under the template, from the row's tags as merged now;
+        recorded in the row's resume state before the file moves (``local_path`` names only a finished
+        file), so that a crash after the move finds it."""
+        audio, settings = self.audio, self.context.settings
+        await audio.fetch_related("group")
+        output, relative = planned_target(
+            self.entry, audio, self.context.default_output, settings.downloads.filename_template,
+            settings.downloads.unknown,
+        )
+        final = output / relative
+        if final != planned and not _numbered_from(planned, final):
+            reserved = self.context.reserved - {planned}
+            final = unique_target(output, relative, reserved=reserved, listings=self.context.listings)
+            if final.exists():  # the folder's listing is a little old: look again
+                final = unique_target(output, relative, reserved=reserved)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self.context.reserved.add(final)
+            self.context.reserved.discard(planned)
+            self._claimed = final
+        else:
+            final = planned  # the same name, or it numbered (" (2)") when the download started
+        await self._record_target(final)
+        return final
+
+    async def _record_target(self, final: Path) -> None:
+        state = _state_of(self.audio)
+        state["final"] = str(final)  # PartMap.load reads only its own keys
+        self.audio.resume_state = json.dumps(state, ensure_ascii=False)
+        await self.audio.save(update_fields=["resume_state"])
 
     async def _finish_recorded(self) -> str:
         """The file was recorded as downloaded but its queue entry was not (an older version wrote the
@@ -347,6 +408,23 @@ def _publish(part: Path, final: Path, reserved: set[Path]) -> Path:
     return final
 
 
+def _numbered_from(planned: Path, wanted: Path) -> bool:
+    """Whether ``planned`` is ``wanted`` numbered by ``unique_target`` ("x (2).mp3" for "x.mp3")."""
+    if planned.parent != wanted.parent or planned.suffix != wanted.suffix:
+        return False
+    stem, _, number = planned.stem.rpartition(" (")
+    return stem == wanted.stem and number.endswith(")") and number[:-1].isdigit()
+
+
+def _state_of(audio: AudioFile) -> dict[str, object]:
+    """The row's resume state as a dict ({} when there is none or it is not one)."""
+    try:
+        state = json.loads(audio.resume_state or "{}")
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
 def _stamp(path: Path) -> tuple[int, int]:
     """Size and modification time: a file whose stamp is unchanged was not written to."""
     status = path.stat()
@@ -377,17 +455,18 @@ def apply_tags(audio: AudioFile, tags: TagInfo) -> None:
 
 
 def planned_target(
-    entry: QueueEntry, audio: AudioFile, default_output: Path, default_template: str
+    entry: QueueEntry, audio: AudioFile, default_output: Path, default_template: str, unknown: str
 ) -> tuple[Path, PurePosixPath]:
-    """Where an entry's file goes: its folder and the path in it (a clash is settled when it starts).
+    """Where an entry's file goes: its folder and the path in it under the row's fields as they are
+    (a clash is settled when it starts; the name is decided again from the file's tags at the end).
 
     ``audio.group`` must be fetched.
     """
     output = Path(entry.output_dir) if entry.output_dir else default_output
-    return output, track_relative(audio, entry.filename_template or default_template)
+    return output, track_relative(audio, entry.filename_template or default_template, unknown)
 
 
-def track_relative(audio: AudioFile, template: str) -> PurePosixPath:
+def track_relative(audio: AudioFile, template: str, unknown: str = DEFAULT_UNKNOWN) -> PurePosixPath:
     """The path a track's file takes in the download folder under ``template`` (``audio.group`` fetched)."""
     fields = TrackFields(
         title=audio.title,
@@ -402,4 +481,4 @@ def track_relative(audio: AudioFile, template: str) -> PurePosixPath:
         mime_type=audio.mime_type,
         topic=audio.topic_title,
     )
-    return render_relative(template, fields)
+    return render_relative(template, fields, unknown=unknown)

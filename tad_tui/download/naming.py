@@ -8,7 +8,8 @@ relative path that is valid on Linux, macOS and Windows and cannot leave the out
 Field values, when missing (None, empty, or only dots, spaces and slashes after cleaning):
 
 - ``title``        → the stem of ``file_name`` → ``"Track <message_id>"``
-- ``performer``    → ``"Unknown Artist"``; ``album`` → ``"Unknown Album"``; ``group`` → ``"Unknown Group"``
+- ``performer``, ``album``, ``group`` → ``unknown`` (``[downloads] unknown``, default ``"Unknown"``;
+  ``""`` drops a folder level it alone names)
 - ``date``, ``genre`` → ``""`` (a folder that renders empty is dropped)
 - ``topic``        → the forum topic's title ("General" for a forum's first topic); ``""`` outside a
   forum group, so ``{group}/{topic}/{title}.{ext}`` files a channel's tracks under ``{group}/``
@@ -20,13 +21,28 @@ Field values, when missing (None, empty, or only dots, spaces and slashes after 
 A format spec the value cannot take (``{title:02}``, ``{track_number:02}`` with "A1") or one with a
 number above 255 (a width that would build a huge string) is ignored: the plain value is used.
 
-Every field is cleaned before substitution (``clean_text``, "/" and "\\" → "_"), and so is every
-path component after it: no control or bidi characters, none of ``<>:"|?*``, no leading dots (hidden
+Every field is cleaned before substitution (``clean_text``; a "/" or "\\" in a field's own text
+becomes "-": "AC/DC" → "AC-DC"), and so is every path component after it. Characters that are
+illegal on some OS (Windows' ``<>:"|?*``) are replaced by ASCII look-alikes or dropped:
+
+==========  ===========================================================================
+character   becomes
+==========  ===========================================================================
+``:``       " - ", taking the spaces around it ("Symphonies: No. 5" → "Symphonies - No. 5")
+``|``       " - ", the same way
+``"``       ``'``
+``<`` ``>`` ``(`` ``)``
+``?`` ``*`` dropped ("Why?" → "Why")
+==========  ===========================================================================
+
+then runs of spaces become one space. No control or bidi characters, no leading dots (hidden
 files) or trailing dots and spaces (Windows drops them), Windows device names (CON, nul.flac, COM1…)
 prefixed with "_", NFC, at most 255 UTF-8 bytes per folder and 250 for the file name (so
-``"<name>.part"`` still fits), cut on a character boundary keeping the extension; the whole relative
-path is at most 1024 bytes. Empty, "." and ".." components are dropped; an empty file name becomes
-``"<title>.<ext>"``.
+``"<name>.part"`` still fits). A cut keeps the extension and ends on a word boundary when the last
+space lies in the kept half (else on a character boundary), dropping the spaces and dangling
+punctuation (`` ,;-&+``) before the cut: "…Allegro con brio.mp3", never "…Allegro con .mp3". The
+whole relative path is at most 1024 bytes. Empty, "." and ".." components are dropped; an empty file
+name becomes ``"<title>.<ext>"``.
 
 Written here rather than with pathvalidate: the byte limits, the room for ".part", the extension kept
 on cuts and ``clean_text`` all need code of our own anyway, and the rest is a dozen lines.
@@ -93,15 +109,13 @@ _MIME_EXTENSIONS: Mapping[str, str] = {
     "audio/x-matroska": "mka",
 }
 
-_MISSING_TEXT = {
-    "performer": "Unknown Artist",
-    "album": "Unknown Album",
-    "group": "Unknown Group",
-    "date": "",
-    "genre": "",
-    "topic": "",
-}
-_FORBIDDEN = re.compile(r'[<>:"|?*/\\]')  # Windows' reserved characters; "/" and "\" are separators
+DEFAULT_UNKNOWN = "Unknown"  # [downloads] unknown's default
+_UNKNOWN_FIELDS = ("performer", "album", "group")  # the rest render as "" when missing
+_EMPTY_FIELDS = ("date", "genre", "topic")
+_DASHED = re.compile(r'\s*[:|]\s*')  # a colon or bar, with the spaces around it → " - "
+_LOOK_ALIKES = str.maketrans({'"': "'", "<": "(", ">": ")", "?": None, "*": None, "/": "-", "\\": "-"})
+_SPACES = re.compile(r" {2,}")
+_DANGLING = " ,;-&+"  # stripped from the end of a cut stem
 _SEPARATORS = re.compile(r"[/\\]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _SPEC_NUMBERS = re.compile(r"\d+")
@@ -145,13 +159,14 @@ def extension_for(file_name: str | None, mime_type: str | None) -> str:
 # --- rendering -------------------------------------------------------------------------------
 
 
-def render_relative(template: str, fields: TrackFields) -> PurePosixPath:
+def render_relative(template: str, fields: TrackFields, *, unknown: str = DEFAULT_UNKNOWN) -> PurePosixPath:
     """The template filled with ``fields``, sanitized into a relative path (see the module docstring).
 
-    Raises ValueError if ``template`` is not a valid filename template.
+    ``unknown`` stands for a missing performer, album or group. Raises ValueError if ``template`` is
+    not a valid filename template.
     """
     check_filename_template(template)
-    values = _field_values(fields)
+    values = _field_values(fields, unknown)
     *folders, name = _SEPARATORS.split(_SafeFormatter().vformat(template, (), values))
     dirs = [part for part in (_fit(folder, MAX_COMPONENT_BYTES) for folder in folders) if part]
     name = _fit(name, MAX_FILE_NAME_BYTES, keep_suffix=True) or _fit(
@@ -182,7 +197,7 @@ class _SafeFormatter(string.Formatter):
     """str.format whose fields never fail on a spec and never add a path separator."""
 
     def format_field(self, value: Any, format_spec: str) -> str:
-        return _SEPARATORS.sub("_", _format_or_plain(value, format_spec))
+        return _SEPARATORS.sub("-", _format_or_plain(value, format_spec))
 
 
 def _format_or_plain(value: Any, spec: str) -> str:
@@ -194,14 +209,14 @@ def _format_or_plain(value: Any, spec: str) -> str:
         return str(value)
 
 
-def _field_values(fields: TrackFields) -> dict[str, Any]:
+def _field_values(fields: TrackFields, unknown: str) -> dict[str, Any]:
     ext = extension_for(fields.file_name, fields.mime_type)
     base = _field_text(_base_name(fields.file_name))
     stem = _field_text(_split_suffix(base or "")[0].strip(". "))
     title = _field_text(fields.title) or stem or f"Track {fields.message_id}"
-    values: dict[str, Any] = {
-        name: _field_text(getattr(fields, name)) or missing for name, missing in _MISSING_TEXT.items()
-    }
+    missing = _field_text(unknown) or ""
+    values: dict[str, Any] = {name: _field_text(getattr(fields, name)) or missing for name in _UNKNOWN_FIELDS}
+    values.update({name: _field_text(getattr(fields, name)) or "" for name in _EMPTY_FIELDS})
     values.update(
         title=title,
         track_number=_track_number(fields.track_number),
@@ -217,7 +232,7 @@ def _field_text(value: str | None) -> str | None:
     text = clean_text(_no_surrogates(value))
     if text is None or not text.strip(". /\\"):  # "../.." names nothing
         return None
-    return _SEPARATORS.sub("_", text)
+    return _SEPARATORS.sub("-", text)
 
 
 def _track_number(stored: str | None) -> _TrackNumber:
@@ -248,7 +263,9 @@ def _no_surrogates(value: str | None) -> str | None:
 def _clean_component(raw: str) -> str:
     """One path component made legal everywhere, or "" when nothing is left of it."""
     text = clean_text(_no_surrogates(raw), max_length=sys.maxsize) or ""
-    text = _FORBIDDEN.sub("_", text).strip(". ")  # leading dots hide a file; Windows drops trailing ones
+    text = _SPACES.sub(" ", _DASHED.sub(" - ", text).translate(_LOOK_ALIKES))
+    text = text.strip(". ")  # leading dots hide a file; Windows drops trailing ones
+    text = text.removeprefix("- ").removesuffix(" -").strip(". ")  # what a leading or closing ":" left
     if text and _is_reserved(text):
         text = "_" + text
     return text
@@ -264,7 +281,7 @@ def _fit(raw: str, limit: int, *, keep_suffix: bool = False) -> str:
     name = _clean_component(raw)
     stem, suffix = _split_suffix(name) if keep_suffix else (name, "")
     for budget in range(limit - _byte_length(suffix), 0, -1):  # cleaning may add a "_": retry one byte shorter
-        fitted = _clean_component(_cut_bytes(stem, budget) + suffix)
+        fitted = _clean_component(_cut_words(stem, budget) + suffix)
         if _byte_length(fitted) <= limit:
             return fitted
     return ""
@@ -298,6 +315,19 @@ def _split_suffix(name: str) -> tuple[str, str]:
     if dot and stem and 0 < len(ext) <= _MAX_SUFFIX_CHARS and ext.isalnum():
         return stem, dot + ext
     return name, ""
+
+
+def _cut_words(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` UTF-8 bytes, cut after a whole word when one ends in the kept
+    half, without the spaces and dangling punctuation before the cut."""
+    cut = _cut_bytes(text, limit)
+    if cut == text:
+        return text
+    if text[len(cut)] != " ":  # the cut fell inside a word: end at the space before it
+        space = cut.rfind(" ")
+        if space >= len(cut) // 2:
+            cut = cut[:space]
+    return cut.rstrip(_DANGLING) or cut
 
 
 def _cut_bytes(text: str, limit: int) -> str:
@@ -342,6 +372,30 @@ def unique_target(
                 listings.claim(folder, name)
             return folder / name
     raise AssertionError("unreachable")  # itertools.count never ends
+
+
+def same_name(one: str, other: str) -> bool:
+    """Whether two names are one file's on a disk that ignores case and Unicode normalisation."""
+    return _name_key(one) == _name_key(other)
+
+
+def remove_empty_folders(folder: Path, root: Path, *, busy: Collection[Path] = ()) -> list[Path]:
+    """``folder`` and its parents up to (not including) ``root`` removed while empty; a folder that
+    holds a path in ``busy`` (a download in flight about to write there) is kept. Returns those removed."""
+    removed: list[Path] = []
+    try:
+        folder.relative_to(root)
+    except ValueError:
+        return removed  # never outside the download folder
+    busy_parents = {parent for path in busy for parent in Path(path).parents}
+    while folder != root and folder not in busy_parents:
+        try:
+            folder.rmdir()  # fails unless empty
+        except OSError:
+            break
+        removed.append(folder)
+        folder = folder.parent
+    return removed
 
 
 class FolderListings:

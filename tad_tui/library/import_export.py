@@ -119,7 +119,10 @@ async def import_export(
                 tell(_item(info.title, audio, row, "skipped", local_path=row.local_path, checksum_md5=row.checksum_md5,
                            source_md5=row.source_md5, reason=done[row.pk]))
                 continue
-            tell(await _from_file(export, info, audio, row, output_dir, template, write_tags, extended_tags, reserved))
+            tell(await _from_file(
+                export, info, audio, row, output_dir, (template, engine.settings.downloads.unknown), write_tags,
+                extended_tags, reserved,
+            ))
     return ExportImport(tuple(items))
 
 
@@ -195,7 +198,7 @@ async def _from_file(
     audio: ExportAudio,
     row: AudioFile,
     output_dir: Path,
-    template: str,
+    naming: tuple[str, str],  # the filename template and [downloads] unknown
     write_tags: bool,
     extended_tags: bool,
     reserved: set[Path],
@@ -208,7 +211,7 @@ async def _from_file(
         return _item(info.title, audio, row, "failed", reason=str(error))
     if not path.exists():
         return _item(info.title, audio, row, "queued", reason=f"{audio.file!r} is not in the export folder")
-    final = unique_target(output_dir, track_relative(row, template), reserved=reserved)
+    final = unique_target(output_dir, track_relative(row, *naming), reserved=reserved)
     reserved.add(final)
     try:
         copied = await asyncio.to_thread(_copy, path, final, row.file_size)
