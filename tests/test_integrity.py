@@ -62,7 +62,7 @@ def _settings(*, tags: bool = False, verify: bool = True, **downloads: object) -
         base,
         telegram=replace(base.telegram, flood_sleep_threshold=1),
         downloads=replace(base.downloads, **{"retry_delay": 0.02, "retry_attempts": 6, **downloads}),  # type: ignore
-        metadata=replace(base.metadata, update_id3_tags=tags, verify_checksums=verify),
+        metadata=replace(base.metadata, update_id3_tags=tags, embed_cover=tags, verify_checksums=verify),
     )
 
 
