@@ -10,7 +10,7 @@ _topic = importlib.import_module("tad_tui.store.migrations.0006_topic")
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0006_topic")]
+    dependencies = [("models", "0007_missing")]
 
     initial = False
 
