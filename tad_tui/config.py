@@ -238,6 +238,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("metadata", "extract_extended", "bool", True, "Read extended tags (album, genre, track number) from downloaded files."),
     Key("metadata", "verify_checksums", "bool", True, "Check each downloaded part: its bytes against the SHA-256 hashes Telegram holds for the file's ranges (upload.getFileHashes; a part that does not match is fetched again and never written; for a file Telegram gives no hashes for, the log says so and only the next check is made), and each part's CRC-32, read back from disk before the file is renamed into place. false: neither (parts kept from an interrupted run are still re-read against their CRC). Either way the library records checksum_md5, the MD5 of the file on disk (tags included), and source_md5, that of the bytes Telegram sent."),
     Key("metadata", "update_id3_tags", "bool", True, "Write title and performer from Telegram into the file's tags."),
+    Key("metadata", "embed_cover", "bool", True, "Fetch a track's cover (the thumbnail Telegram keeps with the audio) and embed it in a file that has no picture: ID3 APIC (MP3), a FLAC picture block, METADATA_BLOCK_PICTURE (Ogg), MP4 covr. A cover that cannot be fetched is logged; the file completes without it."),
+    Key("metadata", "save_cover_file", "bool", False, "Also write the cover as cover.jpg in the track's folder, when the folder has none."),
     Key("library", "group_playlists", "bool", False, "Keep a playlist of each group's downloaded tracks, in message order: <output_dir>/<group title>.m3u8 (extended M3U8, paths relative to it), rewritten when a batch of downloads finishes and when the queue runs empty, and removed when the group has no downloaded track left. false: none is written (tad-tui playlist writes one on demand)."),
     Key("notifications", "enabled", "bool", True, "Show desktop notifications at all."),
     Key("notifications", "on_batch_complete", "bool", True, "Notify when a batch of downloads finishes."),
@@ -326,6 +328,8 @@ class MetadataSettings:
     extract_extended: bool
     verify_checksums: bool
     update_id3_tags: bool
+    embed_cover: bool
+    save_cover_file: bool
 
 
 @dataclass(frozen=True)

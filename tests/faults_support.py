@@ -81,7 +81,7 @@ def check_invariants(
     """Assert what must hold after any fault; returns what the library holds.
 
     - every completed file is in ``out_dir``, has the source's MD5 and size (or ``expected``'s, for
-      runs that write tags), the MD5 the DB recorded, and no ``.part`` or resume state left behind;
+      runs that write tags and covers), the MD5 the DB recorded, and no ``.part`` or resume state left behind;
       the DB's ``source_md5`` (what Telegram sent) is the source's MD5, tags written or not;
     - the DB says what is on disk: a completed (or skipped) row ⇔ its QueueEntry completed ⇔ its file
       exists at ``local_path``; an unfinished row has no ``local_path``; every file in ``out_dir`` is
@@ -178,7 +178,7 @@ def write_config(
         f"request_flood_limit = {request_flood_limit}\n{extra_demo}"
         f"[telegram]\nflood_sleep_threshold = {flood_sleep_threshold}\n"
         f"[downloads]\nretry_delay = {retry_delay}\nretry_attempts = {retry_attempts}\n"
-        f"[metadata]\nupdate_id3_tags = {'true' if tags else 'false'}\n"
+        f"[metadata]\nupdate_id3_tags = {'true' if tags else 'false'}\nembed_cover = {'true' if tags else 'false'}\n"
         "[notifications]\nenabled = false\n"
     )
     return path

@@ -301,7 +301,10 @@ async def _mixes_then_archive(engine: Engine, source: TelethonSource, archive_fi
 async def _single_part_connections(server: SimulatedTelegram) -> tuple[int, int]:
     """(connections, DCs) the single-part files' parts were fetched over."""
     ids = {str(i) for i in await AudioFile.filter(file_size__lte=CHUNK).values_list("document_id", flat=True)}
-    requests = [r for r in server.requests("GetFileRequest") if r.detail.split()[0].removeprefix("id=") in ids]
+    requests = [
+        r for r in server.requests("GetFileRequest")
+        if r.detail.split()[0].removeprefix("id=") in ids and "thumb=" not in r.detail  # parts, not covers
+    ]
     return len({(r.dc, r.connection) for r in requests}), len({r.dc for r in requests})
 
 

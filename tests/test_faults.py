@@ -66,7 +66,7 @@ def _settings(**downloads: object) -> Settings:
         base,
         telegram=replace(base.telegram, flood_sleep_threshold=FLOOD_THRESHOLD),
         downloads=replace(base.downloads, **{"retry_delay": 0.05, "retry_attempts": 6, **downloads}),  # type: ignore
-        metadata=replace(base.metadata, update_id3_tags=False),
+        metadata=replace(base.metadata, update_id3_tags=False, embed_cover=False),  # files are the source's bytes
     )
 
 
@@ -458,7 +458,7 @@ class KillPoint:
     failpoint: str | None = None  # None: a random moment (see _kill_at_random)
     limit: int | None = None
     slow: bool = False  # the link slowed so transfers last long enough to be caught
-    tags: bool = False  # tags written: compared with an uninterrupted run, not with the source
+    tags: bool = False  # tags and covers written: compared with an uninterrupted run, not with the source
 
     @property
     def id(self) -> str:

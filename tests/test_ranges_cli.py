@@ -69,8 +69,9 @@ def test_download_since_until_then_ids_take_exactly_their_messages(dirs, demo_ca
     for event in events(first)[:-1]:
         if event.get("event") == "downloaded":
             data = Path(event["local_path"]).read_bytes()
-            assert len(data) == by_id[int(event["file_id"].rsplit("_", 1)[1])].file.size == event["file_size"]
-            assert hashlib.md5(data).hexdigest() == event["checksum_md5"]
+            file = by_id[int(event["file_id"].rsplit("_", 1)[1])].file
+            assert file.md5 == event["source_md5"]  # what Telegram sent
+            assert len(data) == event["file_size"] and hashlib.md5(data).hexdigest() == event["checksum_md5"]  # on disk
     assert cursor(dirs) == 0  # what came before 10 June is unread: the next plain scan reads it
     assert f"({len(june)} of them since 2024-06-10 until 2024-06)" in first.stderr
 

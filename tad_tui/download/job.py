@@ -18,6 +18,7 @@ from tad_tui import failpoints
 from tad_tui.audit import record
 from tad_tui.config import Settings
 from tad_tui.download.concurrency import ConnectionShare, is_single_part
+from tad_tui.download.cover import fetch_cover, save_cover_file
 from tad_tui.download.events import EntryFinished, EntryProgress, EntryResumed, EntryStarted, EntryWaiting, EventBus
 from tad_tui.download.integrity import RangeHashes
 from tad_tui.download.limits import ByteRateLimiter, weight_of
@@ -181,7 +182,7 @@ class Job:
         downloads = context.settings.downloads
         if self._hashes is None and context.settings.metadata.verify_checksums:
             self._hashes = RangeHashes(audio.file_size, label=str(part))
-        location = FileLocation(audio.document_id, audio.access_hash, audio.file_reference, audio.dc_id, audio.file_size)
+        location = self._location()
         single_part = is_single_part(audio.file_size, downloads.chunk_size)
         transfer = Transfer(
             client=context.client,
@@ -211,14 +212,38 @@ class Job:
         # Hashed as it arrived only when this transfer fetched the whole file; else from disk at the end.
         self._streamed_md5 = transfer.digest.hexdigest() if transfer.digest is not None else None
 
+    def _location(self) -> FileLocation:
+        audio = self.audio
+        return FileLocation(
+            audio.document_id, audio.access_hash, audio.file_reference, audio.dc_id, audio.file_size,
+            thumb=audio.thumb_type,
+        )
+
     async def _refresh_location(self) -> FileLocation:
         audio = self.audio
         await audio.fetch_related("group")
         location = await self.context.source.refresh_location(group_info(audio.group), audio.message_id)
         audio.file_reference = location.file_reference
         audio.dc_id = location.dc_id  # the message says where the file lives now
-        await audio.save(update_fields=["file_reference", "dc_id"])
+        audio.thumb_type = location.thumb
+        await audio.save(update_fields=["file_reference", "dc_id", "thumb_type"])
         return location
+
+    async def _cover(self) -> bytes | None:
+        """The track's cover, when it is wanted (embedded or saved) and the document has one."""
+        metadata = self.context.settings.metadata
+        if not (metadata.embed_cover or metadata.save_cover_file):
+            return None
+        label = self.audio.title or self.audio.file_name or self.audio.file_id
+        return await fetch_cover(self.context.source, self._location(), self._refresh_location, label)
+
+    async def _save_cover_file(self, final: Path, cover: bytes | None) -> None:
+        if cover is None or not self.context.settings.metadata.save_cover_file:
+            return
+        try:
+            await asyncio.to_thread(save_cover_file, final.parent, cover)
+        except OSError as error:  # a cover file is a nicety: the track is done either way
+            log.warning("cannot write the cover file in %s: %s", final.parent, error)
 
     async def _save_dc(self, dc_id: int) -> None:
         """Telegram moved the file to another DC (FILE_MIGRATE): the next run goes straight there."""
@@ -254,15 +279,18 @@ class Job:
         md5: str | None = None
         extended = settings.metadata.extract_extended
         tags: TagInfo | None = None  # the file's own tags, read when tags are written (one parse)
+        cover: bytes | None = None
         if part.exists():
             # The bytes as Telegram sent them, before any tag is written into them; kept in the row at
             # once, so that a crash after the rename below still leaves them known.
             md5 = audio.source_md5 = self._streamed_md5 or await asyncio.to_thread(file_md5, part)
             await audio.save(update_fields=["source_md5"])
-            if settings.metadata.update_id3_tags:
-                wanted = TagInfo(title=audio.title, performer=audio.performer)
+            cover = await self._cover()
+            embedded = cover if settings.metadata.embed_cover else None
+            if settings.metadata.update_id3_tags or embedded:
+                wanted = TagInfo(title=audio.title, performer=audio.performer) if settings.metadata.update_id3_tags else TagInfo()
                 before = _stamp(part)
-                written, tags = await asyncio.to_thread(complete_tags, part, wanted, extended=extended)
+                written, tags = await asyncio.to_thread(complete_tags, part, wanted, extended=extended, cover=embedded)
                 if written or _stamp(part) != before:
                     md5 = None  # the file on disk is no longer what Telegram sent: hashed again below
                     tags = tags if written else None  # changed by a save that failed: read it again
@@ -283,6 +311,7 @@ class Job:
             if final.parent != planned.parent:
                 output = Path(self.entry.output_dir) if self.entry.output_dir else self.context.default_output
                 remove_empty_folders(planned.parent, output, busy=self.context.reserved)
+            await self._save_cover_file(final, cover)
             audio.checksum_verified = verified
         elif not final.exists():
             raise TransferFailed(f"{part} disappeared before it was complete")

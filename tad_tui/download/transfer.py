@@ -19,7 +19,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -523,7 +523,7 @@ def server_words(error: BaseException) -> str:
 
 
 def _on_dc(location: FileLocation, dc_id: int) -> FileLocation:
-    return FileLocation(location.document_id, location.access_hash, location.file_reference, dc_id, location.size)
+    return replace(location, dc_id=dc_id)
 
 
 def disk_error_words(error: OSError, path: Path) -> str:

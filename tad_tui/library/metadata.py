@@ -6,6 +6,7 @@ truncated or non-audio file: they log at debug level and return an empty result.
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 from collections.abc import Callable
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import mutagen
-from mutagen.id3 import ID3, TALB, TCOM, TCON, TDRC, TIT2, TPE1, TRCK, ID3TimeStamp, TextFrame
-from mutagen.mp4 import MP4Tags
+from mutagen.flac import FLAC, Picture
+from mutagen.id3 import APIC, ID3, TALB, TCOM, TCON, TDRC, TIT2, TPE1, TRCK, ID3TimeStamp, PictureType, TextFrame
+from mutagen.mp4 import MP4Cover, MP4Tags
 from mutagen._vorbis import VCommentDict  # documented base of every FLAC/Ogg comment block
 
 from tad_tui.library.text import clean_text
@@ -230,32 +232,80 @@ def _save(audio: mutagen.FileType) -> None:
         audio.save()
 
 
+# ---- cover art --------------------------------------------------------------------------------
+
+COVER_FIELD = "cover"  # how an embedded cover is named among the fields written
+_VORBIS_PICTURE = "metadata_block_picture"
+
+
+def _flac_picture(jpeg: bytes) -> Picture:
+    picture = Picture()
+    picture.type = PictureType.COVER_FRONT
+    picture.mime = "image/jpeg"
+    picture.desc = "Cover"
+    picture.data = jpeg
+    return picture
+
+
+def _has_picture(audio: mutagen.FileType, tags: Any) -> bool:
+    """Whether the file holds a picture already, in any of the places its format keeps one."""
+    if isinstance(audio, FLAC) and audio.pictures:
+        return True
+    if isinstance(tags, ID3):
+        return bool(tags.getall("APIC"))
+    if isinstance(tags, VCommentDict):
+        return _VORBIS_PICTURE in tags or "coverart" in tags
+    if isinstance(tags, MP4Tags):
+        return bool(tags.get("covr"))
+    return True  # a container we cannot put a picture in: as if it had one
+
+
+def _embed_cover(audio: mutagen.FileType, tags: Any, jpeg: bytes) -> bool:
+    """Put ``jpeg`` in as the front cover where the file has no picture; True if it was added."""
+    if _has_picture(audio, tags):
+        return False
+    if isinstance(audio, FLAC):
+        audio.add_picture(_flac_picture(jpeg))
+    elif isinstance(tags, ID3):
+        tags.add(APIC(encoding=3, mime="image/jpeg", type=PictureType.COVER_FRONT, desc="Cover", data=jpeg))
+    elif isinstance(tags, VCommentDict):  # Ogg Vorbis and Opus: a FLAC picture block, base64, in a comment
+        tags[_VORBIS_PICTURE] = [base64.b64encode(_flac_picture(jpeg).write()).decode("ascii")]
+    else:
+        tags["covr"] = [MP4Cover(jpeg, imageformat=MP4Cover.FORMAT_JPEG)]
+    return True
+
+
 def write_missing_tags(path: Path, wanted: TagInfo) -> list[str]:
     """Write the fields of ``wanted`` the file lacks, never touching a tag it has; returns their names."""
     audio = _open(path)
     return [] if audio is None else _write_missing(audio, path, wanted)
 
 
-def complete_tags(path: Path, wanted: TagInfo, *, extended: bool = True) -> tuple[list[str], TagInfo]:
+def complete_tags(
+    path: Path, wanted: TagInfo, *, extended: bool = True, cover: bytes | None = None
+) -> tuple[list[str], TagInfo]:
     """``write_missing_tags`` then ``read_tags``, parsing the file once (mutagen's MP3 parser walks
-    the audio frames for the length: twice a file was most of the CPU a small download cost)."""
+    the audio frames for the length: twice a file was most of the CPU a small download cost).
+    ``cover`` (JPEG bytes) is embedded too where the file has no picture (``COVER_FIELD`` written)."""
     audio = _open(path)
     if audio is None:
         return [], TagInfo()
     before = _read(audio, path, extended)
-    written = _write_missing(audio, path, wanted)
+    written = _write_missing(audio, path, wanted, cover)
     # Something written means it was saved: the tags in memory are the file's. Nothing written may
     # be a failed save, whose changes stayed in memory only.
     return written, (_read(audio, path, extended) if written else before)
 
 
-def _write_missing(audio: mutagen.FileType, path: Path, wanted: TagInfo) -> list[str]:
+def _write_missing(audio: mutagen.FileType, path: Path, wanted: TagInfo, cover: bytes | None = None) -> list[str]:
     try:
         tags = _ensure_tags(audio)
         setter = _setter(tags)
         if setter is None:
             return []
         written = [name for name, value in _missing(tags, wanted) if setter(tags, name, value)]
+        if cover and _embed_cover(audio, tags, cover):
+            written.append(COVER_FIELD)
         if written:  # an untouched file is never rewritten
             _save(audio)
         return written

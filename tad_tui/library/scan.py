@@ -181,6 +181,7 @@ def _row(group: TelegramGroup, audio: AudioInfo) -> dict[str, Any]:
         access_hash=location.access_hash,
         file_reference=location.file_reference,
         dc_id=location.dc_id,
+        thumb_type=location.thumb,
         posted_at=audio.posted_at,
         topic_id=audio.topic_id,
         topic_title=clean_text(audio.topic_title, max_length=TOPIC_TITLE_MAX),

@@ -117,6 +117,8 @@ class AudioFile(Model):
     access_hash = fields.BigIntField()
     file_reference = fields.BinaryField()
     dc_id = fields.IntField()
+    # The type of the document's thumbnail (its cover) getFile fetches ("m"); None: it has none.
+    thumb_type = fields.CharField(max_length=8, null=True)
     posted_at = fields.DatetimeField()
     # In a forum group: the topic it was posted in (1 = General) and that topic's title; None elsewhere.
     topic_id = fields.IntField(null=True)

@@ -11,7 +11,7 @@ import logging
 import mimetypes
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -73,11 +73,18 @@ class FileLocation:
     file_reference: bytes
     dc_id: int
     size: int
+    thumb: str | None = None  # the type of the document's thumbnail (its cover) to fetch; None: it has none
+    thumb_size: str = ""  # what this location reads: "" the file itself, else that thumbnail
 
     def input_location(self) -> types.InputDocumentFileLocation:
         return types.InputDocumentFileLocation(
-            id=self.document_id, access_hash=self.access_hash, file_reference=self.file_reference, thumb_size=""
+            id=self.document_id, access_hash=self.access_hash, file_reference=self.file_reference,
+            thumb_size=self.thumb_size,
         )
+
+    def of_thumbnail(self) -> FileLocation | None:
+        """Where the document's thumbnail is read (size unknown: 0), or None if it has none."""
+        return None if self.thumb is None else replace(self, size=0, thumb_size=self.thumb)
 
 
 @dataclass(frozen=True)
@@ -619,6 +626,7 @@ def parse_audio(group_id: int, message: Any, topics: Mapping[int, str] | None = 
             file_reference=bytes(document.file_reference),
             dc_id=document.dc_id,
             size=document.size,
+            thumb=_cover_type(document.thumbs),
         ),
         file_name=clean_text(file_name, max_length=TEXT_MAX),
         mime_type=clean_text(document.mime_type, max_length=MIME_TYPE_MAX),
@@ -628,6 +636,15 @@ def parse_audio(group_id: int, message: Any, topics: Mapping[int, str] | None = 
         caption=clean_text(getattr(message, "message", None), max_length=CAPTION_MAX),
         **_topic_fields(message, topics),
     )
+
+
+def _cover_type(thumbs: Sequence[Any] | None) -> str | None:
+    """The type of a document's largest thumbnail getFile can fetch (a JPEG PhotoSize or a
+    progressive one; the stripped and cached sizes travel inline and are tiny), or None."""
+    fetchable = [t for t in thumbs or () if isinstance(t, types.PhotoSize | types.PhotoSizeProgressive)]
+    if not fetchable:
+        return None
+    return max(fetchable, key=lambda t: t.w * t.h).type
 
 
 def _topic_fields(message: Any, topics: Mapping[int, str] | None) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from telethon.tl import functions, types
 from telethon.tl.tlobject import TLRequest
 
 from tad_tui.telegram.sim.catalogue import GENERAL_TOPIC, Catalogue, DemoFile, DemoGroup, DemoMessage, DemoTopic
+from tad_tui.telegram.sim.cover import THUMB_TYPE, cover_for
 from tad_tui.telegram.sim.errors import DropConnection, RpcErrorReply
 from tad_tui.telegram.sim.limits import AccountLimits, AccountPolicy
 from tad_tui.telegram.sim.live import LIVE_GROUP_ID, LiveChannel, Schedule
@@ -91,10 +92,14 @@ class FaultRule:
     # An update push, not a request: ``request`` names the update ("UpdateNewChannelMessage" or "*")
     # and a firing rule drops that push, as a lost packet would.
     drop: bool = False
+    # getFile only: True = thumbnail (cover) requests only, False = file parts only, None = both.
+    thumb: bool | None = None
     _matched: int = field(default=0, repr=False)
 
-    def fires(self, name: str) -> bool:
+    def fires(self, name: str, *, thumb: bool = False) -> bool:
         if self.times == 0 or self.request not in ("*", name):
+            return False
+        if self.thumb is not None and self.thumb != thumb:
             return False
         if self.skip > 0:
             self.skip -= 1
@@ -494,8 +499,9 @@ class SimulatedTelegram:
             self.policy.check(name, now)
         self._sync_live()
         damage = None
+        thumb = bool(getattr(getattr(request, "location", None), "thumb_size", ""))
         for rule in self.faults:
-            if not rule.drop and rule.fires(name):
+            if not rule.drop and rule.fires(name, thumb=thumb):
                 if rule.damage is not None:
                     damage = rule.damage
                     break
@@ -886,6 +892,7 @@ class SimulatedTelegram:
             size=file.size,
             dc_id=self._dc_of[file.document_id],
             attributes=attributes,
+            thumbs=_thumbs(file),
         )
 
     def _message(self, group: DemoGroup, message: DemoMessage) -> Any:
@@ -1058,6 +1065,14 @@ class SimulatedTelegram:
     def _on_GetFileRequest(self, request: Any, *, dc_id: int, **_: Any) -> Any:
         file = self._located_file(request.location, dc_id)
         check_getfile_window(request.offset, request.limit, precise=bool(request.precise))
+        thumb = request.location.thumb_size
+        if thumb:  # a thumbnail: the "m" PhotoSize the document lists, within the same limits
+            if thumb != THUMB_TYPE or file.cover is None:
+                raise RpcErrorReply(400, "LOCATION_INVALID")
+            data = cover_for(file.cover).jpeg
+            self.policy.download(max(0, min(request.limit, len(data) - request.offset)), time.time())
+            return types.upload.File(type=types.storage.FileJpeg(), mtime=0,
+                                     bytes=data[request.offset:request.offset + request.limit])
         self.policy.download(max(0, min(request.limit, file.size - request.offset)), time.time())
         data = b""
         if request.offset < file.size:
@@ -1202,6 +1217,18 @@ def check_getfile_window(offset: int, limit: int, *, precise: bool) -> None:
         raise RpcErrorReply(400, "LIMIT_INVALID")
 
 
+def _thumbs(file: DemoFile) -> list[Any] | None:
+    """A document's thumbnails as Telegram lists them: the stripped "i" inline, then the "m" JPEG
+    (fetched with getFile, thumb_size "m"); None for a file without a cover."""
+    if file.cover is None:
+        return None
+    cover = cover_for(file.cover)
+    return [
+        types.PhotoStrippedSize(type="i", bytes=cover.stripped),
+        types.PhotoSize(type=THUMB_TYPE, w=cover.side, h=cover.side, size=len(cover.jpeg)),
+    ]
+
+
 def _storage_type(mime_type: str) -> Any:
     if mime_type == "audio/mpeg":
         return types.storage.FileMp3()
@@ -1269,7 +1296,9 @@ def _matches(filter_: Any, query: str, message: DemoMessage) -> bool:
 
 def _detail(request: Any) -> str:
     if isinstance(request, functions.upload.GetFileRequest):
-        return f"id={getattr(request.location, 'id', '?')} offset={request.offset} limit={request.limit}"
+        thumb = getattr(request.location, "thumb_size", "")
+        return f"id={getattr(request.location, 'id', '?')} offset={request.offset} limit={request.limit}" + (
+            f" thumb={thumb}" if thumb else "")
     if isinstance(request, functions.auth.ExportAuthorizationRequest):
         return f"dc_id={request.dc_id}"
     if isinstance(request, functions.upload.GetFileHashesRequest):

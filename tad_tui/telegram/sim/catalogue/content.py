@@ -58,7 +58,8 @@ def _audio_file(
     level: float = 0.12,
     has_audio_attribute: bool = True,
 ) -> FilePlan:
-    """A FilePlan for a synthesized, tagged audio file stored as files/<document_id>.<ext>."""
+    """A FilePlan for a synthesized, tagged audio file stored as files/<document_id>.<ext>; one with an
+    album tag sent as music has that album's cover as its thumbnail (one sent as a file has none)."""
     document_id = ids.document_id()
     tone = Tone(
         seconds=seconds,
@@ -82,6 +83,7 @@ def _audio_file(
         duration=seconds if has_audio_attribute else 0,
         has_audio_attribute=has_audio_attribute,
         source=source,
+        cover=dict(tags).get("album") if has_audio_attribute else None,
     )
 
 

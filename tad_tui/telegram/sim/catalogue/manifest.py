@@ -38,6 +38,7 @@ def _file_entry(file: FilePlan, size: int, md5: str) -> dict[str, Any]:
         "has_audio_attribute": file.has_audio_attribute,
         "dc_id": DC_ID,
         "tags": [list(pair) for pair in file.tags],
+        "cover": file.cover,
     }
 
 
@@ -97,6 +98,7 @@ def _demo_file(root: Path, document_id: int, entry: dict[str, Any]) -> DemoFile:
         has_audio_attribute=entry["has_audio_attribute"],
         dc_id=entry["dc_id"],
         tags=tuple((key, value) for key, value in entry["tags"]),
+        cover=entry["cover"],
     )
 
 

@@ -14,7 +14,7 @@ from tad_tui.telegram.sim.media import Encoding, Tags, Tone
 if TYPE_CHECKING:
     from tad_tui.telegram.sim.catalogue.generation import CatalogueRender
 
-CATALOGUE_VERSION = 3
+CATALOGUE_VERSION = 4
 MANIFEST_NAME = "manifest.json"
 DEMO_PLAN_NAME = "demo"
 DC_ID = 2
@@ -38,6 +38,7 @@ class DemoFile:
     has_audio_attribute: bool = True  # False = "audio sent as a plain file": only mime + filename
     dc_id: int = DC_ID
     tags: Tags = ()  # the tags written inside the file ((key, value) pairs); () = an untagged file
+    cover: str | None = None  # the album its thumbnail is drawn for (sim.cover); None = no thumbnail
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ class FilePlan:
     duration: int
     has_audio_attribute: bool
     source: FileSource
+    cover: str | None = None  # see DemoFile
 
     @property
     def tags(self) -> Tags:
