@@ -205,6 +205,8 @@ async def test_queue_rows_draw_state_bar_speed_eta_priority_error_and_batch(held
         engine.events.publish(BatchProgress(1, "TAD Demo · Classical", 1, len(ids), 1))
         app.bridge.flush()
         await until(lambda: queue.table.rows[queue.table.index_of(first)].bps > 0, pilot.pause)
+        # What is drawn lags the rows until the next refresh runs (a busy machine showed the old line).
+        await until(lambda: drawn(queue.table, queue.table.index_of(first)).startswith("running"), pilot.pause)
         line = drawn(queue.table, queue.table.index_of(first))
         assert line.startswith("running") and "50%" in line and "█████" in line
         assert line.split()[-4:] == [*figures.speed(2 * 2**20).split(), figures.eta(size - size // 2, 2 * 2**20), "normal"]
