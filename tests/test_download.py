@@ -306,7 +306,9 @@ async def test_interrupted_download_resumes_where_it_stopped(
     await engine.scheduler.load()
     await _run(engine)
     resumed = [e for e in events.of(EntryResumed) if e.file_id == row.file_id]
-    assert resumed and resumed[0].downloaded_bytes > 0 and resumed[0].resume_offset > 0
+    # What was on disk is kept (resume_offset, the unbroken start of the file, may still be 0: parts
+    # arrive out of order, and on a busy machine the first one was still in flight at the stop).
+    assert resumed and resumed[0].downloaded_bytes > 0
     refetched = [r for r in server.requests("GetFileRequest")[before:] if f"id={biggest.document_id} " in r.detail]
     assert len(refetched) * 1024 * 1024 < biggest.size
     assert (await AudioFile.get(pk=row.pk)).source_md5 == biggest.md5
