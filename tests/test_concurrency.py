@@ -327,9 +327,10 @@ async def test_single_part_files_run_beyond_max_concurrent_and_multi_part_ones_n
     assert peaks.multi_order == mixes  # and start in their queue order, ahead of none of each other
     connections, dcs = await _single_part_connections(server)
     assert connections > dcs  # spread over the connections of each DC, not all on its first
-    single = engine.scheduler.concurrency().single_part
-    assert sample.concurrency == {"multi_part": 2, "single_part": single, "total": 2 + single}
-    assert sample.concurrency_reason == engine.scheduler.concurrency().reason != ""
+    # The sample tells the slots as they were when it was taken (the adaptive count may move after).
+    single = sample.concurrency["single_part"]
+    assert sample.concurrency == {"multi_part": 2, "single_part": single, "total": 2 + single} and single >= 1
+    assert sample.concurrency_reason
 
 
 async def test_adaptive_off_runs_max_concurrent_files_of_any_size(
