@@ -40,6 +40,7 @@ TEMPLATE_FIELDS = (
     "file_name",
     "ext",
 )
+CONFIG_ENV = "TAD_CONFIG"  # the config file's path when --config is not given
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CHUNK_SIZES = tuple(4096 << shift for shift in range(9))  # 4 KiB .. 1 MiB, the sizes upload.getFile takes
 MIN_BANDWIDTH = 16 * 1024
@@ -254,6 +255,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("demo", "signed_in", "bool", True, "Whether a new demo session starts signed in; false makes the demo ask for a login (phone +15550100000, code 12345). An existing demo session keeps its state: `tad-tui --demo logout` signs it out."),
     Key("demo", "password", "str", "", 'The two-step verification password of the simulated account, asked after the code when signing in; "" = none.', check=_check_demo_password, rule="text of at most 256 characters without control characters", secret=True),
     Key("demo", "catalogue_dir", "path", "", 'Folder of the generated demo catalogue; "" = <data_dir>/cache/demo-catalogue (set it to share one catalogue between data dirs).', check=_check_path),
+    Key("demo", "output_dir", "path", "", 'Folder the demo\'s downloads are saved to; "" = <demo data dir>/downloads. Apart from downloads.output_dir, so demo files never land in your library (a container image points it at /music/demo); -o/--output on the command line still wins.', env="TAD_DEMO_OUTPUT_DIR", check=_check_path),
     Key("demo", "premium", "bool", False, "Whether the simulated account has Telegram Premium; without it, file downloads share account_download_limit and Telegram answers more with FLOOD_PREMIUM_WAIT, as it does for most real accounts."),
     Key("demo", "account_download_limit", "size", 2_000_000, "What a non-Premium simulated account may download in bytes per second, over all its connections on all data centres; 0 = no limit.", low=0, check=_check_bandwidth, rule='0 (no limit) or a size of at least 16 KiB per second (bytes, or with a unit such as "2MB")'),
     Key("demo", "request_flood_limit", "int", 50, "Requests of one kind per second the simulated account may send before Telegram answers FLOOD_WAIT; 0 = no limit.", low=0, high=100_000),
@@ -364,6 +366,7 @@ class DemoSettings:
     signed_in: bool
     password: str = field(repr=False)
     catalogue_dir: Path | None
+    output_dir: Path | None = None
     premium: bool = False
     account_download_limit: int = 2_000_000
     request_flood_limit: int = 50
@@ -425,7 +428,7 @@ def build_paths(
     return paths.Paths(
         data_dir=paths.resolve_data_dir(settings.general.data_dir, demo=demo, named_for_demo=named_for_demo),
         db_override=None if demo else settings.general.db_path,
-        output_override=settings.downloads.output_dir if keep_output else None,
+        output_override=settings.downloads.output_dir if keep_output else settings.demo.output_dir,
         catalogue_override=settings.demo.catalogue_dir,
     )
 
@@ -433,7 +436,8 @@ def build_paths(
 def ignored_by_demo(settings: Settings, *, output_on_command_line: bool = False) -> list[Key]:
     """The keys set for a real library that ``build_paths(demo=True)`` leaves aside, in schema order."""
     keys = [KEYS["general.db_path"]] if settings.general.db_path else []
-    if settings.downloads.output_dir and not output_on_command_line:
+    # With demo.output_dir the demo's download folder is named for it: nothing is left aside.
+    if settings.downloads.output_dir and not output_on_command_line and settings.demo.output_dir is None:
         keys.append(KEYS["downloads.output_dir"])
     return keys
 
@@ -469,21 +473,24 @@ def load_settings(
 ) -> Settings:
     """Defaults < ``config_file`` (or the default one, if it exists) < ``env`` < ``overrides``."""
     values = {key.dotted: _default(key) for key in SCHEMA}
-    file = _pick_config_file(config_file)
+    environ = os.environ if env is None else env
+    file = _pick_config_file(config_file, environ.get(CONFIG_ENV, "").strip())
     if file is not None:
         values.update(_file_values(_read_toml(file), _Source("file", file.parent, file)))
-    values.update(_env_values(os.environ if env is None else env))
+    values.update(_env_values(environ))
     values.update(_override_values(overrides or {}))
     return _build(values, file)
 
 
-def _pick_config_file(given: Path | None) -> Path | None:
-    if given is None:
+def _pick_config_file(given: Path | None, from_env: str = "") -> Path | None:
+    """``--config``, else ``TAD_CONFIG``, else the user config dir's file if there is one."""
+    if given is None and not from_env:
         default = paths.default_config_file()
         return default.absolute() if default.exists() else None  # the default file is optional
-    file = Path(given).expanduser().absolute()
+    file = Path(given or from_env).expanduser().absolute()
     if not file.exists():
-        raise ConfigError(f"config file {file} does not exist")
+        named = "" if given is not None else f" (from the environment variable {CONFIG_ENV})"
+        raise ConfigError(f"config file {file}{named} does not exist")
     return file
 
 
@@ -704,7 +711,8 @@ _HEADER = """\
 #   Linux    ~/.config/tad-tui/config.toml  ($XDG_CONFIG_HOME/tad-tui/config.toml if set)
 #   macOS    ~/Library/Application Support/tad-tui/config.toml
 #   Windows  %LOCALAPPDATA%\\tad-tui\\config.toml
-# Copy this file there and delete the keys you do not change.
+# Copy this file there and delete the keys you do not change. --config PATH, or the environment
+# variable TAD_CONFIG=PATH, reads another file instead (then it must exist).
 #
 # Relative paths are relative to this file's folder and "~" is your home; "" means the default.
 # Sizes are bytes (an integer) or text with a unit: B, KB MB GB TB (powers of 1000) or

@@ -8,7 +8,7 @@ import sys
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in {"API_ID", "API_HASH", "TAD_DATA_DIR"}}
+    base = {k: v for k, v in os.environ.items() if k not in {"API_ID", "API_HASH", "TAD_DATA_DIR", "TAD_CONFIG", "TAD_DEMO_OUTPUT_DIR"}}
     base["HOME"] = base.get("HOME", "/tmp")
     # The width a terminal would give: without it a table's width depends on whether pytest's own
     # stdin is a terminal (it is not under CI or xdist), and so would what a test finds in it.

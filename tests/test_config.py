@@ -591,6 +591,38 @@ def test_the_demo_keeps_its_database_and_downloads_in_its_own_data_dir(tmp_path:
     assert ignored_by_demo(load_settings(env={})) == []
 
 
+def test_demo_output_dir_is_where_the_demo_saves_and_leaves_nothing_aside(tmp_path: Path) -> None:
+    """A container image points TAD_DEMO_OUTPUT_DIR into its music volume beside DEFAULT_DOWNLOAD_DIR."""
+    loaded = load_settings(
+        env={"DEFAULT_DOWNLOAD_DIR": str(tmp_path / "music"), "TAD_DEMO_OUTPUT_DIR": str(tmp_path / "music" / "demo")},
+        overrides={"general.data_dir": str(tmp_path / "d")},
+    )
+    assert build_paths(loaded, demo=True).downloads_dir == tmp_path / "music" / "demo"
+    assert ignored_by_demo(loaded) == []  # the demo's folder is named for it: nothing to tell
+    assert build_paths(loaded, demo=False).downloads_dir == tmp_path / "music"  # the library's own
+    named = load_settings(
+        env={"TAD_DEMO_OUTPUT_DIR": str(tmp_path / "music" / "demo")},
+        overrides={"general.data_dir": str(tmp_path / "d"), "downloads.output_dir": str(tmp_path / "here")},
+    )
+    assert build_paths(named, demo=True, output_on_command_line=True).downloads_dir == tmp_path / "here"  # -o wins
+
+
+def test_tad_config_names_the_config_file_and_config_wins_over_it(tmp_path: Path) -> None:
+    mounted = tmp_path / "mounted.toml"
+    mounted.write_text("[downloads]\nmax_concurrent = 7\n", encoding="utf-8")
+    given = tmp_path / "given.toml"
+    given.write_text("[downloads]\nmax_concurrent = 5\n", encoding="utf-8")
+    from_env = load_settings(env={"TAD_CONFIG": str(mounted)})
+    assert (from_env.downloads.max_concurrent, from_env.config_file) == (7, mounted)
+    assert load_settings(given, env={"TAD_CONFIG": str(mounted)}).downloads.max_concurrent == 5
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={"TAD_CONFIG": str(tmp_path / "nowhere.toml")})
+    assert str(caught.value) == (
+        f"config file {tmp_path / 'nowhere.toml'} (from the environment variable TAD_CONFIG) does not exist"
+    )
+    assert load_settings(env={"TAD_CONFIG": "  "}).config_file in (None, paths.default_config_file().absolute())
+
+
 def test_build_paths_defaults_use_the_platform_data_dir() -> None:
     defaults = default_settings()
     assert build_paths(defaults, demo=False) == paths.Paths(data_dir=paths.default_data_dir())

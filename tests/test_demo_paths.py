@@ -93,6 +93,22 @@ def test_output_on_the_demos_command_line_is_used(tmp_path: Path, demo_config: P
     assert "ignoring" not in stderr  # -o names the folder: nothing of the user's is left aside
 
 
+def test_demo_output_dir_from_the_environment_is_where_the_demo_saves(tmp_path: Path, demo_config: Path, real: Path) -> None:
+    """The container image's setting: TAD_DEMO_OUTPUT_DIR inside the music volume, beside DEFAULT_DOWNLOAD_DIR."""
+    before = _snapshot(real)
+    demo_music = tmp_path / "volume" / "demo"
+    env = {"DEFAULT_DOWNLOAD_DIR": str(real / "music"), "TAD_DEMO_OUTPUT_DIR": str(demo_music)}
+    status, _, stderr = _demo_download(tmp_path, demo_config, env=env)
+    assert status == 0, stderr
+    assert len(_files(demo_music)) == 3 and _snapshot(real) == before
+    assert not (_demo_dir(tmp_path) / "downloads").exists()
+    assert "ignoring" not in stderr  # the demo's own folder is named: nothing of the user's is left aside
+    (tmp_path / "file").write_text("not a folder\n")
+    env["TAD_DEMO_OUTPUT_DIR"] = str(tmp_path / "file" / "demo")
+    status, _, stderr = _demo_download(tmp_path, demo_config, env=env)
+    assert status == 2 and stderr.startswith("tad-tui: error: demo download folder (demo.output_dir or TAD_DEMO_OUTPUT_DIR): ")
+
+
 def test_without_real_library_settings_the_demo_says_nothing_about_them(tmp_path: Path, demo_config: Path) -> None:
     status, _, stderr = _demo_download(tmp_path, demo_config, env={})
     assert status == 0, stderr

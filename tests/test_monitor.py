@@ -24,7 +24,7 @@ from tad_tui.store import opened_store
 from tad_tui.telegram.sim.catalogue import Catalogue
 from tad_tui.telegram.source import TelethonSource
 
-from helpers import run
+from helpers import assert_one_clean_line, run
 from test_ui_support import NoFigures
 
 
@@ -141,6 +141,9 @@ def test_performance_json_with_no_running_instance_shows_history(tmp_path: Path,
     assert keys <= set(report) and report["source"] == "no running instance"
     assert report["completed"] == 2 and report["history"]["files_downloaded"] == 2
     assert report["history"]["bytes_downloaded"] > 0
+    check = run("--config", str(demo_config), "--demo", "--data-dir", data, "performance", "--check")
+    assert check.returncode == 1 and check.stdout == ""  # the container's health check: none runs
+    assert assert_one_clean_line(check) == f"no tad-tui is running on {Path(data).resolve()}"
 
 
 def test_performance_beside_a_running_download_shows_it(tmp_path: Path, demo_catalogue: Catalogue) -> None:
@@ -164,6 +167,9 @@ def test_performance_beside_a_running_download_shows_it(tmp_path: Path, demo_cat
         concurrency = report["concurrency"]  # three mixes at a time (max_concurrent), single-part slots beside
         assert concurrency["multi_part"] == 3 and concurrency["total"] == 3 + concurrency["single_part"]
         assert report["concurrency_reason"]
+        check = subprocess.run([*base, "performance", "--check"], capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stderr
+        assert check.stdout.startswith(f"tad-tui (pid {download.pid}) is running on ") and "downloading" in check.stdout
         watch = subprocess.Popen([*base, "performance", "--watch"], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True,
                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -261,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(performance, suppress=True)
     performance.add_argument("--watch", action="store_true", help="redraw every second until Ctrl+C")
     performance.add_argument("--json", action="store_true", help="print one JSON object (a line per second with --watch)")
+    performance.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 if a tad-tui (the app, watch or a download) is running on this data dir, 1 if not (a container's health check)",
+    )
 
     queue = commands.add_parser("queue", help="list the download queue in order (works beside a running download)")
     _common_options(queue, suppress=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 DB_FOLDER = "database folder (general.db_path or DB_PATH)"
 DOWNLOAD_FOLDER = "download folder (-o/--output, downloads.output_dir or DEFAULT_DOWNLOAD_DIR)"
+DEMO_DOWNLOAD_FOLDER = "demo download folder (demo.output_dir or TAD_DEMO_OUTPUT_DIR)"
 
 
 def check_folders(args: argparse.Namespace, paths: Any, *, ignored: Sequence[tuple[Path, str]] = ()) -> None:
@@ -29,7 +30,8 @@ def check_folders(args: argparse.Namespace, paths: Any, *, ignored: Sequence[tup
     if args.demo:
         folders.append((paths.demo_catalogue_dir, "demo catalogue folder (demo.catalogue_dir)"))
     if _downloading(args):
-        folders.append((paths.downloads_dir, DOWNLOAD_FOLDER))
+        demo_folder = args.demo and paths.output_override is not None and getattr(args, "output", None) is None
+        folders.append((paths.downloads_dir, DEMO_DOWNLOAD_FOLDER if demo_folder else DOWNLOAD_FOLDER))
     problems = [(folder_problem(folder), what) for folder, what in folders]
     problems += [(folder_problem(folder, writing=False), what) for folder, what in ignored]
     for problem, what in problems:

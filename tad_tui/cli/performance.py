@@ -137,8 +137,25 @@ def one_line(report: dict[str, Any]) -> str:
     )
 
 
+def health(paths: Any) -> tuple[bool, str]:
+    """Whether a tad-tui runs on this data dir (its sample is fresh and its process alive), in words."""
+    live = read_shared(paths.monitor_file)
+    if live is None:
+        return False, f"no tad-tui is running on {paths.data_dir}"
+    return True, (
+        f"tad-tui (pid {live.get('pid')}) is running on {paths.data_dir}: "
+        f"{live.get('active_downloads', 0)} downloading, {live.get('queued', 0)} queued, "
+        f"{format_size(int(live.get('download_bps', 0)))}/s"
+    )
+
+
 async def run_performance(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.runtime import open_engine
+
+    if args.check:  # no database: a health check every minute must cost next to nothing
+        healthy, words = health(paths)
+        print(words, file=sys.stdout if healthy else sys.stderr)
+        return 0 if healthy else 1
 
     async with open_engine(settings, paths, demo=args.demo, writer=False) as engine:
         if not args.watch:
