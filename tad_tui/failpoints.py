@@ -2,7 +2,8 @@
 
 Only tests set it. ``TAD_TUI_FAILPOINT="name[:n][=action]"`` (several joined by commas): the n-th
 time (default 1) the engine reaches ``hit("name")``, the process is killed with SIGKILL (action
-``kill``, the default) or gets a SIGINT as from Ctrl+C (action ``int``). Read once at import; when
+``kill``, the default), gets a SIGINT as from Ctrl+C (action ``int``) or a SIGTERM as from
+``docker stop`` (action ``term``). Read once at import; when
 unset, ``hit`` returns at its first line. The named points, each just after the step it names:
 
 - ``scan.page``       a batch of audio rows written, its transaction not yet committed
@@ -49,5 +50,7 @@ def hit(name: str) -> None:
         return
     if action == "int":
         signal.raise_signal(signal.SIGINT)
+    elif action == "term":
+        signal.raise_signal(signal.SIGTERM)
     else:
         os.kill(os.getpid(), signal.SIGKILL)

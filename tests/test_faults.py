@@ -609,13 +609,24 @@ def test_ctrl_c_exits_130_in_words_and_the_next_run_finishes(
         signal.signal(signal.SIGINT, previous)
 
 
-def _interrupt_then_finish(tmp_path: Path, demo_catalogue: Catalogue, failpoint: str, group: str, slow: bool) -> None:
+@pytest.mark.parametrize("failpoint", ["transfer.saved:2=term", "scan.page:1=term"], ids=["mid-file", "scan"])
+def test_sigterm_stops_a_download_cleanly_with_143_and_the_next_run_finishes(
+    tmp_path: Path, demo_catalogue: Catalogue, failpoint: str
+) -> None:
+    """``docker stop``, ``systemctl stop``, ``kill``: as Ctrl+C, not a kill (in a container tad-tui is
+    process 1, which a SIGTERM without a handler would not stop at all)."""
+    _interrupt_then_finish(tmp_path, demo_catalogue, failpoint, MIXES, True, status=143)
+
+
+def _interrupt_then_finish(
+    tmp_path: Path, demo_catalogue: Catalogue, failpoint: str, group: str, slow: bool, status: int = 130
+) -> None:
     fast = write_config(tmp_path / "fast.toml", demo_catalogue)
     config = write_config(tmp_path / "slow.toml", demo_catalogue, latency_ms=20, bandwidth="2MB") if slow else fast
     limit = 2 if group != CLASSICAL else None
     data, out = tmp_path / "data", tmp_path / "out"
     args = ["download", group, "-o", str(out), "--json", *(["-l", str(limit)] if limit else [])]
     interrupted = run_cli(config, data, *args, failpoint=failpoint)
-    assert interrupted.returncode == 130, (interrupted.returncode, interrupted.stderr)
+    assert interrupted.returncode == status, (interrupted.returncode, interrupted.stderr)
     assert "Traceback" not in interrupted.stderr and "run the same command again" in interrupted.stderr
     _finish_and_check(tmp_path, demo_catalogue, KillPoint(group, limit=limit), fast, args, None)

@@ -12,6 +12,7 @@ import os
 import pty
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -235,3 +236,15 @@ def test_screen_model_and_colour_modes() -> None:
     assert rows == ["abc  ", "  xy ", "q    "]
     assert colour_modes(text) == {"256", "truecolor", "16"}
     assert colour_modes("\x1b[1;97;100mA\x1b[0m") == {"16"}
+
+
+def test_sigterm_closes_the_app_cleanly(terminal_config: Path, tmp_path: Path) -> None:
+    """``docker stop`` (the app is then process 1) or ``kill``: exit 0 and the terminal given back."""
+    data = tmp_path / "data"
+    data.mkdir()
+    with app_in_terminal("xterm-256color", terminal_config, data, tmp_path) as terminal:
+        assert terminal.read_until(terminal.shows("TAD Demo · Classical"), START_TIMEOUT), "\n".join(terminal.screen())
+        first = terminal.screen()
+        terminal.process.send_signal(signal.SIGTERM)
+        code = terminal.drain_until_exit(EXIT_TIMEOUT)
+    _assert_usable_and_clean(terminal, first, code)

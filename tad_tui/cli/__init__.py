@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import select
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ PRIORITIES = ("low", "normal", "high", "critical")
 
 log = logging.getLogger("tad_tui.cli")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 # Command-line options that override a config key (None: not given).
@@ -334,11 +335,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args.command = "tui"  # no command: the full-screen app
+    terminated: list[int] = []
     try:
-        return asyncio.run(_dispatch(args))
+        return asyncio.run(_stoppable(args, terminated))
     except KeyboardInterrupt:
         print("tad-tui: interrupted; run the same command again to go on where it stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        print("tad-tui: stopped (SIGTERM); run the same command again to go on where it stopped", file=sys.stderr)
+        return EXIT_TERMINATED
+
+
+async def _stoppable(args: argparse.Namespace, terminated: list[int]) -> int:
+    """``_dispatch``, stopped by SIGTERM as by Ctrl+C: the command's task is cancelled, so the engine
+    closes and every download keeps its parts (``docker stop``, ``systemctl stop``, ``kill``; in a
+    container tad-tui is process 1, which SIGTERM would not stop at all without a handler). The app
+    and ``watch`` stop on SIGTERM their own way."""
+    if args.command != "tui":
+        task = asyncio.current_task()
+        try:
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGTERM, lambda: (terminated.append(signal.SIGTERM), task and task.cancel())
+            )
+        except (NotImplementedError, RuntimeError):  # not on this platform
+            pass
+    return await _dispatch(args)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:

@@ -10,7 +10,10 @@ posted; a failure there is said in a toast, and the rest of the app works on.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -346,5 +349,16 @@ class TadApp(App[None]):
 
 
 async def run_tui(engine: Engine) -> None:
-    """Run the app until the user quits; the caller closes the engine afterwards."""
-    await TadApp(engine).run_async()
+    """Run the app until the user quits, or SIGTERM asks it to (``docker stop``: the app is then
+    process 1, which SIGTERM would not stop at all); the caller closes the engine afterwards."""
+    app = TadApp(engine)
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, app.exit)
+    except (NotImplementedError, RuntimeError):  # not on this platform
+        pass
+    try:
+        await app.run_async()
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
