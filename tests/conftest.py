@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,9 +23,16 @@ def truecolor_app(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def demo_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
-    """The full demo catalogue, generated once per test run (about 6 s)."""
-    return load_catalogue(tmp_path_factory.mktemp("catalogue") / "demo")
+def demo_catalogue(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Catalogue:
+    """The full demo catalogue, generated once per test run (about 8 s) and shared by the xdist
+    workers: the first renders it into their common temporary folder while the others wait."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base  # xdist: .../pytest-N/popen-gw0
+    folder = shared / "shared-catalogue"
+    folder.mkdir(exist_ok=True)
+    with (folder / "render.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return load_catalogue(folder / "demo")
 
 
 @pytest.fixture
