@@ -130,6 +130,9 @@ class Sample:
     concurrency: dict[str, int] = field(default_factory=dict)  # files allowed at once: multi_part, single_part, total
     concurrency_reason: str = ""  # why that many, in a few words (concurrency.py)
     request_pace: dict[str, float] = field(default_factory=dict)  # requests a second by method, learned from flood waits
+    # When the process began (psutil's create_time): with ``pid``, it tells this process from another
+    # that has the same pid later or elsewhere (in a container every tad-tui is pid 1).
+    pid_started: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -266,6 +269,7 @@ class Monitor:
         sample = Sample(
             sampled_at=now,
             pid=os.getpid(),
+            pid_started=self._process.create_time(),
             cpu_percent=self._process.cpu_percent(None),
             rss_bytes=rss,
             memory_limit_bytes=self.memory_limit,
@@ -354,6 +358,11 @@ def read_shared(path: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict) or time.time() - float(data.get("sampled_at", 0)) > FRESH_SECONDS:
         return None
-    if not psutil.pid_exists(int(data.get("pid", -1))):
-        return None
+    try:
+        process = psutil.Process(int(data.get("pid", -1)))
+        started = process.create_time()
+    except (psutil.Error, ValueError, TypeError):
+        return None  # gone (or never a process)
+    if data.get("pid_started") and abs(started - float(data["pid_started"])) > 1.0:
+        return None  # another process with the same pid: the one that wrote it has ended
     return data

@@ -89,6 +89,11 @@ async def test_shared_sample_is_written_whole_and_read_while_fresh(tmp_path: Pat
     assert read_shared(shared) is None
     shared.write_text("{not json")
     assert read_shared(shared) is None
+    # The same pid, another process (a container's next tad-tui is pid 1 again): not running.
+    shared.write_text(json.dumps(dict(data, pid_started=data["pid_started"] - 30)))
+    assert read_shared(shared) is None
+    shared.write_text(json.dumps(dict(data, pid=2**22 + 12345)))  # beyond any pid: no such process
+    assert read_shared(shared) is None
 
 
 @pytest.fixture
