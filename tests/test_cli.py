@@ -140,6 +140,19 @@ def test_second_writer_is_refused_while_read_only_listing_works(demo) -> None:
     assert demo("scan", "@tad_demo_classical").returncode == 0
 
 
+def test_a_writer_in_another_container_or_machine_is_named_with_its_host(demo) -> None:
+    """Two containers sharing a data volume are both pid 1: the refusal says whose pid 1."""
+    assert demo("scan", "@tad_demo_classical").returncode == 0
+    lock_file = Paths(demo.data_dir).lock_file
+    with WriterLock(lock_file):
+        lock_file.write_text("1 3f2a9c1b7d0e\x1b[2J")  # what another host's holder wrote (a hostile name, too)
+        refused = demo("scan", "@tad_demo_classical")
+    line = assert_one_clean_line(refused)
+    assert refused.returncode == 2 and "another tad-tui (pid 1 on 3f2a9c1b7d0e" in line and "\x1b" not in line
+    with WriterLock(lock_file):  # this machine's own holder: the pid alone
+        assert f"(pid {os.getpid()}) is using" in assert_one_clean_line(demo("scan", "@tad_demo_classical"))
+
+
 def test_demo_without_data_dir_uses_its_own_folder(tmp_path: Path, demo_config: Path) -> None:
     env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
     result = run("--config", str(demo_config), "--demo", "groups", "--json", env=env)
