@@ -212,7 +212,7 @@ def test_the_default_demo_account_is_throttled_and_downloads_finish(tmp_path: Pa
 
 
 def test_a_non_premium_cli_download_says_so_in_words(tmp_path: Path, demo_catalogue: Catalogue) -> None:
-    config = write_config(tmp_path / "config.toml", demo_catalogue, premium=False, account_limit="32KiB")
+    config = write_config(tmp_path / "config.toml", demo_catalogue, premium=False, account_limit="128KiB")
     result = run_cli(config, tmp_path / "data", "download", CLASSICAL, "-l", "4")
     assert result.returncode == 0, result.stderr + result.stdout
     assert "Telegram limits this account's download speed (Premium lifts it)" in result.stdout
