@@ -73,10 +73,10 @@ def test_tagged_files_land_under_their_album_and_track_and_rename_survives_a_kil
 
 
 def test_a_name_numbered_at_the_start_stays_numbered_when_the_tags_agree() -> None:
-    from tad_tui.download.job import _numbered_from
+    from tad_tui.download.naming import numbered_from
 
     folder = Path("/out/Artist")
-    assert _numbered_from(folder / "Track (2).mp3", folder / "Track.mp3")  # not "(3)" for its own .part
-    assert not _numbered_from(folder / "Track (2).mp3", folder / "Other.mp3")
-    assert not _numbered_from(folder / "Track (2).mp3", Path("/out/Album") / "Track.mp3")
-    assert not _numbered_from(folder / "Track (two).mp3", folder / "Track.mp3")
+    assert numbered_from(folder / "Track (2).mp3", folder / "Track.mp3")  # not "(3)" for its own .part
+    assert not numbered_from(folder / "Track (2).mp3", folder / "Other.mp3")
+    assert not numbered_from(folder / "Track (2).mp3", Path("/out/Album") / "Track.mp3")
+    assert not numbered_from(folder / "Track (two).mp3", folder / "Track.mp3")

@@ -27,6 +27,7 @@ from tad_tui.download.naming import (
     DEFAULT_UNKNOWN,
     FolderListings,
     TrackFields,
+    numbered_from,
     remove_empty_folders,
     render_relative,
     unique_target,
@@ -359,7 +360,7 @@ class Job:
             settings.downloads.unknown,
         )
         final = output / relative
-        if final != planned and not _numbered_from(planned, final):
+        if final != planned and not numbered_from(planned, final):
             reserved = self.context.reserved - {planned}
             final = unique_target(output, relative, reserved=reserved, listings=self.context.listings)
             if final.exists():  # the folder's listing is a little old: look again
@@ -435,14 +436,6 @@ def _publish(part: Path, final: Path, reserved: set[Path]) -> Path:
     failpoints.hit("job.fsynced")
     os.replace(part, final)
     return final
-
-
-def _numbered_from(planned: Path, wanted: Path) -> bool:
-    """Whether ``planned`` is ``wanted`` numbered by ``unique_target`` ("x (2).mp3" for "x.mp3")."""
-    if planned.parent != wanted.parent or planned.suffix != wanted.suffix:
-        return False
-    stem, _, number = planned.stem.rpartition(" (")
-    return stem == wanted.stem and number.endswith(")") and number[:-1].isdigit()
 
 
 def _state_of(audio: AudioFile) -> dict[str, object]:

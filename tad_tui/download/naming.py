@@ -374,6 +374,14 @@ def unique_target(
     raise AssertionError("unreachable")  # itertools.count never ends
 
 
+def numbered_from(planned: Path, wanted: Path) -> bool:
+    """Whether ``planned`` is ``wanted`` numbered by ``unique_target`` ("x (2).mp3" for "x.mp3")."""
+    if planned.parent != wanted.parent or planned.suffix != wanted.suffix:
+        return False
+    stem, _, number = planned.stem.rpartition(" (")
+    return stem == wanted.stem and number.endswith(")") and number[:-1].isdigit()
+
+
 def same_name(one: str, other: str) -> bool:
     """Whether two names are one file's on a disk that ignores case and Unicode normalisation."""
     return _name_key(one) == _name_key(other)

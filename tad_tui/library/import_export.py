@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from tad_tui.audit import record
 from tad_tui.download.job import PART_SUFFIX, apply_tags, file_md5, track_relative
-from tad_tui.download.naming import unique_target
+from tad_tui.download.naming import numbered_from, remove_empty_folders, unique_target
 from tad_tui.download.transfer import disk_error_words
 from tad_tui.library.desktop_export import DesktopExport, ExportAudio, ExportChat, UnsafePath, locate, open_exported
 from tad_tui.library.scan import store_new, upsert_group
@@ -120,8 +120,8 @@ async def import_export(
                            source_md5=row.source_md5, reason=done[row.pk]))
                 continue
             tell(await _from_file(
-                export, info, audio, row, output_dir, (template, engine.settings.downloads.unknown), write_tags,
-                extended_tags, reserved,
+                export, info, audio, row, _Naming(output_dir, template, engine.settings.downloads.unknown, reserved),
+                write_tags, extended_tags,
             ))
     return ExportImport(tuple(items))
 
@@ -192,16 +192,33 @@ async def _downloaded(rows: Iterable[AudioFile]) -> dict[int, str]:
     return done
 
 
+@dataclass(frozen=True)
+class _Naming:
+    """Where imported files go and how they are named: as a download names them."""
+
+    output_dir: Path
+    template: str
+    unknown: str  # [downloads] unknown
+    reserved: set[Path]  # names taken by files being placed
+
+    def target(self, row: AudioFile, planned: Path | None = None) -> Path:
+        """The file's name in the output folder; ``planned``, the name its ``.part`` was given, is
+        kept when the tags name it the same (or it was numbered " (2)" for that name)."""
+        relative = track_relative(row, self.template, self.unknown)
+        wanted = self.output_dir.joinpath(*relative.parts)
+        if planned is not None and (planned == wanted or numbered_from(planned, wanted)):
+            return planned
+        return unique_target(self.output_dir, relative, reserved=self.reserved)
+
+
 async def _from_file(
     export: DesktopExport,
     info: GroupInfo,
     audio: ExportAudio,
     row: AudioFile,
-    output_dir: Path,
-    naming: tuple[str, str],  # the filename template and [downloads] unknown
+    naming: _Naming,
     write_tags: bool,
     extended_tags: bool,
-    reserved: set[Path],
 ) -> ImportItem:
     if audio.file is None:
         return _item(info.title, audio, row, "queued", reason=f"not in the export {audio.not_exported}")
@@ -211,10 +228,12 @@ async def _from_file(
         return _item(info.title, audio, row, "failed", reason=str(error))
     if not path.exists():
         return _item(info.title, audio, row, "queued", reason=f"{audio.file!r} is not in the export folder")
-    final = unique_target(output_dir, track_relative(row, *naming), reserved=reserved)
-    reserved.add(final)
+    # Copied under the name Telegram's attributes give, as a .part; named from its own tags once they
+    # are read, as a finished download is (``_record``).
+    planned = naming.target(row)
+    naming.reserved.add(planned)
     try:
-        copied = await asyncio.to_thread(_copy, path, final, row.file_size)
+        copied = await asyncio.to_thread(_copy, path, planned, row.file_size)
     except UnsafePath as error:
         return _item(info.title, audio, row, "failed", reason=str(error))
     except _WrongSize as error:
@@ -222,10 +241,14 @@ async def _from_file(
     except _Unreadable as error:
         return _item(info.title, audio, row, "failed", reason=f"cannot read {audio.file!r} in the export: {error}")
     except OSError as error:
-        return _item(info.title, audio, row, "failed", reason=disk_error_words(error, final))
+        return _item(info.title, audio, row, "failed", reason=disk_error_words(error, planned))
     finally:
-        reserved.discard(final)
-    return await _record(info, audio, row, copied, write_tags, extended_tags, export.path)
+        naming.reserved.discard(planned)
+    try:
+        return await _record(info, audio, row, copied, naming, write_tags, extended_tags, export.path)
+    except OSError as error:  # the folder its tags name cannot be made or written
+        copied.path.unlink(missing_ok=True)
+        return _item(info.title, audio, row, "failed", reason=disk_error_words(error, copied.path))
 
 
 @dataclass(frozen=True)
@@ -243,7 +266,8 @@ class _Unreadable(Exception):
 
 
 def _copy(source: Path, final: Path, size: int) -> _Copied:
-    """Copy the export's file to ``final`` (through ``.part``, never over a file), hashing the bytes."""
+    """Copy the export's file to ``final``'s ``.part`` (one left by an interrupted import is written
+    over: the name is tad-tui's), hashing the bytes."""
     try:
         descriptor, found = open_exported(source)
     except OSError as error:
@@ -256,7 +280,7 @@ def _copy(source: Path, final: Path, size: int) -> _Copied:
         digest = hashlib.md5()
         written = 0
         try:
-            with open(part, "xb") as writer:
+            with open(part, "wb") as writer:
                 while block := reader.read(_BLOCK):
                     digest.update(block)
                     writer.write(block)
@@ -265,28 +289,45 @@ def _copy(source: Path, final: Path, size: int) -> _Copied:
                 os.fsync(writer.fileno())
             if written != size:  # the file changed while it was copied
                 raise _WrongSize(f"changed size while it was copied ({written} bytes, not {size}): downloading it instead")
-            if final.exists():  # appeared since it was named: never written over
-                final = unique_target(final.parent, PurePosixPath(final.name))
-            os.replace(part, final)
         except BaseException:
             part.unlink(missing_ok=True)
             raise
-    return _Copied(final, digest.hexdigest())
+    return _Copied(part, digest.hexdigest())
+
+
+def _place(part: Path, final: Path) -> Path:
+    """Move the finished ``part`` to ``final``, never over a file (one that appeared since it was named)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        final = unique_target(final.parent, PurePosixPath(final.name))
+    os.replace(part, final)
+    return final
 
 
 async def _record(
-    info: GroupInfo, audio: ExportAudio, row: AudioFile, copied: _Copied, write_tags: bool, extended: bool, origin: Path
+    info: GroupInfo,
+    audio: ExportAudio,
+    row: AudioFile,
+    copied: _Copied,
+    naming: _Naming,
+    write_tags: bool,
+    extended: bool,
+    origin: Path,
 ) -> ImportItem:
-    """The copied file recorded as the track's download, its tags completed as a download's are."""
+    """The copied file's tags completed as a download's are, the file named from them (moved out of
+    its ``.part``) and recorded as the track's download."""
     from tad_tui.library.metadata import TagInfo, complete_tags, read_tags
 
-    final = copied.path
+    part = copied.path
     if write_tags:
-        _, tags = await asyncio.to_thread(complete_tags, final, TagInfo(title=row.title, performer=row.performer), extended=extended)
+        _, tags = await asyncio.to_thread(complete_tags, part, TagInfo(title=row.title, performer=row.performer), extended=extended)
     else:
-        tags = await asyncio.to_thread(read_tags, final, extended=extended)
+        tags = await asyncio.to_thread(read_tags, part, extended=extended)
+    apply_tags(row, tags)  # the name comes from the file's tags merged with Telegram's
+    final = await asyncio.to_thread(_place, part, naming.target(row, planned=part.with_name(part.name[: -len(PART_SUFFIX)])))
+    if final.parent != part.parent:
+        remove_empty_folders(part.parent, naming.output_dir, busy=naming.reserved)
     md5 = await asyncio.to_thread(file_md5, final)
-    apply_tags(row, tags)
     row.status = FileStatus.COMPLETED
     row.local_path = str(final)
     row.checksum_md5 = md5
