@@ -28,6 +28,8 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tad_tui.redact import scrub
+
 if TYPE_CHECKING:
     from tad_tui.paths import Paths
 
@@ -163,7 +165,7 @@ def record(action: str, outcome: str = "ok", reason: str | None = None, **fields
     try:
         line: dict[str, Any] = {"action": action, "outcome": outcome}
         if reason is not None or outcome != "ok":
-            line["reason"] = hide_credentials(reason or "no reason given")
+            line["reason"] = scrub(hide_credentials(reason or "no reason given"))
         line |= {"via": _via, "pid": os.getpid()}
         for name, value in fields.items():
             line[name] = _safe(name, value)
@@ -202,7 +204,7 @@ def _safe(name: str, value: Any) -> Any:
     if lowered == "phone" or lowered.endswith("_phone"):
         return mask_phone(str(value)) if value else value
     if isinstance(value, str):
-        return hide_credentials(value)
+        return scrub(hide_credentials(value))
     if isinstance(value, Path):
         return str(value)
     return value

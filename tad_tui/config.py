@@ -25,7 +25,7 @@ from tad_tui import paths
 from tad_tui.sizes import format_size, format_size_exact, parse_size
 from tad_tui.telegram.proxy import PROXY_RULE, Proxy, parse_proxy
 
-Kind = Literal["bool", "int", "float", "size", "str", "choice", "path"]
+Kind = Literal["bool", "int", "float", "size", "str", "choice", "path", "list"]
 
 TEMPLATE_FIELDS = (
     "title",
@@ -94,6 +94,8 @@ def _generated_rule(key: Key) -> str:
         return 'a path ("~" and relative paths allowed), or "" for the default'
     if key.kind == "str":
         return "any text"
+    if key.kind == "list":
+        return "an array of strings (in an environment variable: separated by spaces or commas)"
     noun = {"int": "an integer", "float": "a number", "size": "a size"}[key.kind]
     show = _show_size if key.kind == "size" else _show_number
     bounds = f"from {show(key.low)} to {show(key.high)}" if key.high is not None else f"of at least {show(key.low)}"
@@ -131,6 +133,13 @@ def _check_demo_password(value: str) -> None:
         raise ValueError("longer than 256 characters")
     if any(ord(char) < 32 or ord(char) == 127 for char in value):
         raise ValueError("contains a control character")
+
+
+def _check_notify_urls(value: tuple[str, ...]) -> None:
+    if value:  # Apprise is imported only when there is a URL to check
+        from tad_tui.notify_urls import check_urls
+
+        check_urls(value)  # raises ValueError naming the URL masked, never its secrets
 
 
 def _check_chunk_size(value: int) -> None:
@@ -200,7 +209,7 @@ SECTION_DOCS: dict[str, str] = {
     "performance": "Limits on memory, request rate and bandwidth.",
     "metadata": "What is checked and written after a file is downloaded.",
     "library": "What tad-tui keeps beside the downloaded files.",
-    "notifications": "Desktop notifications.",
+    "notifications": "Notifications: on the desktop (or in the terminal), and to any service Apprise reaches (urls).",
     "follow": "Following groups (tad-tui follow, watch): their new audio is queued as it is posted.",
     "ui": "The full-screen terminal interface.",
     "demo": "The offline demo (--demo): a simulated Telegram serving a generated catalogue.",
@@ -242,11 +251,12 @@ SCHEMA: tuple[Key, ...] = (
     Key("metadata", "embed_cover", "bool", True, "Fetch a track's cover (the thumbnail Telegram keeps with the audio) and embed it in a file that has no picture: ID3 APIC (MP3), a FLAC picture block, METADATA_BLOCK_PICTURE (Ogg), MP4 covr. A cover that cannot be fetched is logged; the file completes without it."),
     Key("metadata", "save_cover_file", "bool", False, "Also write the cover as cover.jpg in the track's folder, when the folder has none."),
     Key("library", "group_playlists", "bool", False, "Keep a playlist of each group's downloaded tracks, in message order: <output_dir>/<group title>.m3u8 (extended M3U8, paths relative to it), rewritten when a batch of downloads finishes and when the queue runs empty, and removed when the group has no downloaded track left. false: none is written (tad-tui playlist writes one on demand)."),
-    Key("notifications", "enabled", "bool", True, "Show desktop notifications at all."),
+    Key("notifications", "enabled", "bool", True, "Notify at all: on the desktop and to the urls below."),
     Key("notifications", "on_batch_complete", "bool", True, "Notify when a batch of downloads finishes."),
     Key("notifications", "on_file_failed", "bool", True, "Notify when a file fails for good."),
     Key("notifications", "on_queue_empty", "bool", True, "Notify when the download queue runs empty."),
     Key("notifications", "on_new_file", "bool", True, 'Notify when a followed group posts audio and it is queued ("New in Jazz Archive: …"; tad-tui follow).'),
+    Key("notifications", "urls", "list", (), 'Also send each notification to these services, as Apprise URLs (https://github.com/caronc/apprise/wiki), e.g. ["ntfy://ntfy.sh/my-topic", "gotifys://gotify.example.com/TOKEN", "mailtos://user:app-password@gmail.com"]; [] = none. Sent in the background (a service that does not answer is given up after its timeout, Apprise\'s cto/rto URL options, 4 s each by default); one that fails is reported once. The URLs hold tokens and passwords: they are shown and logged masked. `tad-tui notify-test` sends a test message to each.', env="TAD_NOTIFY_URLS", check=_check_notify_urls, rule='an array of Apprise URLs, each of a service Apprise knows (in TAD_NOTIFY_URLS: separated by spaces or commas)', secret=True),
     Key("follow", "check_interval", "float", 300.0, "While the app or tad-tui watch runs, seconds between looks for new audio in each followed group besides what Telegram pushes (a newer-than search: what Telegram did not push is found this way); 0 = only at start and after a reconnection.", low=0.0, high=86400.0),
     Key("ui", "theme", "str", "textual-dark", "Colour theme (built-in or from the themes folder; checked when the UI starts).", check=_check_theme, rule="a name of 1 to 64 characters"),
     Key("ui", "player", "str", "", 'Command that plays a downloaded track when you press o in the app, the file\'s path added as its last argument (e.g. "mpv --no-video"); "" = the system\'s opener (xdg-open on Linux, open on macOS). Started detached, its output discarded.', check=_check_player, rule='"" or a command line (shell-style quoting)'),
@@ -346,6 +356,7 @@ class NotificationSettings:
     on_file_failed: bool
     on_queue_empty: bool
     on_new_file: bool
+    urls: tuple[str, ...] = field(default=(), repr=False)  # Apprise URLs hold tokens and passwords
 
 
 @dataclass(frozen=True)
@@ -583,6 +594,11 @@ def _from_typed(key: Key, raw: Any) -> Any:
         return os.fspath(raw)
     if key.kind == "str" and isinstance(raw, str):
         return raw
+    if key.kind == "list" and isinstance(raw, list | tuple):
+        for number, item in enumerate(raw, start=1):
+            if not isinstance(item, str):
+                raise ValueError(f"expected an array of strings, but item {number} is {_type_noun(item)}")
+        return tuple(item.strip() for item in raw if item.strip())
     raise ValueError(f"expected {_KIND_NOUNS[key.kind]}, not {_type_noun(raw)}")
 
 
@@ -602,7 +618,21 @@ def _from_text(key: Key, text: str) -> Any:
             raise ValueError("not a number") from None
     if key.kind == "size":
         return parse_size(text)
+    if key.kind == "list":
+        return tuple(split_list(text))
     return _from_typed(key, text)
+
+
+def split_list(text: str) -> list[str]:
+    """The items of a list given as text: separated by whitespace or commas, as Apprise takes URLs
+    (a comma not followed by another "scheme://" stays inside the URL: a query's "to=a@x,b@y")."""
+    items = []
+    for word in text.split():
+        items += [item for item in _LIST_COMMA.split(word.strip(",")) if item]
+    return items
+
+
+_LIST_COMMA = re.compile(r",+(?=[A-Za-z][A-Za-z0-9+.-]*://)")
 
 
 _KIND_NOUNS = {
@@ -613,6 +643,7 @@ _KIND_NOUNS = {
     "str": "a string",
     "choice": "a string",
     "path": "a string (a path)",
+    "list": "an array of strings",
 }
 
 
@@ -750,6 +781,8 @@ def _toml_literal(key: Key) -> str:
         return exact if exact.isdigit() else _toml_string(exact)
     if key.kind in ("int", "float"):
         return repr(value)
+    if key.kind == "list":
+        return "[" + ", ".join(_toml_string(str(item)) for item in value) + "]"
     return _toml_string(str(value))
 
 

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from tad_tui.library.playlists import GroupPlaylistKeeper, PlaylistText, PlaylistWritten
     from tad_tui.library.scan import ScanProgress, ScanResult
     from tad_tui.library.search import SearchFilters, SearchResult, SearchService
+    from tad_tui.notify import Notifier
     from tad_tui.telegram.login import LoginFlow
     from tad_tui.telegram.source import GroupInfo, Source, TopicInfo
     from tad_tui.monitor import Monitor
@@ -80,6 +81,7 @@ class Engine:
         self._connecting: asyncio.Lock | None = None
         self._follower: Follower | None = None
         self._playlist_keeper: GroupPlaylistKeeper | None = None
+        self._notifier: Notifier | None = None
         # Problems met and fixed while starting (a session file others could read): the CLI prints
         # them, the TUI shows them as notifications; both are in the log file too.
         self.startup_warnings: list[str] = []
@@ -582,6 +584,17 @@ class Engine:
         await self.stop_downloads()
         if self._playlist_keeper is not None:
             await self._playlist_keeper.close()  # the playlists of the last batch, written before the store closes
+        if self._notifier is not None:
+            await self._notifier.close()  # last: "Queue empty" is published as the downloads stop
+
+    def start_notifier(self, fallback: Callable[[str, str], None]) -> Notifier:
+        """Notify of this run's events (notify.py): on the desktop, else through ``fallback`` (the
+        terminal, the app's toast), and to the configured services; closed with the engine."""
+        if self._notifier is None:
+            from tad_tui.notify import Notifier
+
+            self._notifier = Notifier(self.settings.notifications, self.events, fallback)
+        return self._notifier
 
     def start_monitor(self, *, share: bool = True) -> Monitor:
         """Sample once a second; ``share`` writes each sample for ``tad-tui performance`` to read."""

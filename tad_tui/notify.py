@@ -7,6 +7,10 @@ the TUI's toast and bell, or a bell plus an OSC 777/9 terminal notification on t
 (written raw to the terminal, and held while a progress display is live: see ``terminal_fallback``).
 On Linux without python-dbus, notify-send is run here with its output captured: plyer would let it
 write over the TUI's screen and would not notice that it failed (no notification daemon).
+
+Each notification also goes to the services of ``[notifications] urls`` (Apprise URLs), in the
+background (notify_urls.py): a failing one is told once as a warning ``Notice``; ``close`` gives
+what is still being sent a short, bounded wait at the end of a run.
 """
 
 from __future__ import annotations
@@ -20,11 +24,15 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tad_tui.config import NotificationSettings
-from tad_tui.download.events import BatchProgress, EntryFinished, Event, EventBus, NewAudio, QueueIdle
+from tad_tui.download.events import BatchProgress, EntryFinished, Event, EventBus, NewAudio, Notice, QueueIdle
 from tad_tui.library.text import printable
 from tad_tui.words import counted
+
+if TYPE_CHECKING:
+    from tad_tui.notify_urls import ServiceSender
 
 log = logging.getLogger(__name__)
 Fallback = Callable[[str, str], None]
@@ -106,7 +114,30 @@ class Notifier:
         self.sent: list[Notification] = []
         self._complete: set[int] = set()  # batches whose last count said every entry finished
         self._announced = 0  # new files of followed groups told since the queue was last idle
+        self._events = events
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.services: ServiceSender | None = None
+        if settings.enabled and settings.urls:
+            from tad_tui.notify_urls import ServiceSender
+
+            self.services = ServiceSender(settings.urls, on_problem=self._tell_problem)
         events.subscribe(self._on_event)
+
+    async def close(self) -> None:
+        """The end of a run: a short, bounded wait for notifications still on their way to services
+        (a "Queue empty" of a headless run would be lost), then any failure is told."""
+        if self.services is not None:
+            from tad_tui.notify_urls import EXIT_WAIT
+
+            await asyncio.to_thread(self.services.drain, EXIT_WAIT)
+            await asyncio.sleep(0)  # a failure's Notice, handed over from a sending thread
+
+    def _tell_problem(self, text: str) -> None:
+        """From a sending thread: a warning Notice on the loop (the CLI prints it, the app toasts it)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # the log and the audit log have it
+        loop.call_soon_threadsafe(self._events.publish, Notice(text, title="Notifications", warning=True))
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, BatchProgress) and not self._newly_complete(event):
@@ -121,6 +152,12 @@ class Notifier:
         if note is None:
             return
         self.sent.append(note)
+        if self.services is not None:
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:  # published from outside the loop: a failure is only logged
+                pass
+            self.services.send(note.title, note.message)
         if self.desktop:
             loop = asyncio.get_running_loop()
             loop.run_in_executor(None, self._desktop, note, loop)

@@ -22,6 +22,7 @@ from tad_tui import audit
 from tad_tui.config import ConfigError, Settings
 from tad_tui.lock import WriterLock
 from tad_tui.paths import Paths
+from tad_tui.redact import ScrubFilter
 from tad_tui.store.db import check_store, close_store, open_store
 
 # Telethon (~0.15 s to import) and the engine with Tortoise (~0.15 s) are imported when needed: a
@@ -40,6 +41,7 @@ def setup_logging(settings: Settings, paths: Paths) -> None:
     paths.ensure()  # the data dir first, so it is created private (0700) and not by the log's mkdir
     handler = RotatingFileHandler(paths.logs_dir / LOG_FILE, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(ScrubFilter())  # the notification URLs' tokens, whoever logs them
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -47,6 +49,9 @@ def setup_logging(settings: Settings, paths: Paths) -> None:
     root.setLevel(settings.general.log_level)
     # Telethon logs every reconnect and flood wait at INFO: useful in the file, only from WARNING.
     logging.getLogger("telethon").setLevel(max(logging.WARNING, root.level))
+    # Apprise logs a webhook's URL and payload, urllib3 each request's path, below WARNING.
+    for name in ("apprise", "urllib3", "requests"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 def build_source(

@@ -43,6 +43,7 @@ WRONG_TYPE: dict[str, Any] = {
     "str": 42,
     "choice": 42,
     "path": 42,
+    "list": "json://127.0.0.1/x",  # one URL: an array of them is what it takes
 }
 
 # Invalid values the bounds cannot express; bounds-derived ones are added by invalid_values().
@@ -70,6 +71,7 @@ EXTRA_INVALID: dict[str, list[Any]] = {
     "demo.bandwidth_per_connection": [16383, "10KiB"],
     "ui.theme": ["", "t" * 65],
     "ui.player": ["mpv 'unclosed", "mpv\0"],
+    "notifications.urls": [["nosuchservice://host/x"], ["json://"], ["ntfy://ntfy.sh/topic", "not a url"], ["json://127.0.0.1/x", 7]],
 }
 
 
@@ -408,7 +410,7 @@ def test_filename_template_parse_error_is_reported() -> None:
 
 # --- environment variables -----------------------------------------------------------------
 
-ENV_BAD_TEXT = {"int": "many", "choice": "LOUD", "path": "a\0b"}
+ENV_BAD_TEXT = {"int": "many", "choice": "LOUD", "path": "a\0b", "list": "json://127.0.0.1/x nosuchservice://host/x"}
 
 
 @pytest.mark.parametrize("key", [key for key in SCHEMA if key.env], ids=key_ids)

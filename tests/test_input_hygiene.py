@@ -234,6 +234,7 @@ WRONG_TYPES: dict[str, list[Any]] = {
     "str": [42, True],
     "choice": [42, True],
     "path": [42, True, "a\0b"],
+    "list": [42, "json://127.0.0.1/x", True, [["json://127.0.0.1/x"]], ["nosuchservice://user:s3cret-pw@host/x"], ["json://"]],
 }
 # Bad text for an environment variable, by kind.
 WRONG_TEXT: dict[str, list[str]] = {
@@ -244,6 +245,7 @@ WRONG_TEXT: dict[str, list[str]] = {
     "str": [],
     "choice": [],
     "path": [],
+    "list": ["nosuchservice://user:s3cret-pw@host/x", "json://127.0.0.1/x json://", "json://127.0.0.1/x, nonsense"],
 }
 # Text a str key's check may refuse; the ones it does refuse are its bad values.
 STR_PROBES = ("", " ", "x" * 10_000, "a/b", "..", ".hidden", "{", "{nope}", "a b", "\x1b[2J", "\u202eabc", "ÿ" * 40)

@@ -307,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tad_tui.cli.rename import add_rename_parser
 
     add_rename_parser(commands, lambda sub: _common_options(sub, suppress=True), _not_empty, _match_query)
+    from tad_tui.cli.notify_test import add_notify_test_parser
+
+    add_notify_test_parser(commands, lambda sub: _common_options(sub, suppress=True))
     return parser
 
 
@@ -673,6 +676,12 @@ async def _follow_command(args: argparse.Namespace, settings: Any, paths: Any) -
     return await run(args, settings, paths)
 
 
+async def _notify_test(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.cli.notify_test import run_notify_test
+
+    return await run_notify_test(args, settings, paths)
+
+
 _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "performance": _performance,
     "search": _search,
@@ -693,6 +702,7 @@ _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "playlist": _playlist,
     "export": _export,
     "rename": _rename,
+    "notify-test": _notify_test,
 }
 
 

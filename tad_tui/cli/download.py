@@ -26,7 +26,7 @@ from tad_tui.api import (
     parse_links,
     read_link_file,
 )
-from tad_tui.notify import Notifier, terminal_fallback
+from tad_tui.notify import terminal_fallback
 from tad_tui.sizes import format_size
 from tad_tui.words import counted
 
@@ -324,7 +324,7 @@ async def queue_and_run(
     """Queue ``rows`` as one batch as the options say, and download the whole queue; the outcomes."""
     await engine.start_downloads()
     engine.start_monitor()
-    Notifier(settings.notifications, engine.events, reporter.notify)
+    engine.start_notifier(reporter.notify)
     # Priority is one of Tortoise's models: imported here, when open_engine has loaded them.
     from tad_tui.api import Priority
 

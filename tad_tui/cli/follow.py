@@ -149,7 +149,6 @@ async def run_following(args: argparse.Namespace, settings: Any, paths: Any) -> 
 
 async def run_watch(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.cli.download import JsonLines, PlainLines
-    from tad_tui.notify import Notifier
     from tad_tui.runtime import open_engine
 
     reporter = JsonLines() if args.json else PlainLines()
@@ -163,7 +162,7 @@ async def run_watch(args: argparse.Namespace, settings: Any, paths: Any) -> int:
             engine.events.subscribe(reporter.handle)
             await engine.start_downloads()
             engine.start_monitor()
-            Notifier(settings.notifications, engine.events, reporter.notify)
+            engine.start_notifier(reporter.notify)
             reporter.note(f"Watching {counted(len(follows), 'group')}: {', '.join(f.title for f in follows)}")
             follower = await engine.start_following()  # a catch-up's problems are Notices: the reporter says them
             await asyncio.gather(engine.run_downloads(until_idle=False), follower.stay_connected())

@@ -46,7 +46,6 @@ async def run_import_export(args: argparse.Namespace, settings: Any, paths: Any)
     from tad_tui.api import ExportError, read_desktop_export
     from tad_tui.cli import UsageError
     from tad_tui.cli.download import JsonLines, _reporter
-    from tad_tui.notify import Notifier
     from tad_tui.runtime import open_engine
 
     try:  # before the engine (and the demo's catalogue) starts: a bad file costs nothing
@@ -88,7 +87,7 @@ async def run_import_export(args: argparse.Namespace, settings: Any, paths: Any)
             if result.to_fetch:
                 await engine.start_downloads()
                 engine.start_monitor()
-                Notifier(settings.notifications, engine.events, reporter.notify)
+                engine.start_notifier(reporter.notify)
                 from tad_tui.api import Priority  # a Tortoise model's enum: open_engine has loaded them
 
                 await engine.enqueue(

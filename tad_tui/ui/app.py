@@ -30,7 +30,6 @@ from textual.worker import Worker, WorkerCancelled, WorkerState
 
 from tad_tui.api import MessageLink, Notice, SourceError
 from tad_tui.engine import Engine
-from tad_tui.notify import Notifier
 from tad_tui.paths import default_config_file, user_themes_dir
 from tad_tui.ui.bridge import EngineBridge
 from tad_tui.ui.commands import TadCommands
@@ -128,7 +127,7 @@ class TadApp(App[None]):
         self.bridge.targets = [self, self.query_one(QueuePane), self.query_one(GroupsPane), self.query_one(SearchPane)]
         self.bridge.start()
         self.set_interval(1 / PROGRESS_HZ, self.bridge.flush)
-        self._notifier = Notifier(self.engine.settings.notifications, self.engine.events, self._toast)
+        self._notifier = self.engine.start_notifier(self._toast)
         self.query_one(GroupsPane).focus_list()
         if self.engine.catalogue_progress() is not None:
             self._catalogue_timer = self.set_interval(1 / PROGRESS_HZ, self._show_catalogue_progress)
