@@ -68,7 +68,7 @@ def _masked(url: str, had_query: bool) -> str:
     user = ""
     if at:
         name, has_password, _ = userinfo.partition(":")
-        user = _segment_shown(name) + (f":{redact.HIDDEN}" if has_password else "") + "@"
+        user = name + (f":{redact.HIDDEN}" if has_password else "") + "@"  # a user name is no secret
     shown_path = "/".join(_segment_shown(segment) for segment in path.split("/")) if path else ""
     tail = f"/{shown_path}".rstrip("/") if shown_path else ""
     return f"{scheme}://{user}{_host_shown(host)}{colon}{port}{tail}" + ("?…" if had_query else "")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import fcntl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import textual.constants
 
+from notify_support import Receiver
 from tad_tui.telegram.sim.catalogue import Catalogue, load_catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
 from tad_tui.telegram.sim.server import SimulatedTelegram
@@ -57,3 +58,13 @@ def demo_config(tmp_path: Path, demo_catalogue: Catalogue) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\npremium = true\nrequest_flood_limit = 0\n')
     return path
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A notification service on 127.0.0.1 (notify_support.py) that keeps what it is sent."""
+    service = Receiver()
+    try:
+        yield service
+    finally:
+        service.close()

@@ -21,6 +21,7 @@ import pytest
 from telethon.sessions import MemorySession
 
 from faults_support import cli_command, json_lines, write_config
+from notify_support import Receiver
 from tad_tui.config import default_settings
 from tad_tui.download.events import EntryFinished, NewAudio, Notice
 from tad_tui.engine import Engine
@@ -28,7 +29,7 @@ from tad_tui.paths import Paths
 from tad_tui.store import AudioFile, Follow, Priority, QueueEntry, opened_store
 from tad_tui.telegram.sim.catalogue import Catalogue, synthetic_catalogue
 from tad_tui.telegram.sim.client import SimulatedClient
-from tad_tui.telegram.sim.live import LIVE_USERNAME, LiveChannel, live_track
+from tad_tui.telegram.sim.live import LIVE_TITLE, LIVE_USERNAME, LiveChannel, live_track
 from tad_tui.telegram.sim.server import FaultRule, SimulatedTelegram
 from tad_tui.telegram.source import TelethonSource
 
@@ -153,6 +154,17 @@ async def test_new_posts_are_downloaded_with_the_sources_md5(rig: Rig) -> None:
     assert ids == sorted(set(ids))  # each once, in order
     follow = (await rig.engine.follows())[0]
     assert follow.last_message_id >= max(ids) and follow.last_new_title is not None
+
+
+async def test_a_followed_groups_new_file_is_sent_to_the_configured_services(rig: Rig, receiver: Receiver) -> None:
+    notifications = replace(rig.engine.settings.notifications, urls=(receiver.url(),))
+    rig.engine.settings = replace(rig.engine.settings, notifications=notifications)
+    rig.engine.start_notifier(lambda title, message: None)
+    await rig.first_new_file()
+    first = rig.seen.new[0]
+    sent = await asyncio.to_thread(receiver.wait_for, 1)
+    assert (sent[0].title, sent[0].message) == (f"New in {first.group_title}", first.name)
+    assert first.group_title == LIVE_TITLE
 
 
 async def test_a_match_queues_only_what_it_finds(rig: Rig) -> None:

@@ -1,7 +1,8 @@
 """A whole demo run with every kind of secret in play: none of them in any log, audit line or output.
 
 Secrets used: the API hash, a proxy password, the login code, a wrong and the right two-step
-password, and the session's auth key (read from the session file while signed in). Every command
+password, the session's auth key (read from the session file while signed in), and the password and
+tokens of two notification URLs (one service up, one down: its failure is told and logged). Every command
 runs at log level DEBUG, so anything that logs more than it should is caught here.
 """
 
@@ -15,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from notify_support import SECRETS, Receiver, broken_url, closed_port
 from tad_tui.telegram.sim.catalogue import Catalogue
 from tad_tui.telegram.sim.server import DEMO_LOGIN_CODE, DEMO_PHONE
 
@@ -24,9 +26,10 @@ WRONG_PASSWORD = "tr0ub4dor&3-wrong"
 PROXY_PASSWORD = "pr0xy-s3cr3t-99"
 
 
-def _run(base: tuple[str, ...], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def _run(base: tuple[str, ...], *args: str, stdin: str = "", urls: str = "") -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
+        "TAD_NOTIFY_URLS": urls,
         "API_ID": "1234567",
         "API_HASH": API_HASH,
         "TAD_PROXY": f"socks5://listener:{PROXY_PASSWORD}@127.0.0.1:1080",
@@ -43,7 +46,9 @@ def _auth_key(session: Path) -> bytes:
     return bytes(key)
 
 
-def test_no_secret_reaches_logs_audit_or_output_of_a_full_demo_run(tmp_path: Path, demo_catalogue: Catalogue) -> None:
+def test_no_secret_reaches_logs_audit_or_output_of_a_full_demo_run(
+    tmp_path: Path, demo_catalogue: Catalogue, receiver: Receiver
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text(
         "[general]\nlog_level = \"DEBUG\"\n"
@@ -53,9 +58,10 @@ def test_no_secret_reaches_logs_audit_or_output_of_a_full_demo_run(tmp_path: Pat
     data, out = tmp_path / "data", tmp_path / "out"
     base = ("--config", str(config), "--demo", "--data-dir", str(data))
     outputs: list[str] = []
+    urls = f"{receiver.url()}, {broken_url(closed_port())}"
 
     def step(*args: str, stdin: str = "", expect: int = 0) -> None:
-        result = _run(base, *args, stdin=stdin)
+        result = _run(base, *args, stdin=stdin, urls=urls)
         outputs.extend((result.stdout, result.stderr))
         assert result.returncode == expect, (args, result.stderr)
 
@@ -66,11 +72,14 @@ def test_no_secret_reaches_logs_audit_or_output_of_a_full_demo_run(tmp_path: Pat
     assert len(key) == 256
     step("scan", "@tad_demo_classical", "--json")
     step("download", "@tad_demo_classical", "-o", str(out), "--json")
+    assert receiver.titles()[:2] == ["Batch complete", "Queue empty"]  # the URLs were used
     step("download", "@tad_demo_hostile", "-o", str(out))
     step("queue", "--json")
     step("search", "beethoven")
     step("performance", "--json")
     step("groups")
+    step("notify-test", "--json", expect=1)  # the service that is down fails
+    step("notify-test", expect=1)
     step("logout")
 
     secrets = {
@@ -81,6 +90,7 @@ def test_no_secret_reaches_logs_audit_or_output_of_a_full_demo_run(tmp_path: Pat
         "auth key (hex)": key.hex(),
         "auth key (base64)": base64.b64encode(key).decode(),
         "auth key (repr)": repr(key)[2:40],
+        **SECRETS,
     }
     code = re.compile(rf"(?<!\d){DEMO_LOGIN_CODE}(?!\d)")
     # The demo tells its own (public) account's code once, as a hint; a real code is never printed.
