@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Label, TabbedContent
 
-from tad_tui.download.events import EntryProgress, EntryStarted, EntryWaiting
+from tad_tui.download.events import EntryProgress, EntryStarted, EntryWaiting, Notice
 from tad_tui.engine import Engine
 from tad_tui.store import opened_store
 from tad_tui.store.models import AudioFile, Priority, QueueEntry, QueueState
@@ -225,6 +225,18 @@ async def test_progress_is_merged_and_painted_and_downloads_finish_live(held: tu
         await until(lambda: len(app._notifier.sent) >= 2, pilot.pause)
         titles = {n.title for n in app._notifications}
         assert {"Batch complete", "Queue empty"} <= titles
+
+
+async def test_a_notice_is_one_toast_though_every_pane_hears_it(held: tuple[Engine, Gate]) -> None:
+    """Each pane gets the engine's events too: a Notice must not reach the app again through them
+    (a service that failed is told once, not once per pane)."""
+    engine, _ = held
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        engine.events.publish(Notice("notifications to json://127.0.0.1:9/x failed", title="Notifications", warning=True))
+        for _ in range(3):
+            await pilot.pause()
+        assert [n.title for n in app._notifications].count("Notifications") == 1
 
 
 async def test_tab_keys_help_and_command_palette(held: tuple[Engine, Gate]) -> None:

@@ -7,7 +7,9 @@ from textual.message import Message
 from tad_tui.api import EntryProgress, Event
 
 
-class EngineEvent(Message):
+# bubble=False: the bridge posts one to the app and one to each pane; bubbling up, a pane's copy
+# would reach the app again (a Notice shown as four toasts).
+class EngineEvent(Message, bubble=False):
     """A low-rate engine event (started, finished, waiting, batch, notice), delivered as it happens."""
 
     def __init__(self, event: Event) -> None:
