@@ -253,8 +253,8 @@ class ServiceSender:
 
     def _tell(self, delivery: Delivery) -> None:
         text = (
-            f"notifications to {delivery.url} failed: {delivery.reason} "
-            f"(told once; given up after {GIVE_UP_AFTER} failures in a row; try `tad-tui notify-test`)"
+            f"notifications to {delivery.url} failed: {delivery.reason} (not said again this run; left alone "
+            f"after {GIVE_UP_AFTER} failures in a row; `tad-tui notify-test` tries it)"
         )
         log.warning("%s", text)
         audit.record("notification_failed", "failed", delivery.reason, url=delivery.url)
