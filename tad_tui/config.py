@@ -142,6 +142,18 @@ def _check_notify_urls(value: tuple[str, ...]) -> None:
         check_urls(value)  # raises ValueError naming the URL masked, never its secrets
 
 
+def _check_host(value: str) -> None:
+    if not value or len(value) > 253 or any(char.isspace() or char in "/@?#" for char in value) or "://" in value:
+        raise ValueError("empty" if not value else "not an address or host name")
+
+
+def _check_token(value: str) -> None:
+    if value and not 16 <= len(value) <= 256:
+        raise ValueError("shorter than 16 characters" if len(value) < 16 else "longer than 256 characters")
+    if any(not char.isprintable() or char.isspace() for char in value):
+        raise ValueError("contains a space or control character")
+
+
 def _check_chunk_size(value: int) -> None:
     if value not in CHUNK_SIZES:
         raise ValueError("not a multiple of 4 KiB that divides 1 MiB")
@@ -212,6 +224,7 @@ SECTION_DOCS: dict[str, str] = {
     "notifications": "Notifications: on the desktop (or in the terminal), and to any service Apprise reaches (urls).",
     "follow": "Following groups (tad-tui follow, watch): their new audio is queued as it is posted.",
     "ui": "The full-screen terminal interface.",
+    "serve": "The app in a browser (tad-tui serve): where it listens and the token every request needs.",
     "demo": "The offline demo (--demo): a simulated Telegram serving a generated catalogue.",
 }
 
@@ -260,6 +273,9 @@ SCHEMA: tuple[Key, ...] = (
     Key("follow", "check_interval", "float", 300.0, "While the app or tad-tui watch runs, seconds between looks for new audio in each followed group besides what Telegram pushes (a newer-than search: what Telegram did not push is found this way); 0 = only at start and after a reconnection.", low=0.0, high=86400.0),
     Key("ui", "theme", "str", "textual-dark", "Colour theme (built-in or from the themes folder; checked when the UI starts).", check=_check_theme, rule="a name of 1 to 64 characters"),
     Key("ui", "player", "str", "", 'Command that plays a downloaded track when you press o in the app, the file\'s path added as its last argument (e.g. "mpv --no-video"); "" = the system\'s opener (xdg-open on Linux, open on macOS). Started detached, its output discarded.', check=_check_player, rule='"" or a command line (shell-style quoting)'),
+    Key("serve", "host", "str", "127.0.0.1", 'Address tad-tui serve listens on. Loopback (127.0.0.1, ::1, localhost) by default, reached from elsewhere through an SSH tunnel; any other address (e.g. "0.0.0.0") needs a token. There is no TLS: put a TLS reverse proxy in front to expose it.', env="TAD_SERVE_HOST", check=_check_host, rule="an IP address or host name (no spaces, no scheme or port)"),
+    Key("serve", "port", "int", 8765, "TCP port tad-tui serve listens on.", env="TAD_SERVE_PORT", low=1, high=65535),
+    Key("serve", "token", "str", "", 'The token (secret) a browser must give once (?token= or the sign-in page) before tad-tui serve answers it; "" = on loopback a new random token each run, printed in the URL; off loopback one must be set. Never logged.', env="TAD_SERVE_TOKEN", check=_check_token, rule='"" or 16 to 256 printable characters without spaces', secret=True),
     Key("demo", "latency_ms", "int", 60, "Simulated round-trip time in milliseconds.", low=0, high=10000),
     Key("demo", "bandwidth_per_connection", "size", 4_000_000, "Simulated bandwidth of each connection in bytes per second; 0 = unlimited.", low=0, check=_check_bandwidth, rule='0 (unlimited) or a size of at least 16 KiB per second (bytes, or with a unit such as "4MB")'),
     Key("demo", "signed_in", "bool", True, "Whether a new demo session starts signed in; false makes the demo ask for a login (phone +15550100000, code 12345). An existing demo session keeps its state: `tad-tui --demo logout` signs it out."),
@@ -371,6 +387,13 @@ class UISettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    host: str
+    port: int
+    token: str = field(repr=False)  # the browser's key to the app
+
+
+@dataclass(frozen=True)
 class DemoSettings:
     latency_ms: int
     bandwidth_per_connection: int
@@ -397,6 +420,7 @@ SECTION_CLASSES: dict[str, type] = {
     "notifications": NotificationSettings,
     "follow": FollowSettings,
     "ui": UISettings,
+    "serve": ServeSettings,
     "demo": DemoSettings,
 }
 
@@ -412,6 +436,7 @@ class Settings:
     notifications: NotificationSettings
     follow: FollowSettings
     ui: UISettings
+    serve: ServeSettings
     demo: DemoSettings
     config_file: Path | None = None  # the file actually read, if any
 

@@ -38,12 +38,18 @@ _OPTION_KEYS = {
     "output": "downloads.output_dir",
     "parallel": "downloads.max_concurrent",
     "filename_template": "downloads.filename_template",
+    "host": "serve.host",
+    "port": "serve.port",
+    "token": "serve.token",
 }
 _OPTION_FLAGS = {
     "general.data_dir": "--data-dir",
     "downloads.output_dir": "-o/--output",
     "downloads.max_concurrent": "-p/--parallel",
     "downloads.filename_template": "-t/--filename-template",
+    "serve.host": "--host",
+    "serve.port": "--port",
+    "serve.token": "--token",
 }
 
 
@@ -288,6 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
         "logout", help="end the Telegram session (on Telegram's side too) and delete the session file"
     )
     _common_options(logout, suppress=True)
+
+    serve = commands.add_parser(
+        "serve", help="serve the app to a web browser (HTTP and WebSocket; one browser session at a time)"
+    )
+    _common_options(serve, suppress=True)
+    serve.add_argument("--host", metavar="ADDRESS", type=_not_empty, help="listen on this address (default 127.0.0.1; another needs a token)")
+    serve.add_argument("--port", metavar="PORT", type=_not_empty, help="listen on this TCP port (default 8765)")
+    serve.add_argument(
+        "--token", metavar="TOKEN", type=_not_empty,
+        help="the token a browser must give (at least 16 characters); other users can read it here in `ps`, so "
+             "prefer TAD_SERVE_TOKEN or [serve] token; default on loopback: a new random one, printed in the URL",
+    )
 
     from tad_tui.cli.search import add_search_parser
 
@@ -625,6 +643,15 @@ async def _tui(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     return EXIT_OK
 
 
+async def _serve(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+    from tad_tui.ui.serve import ServeError, run_serve
+
+    try:
+        return await run_serve(args, settings, paths)
+    except ServeError as error:
+        raise UsageError(str(error)) from None
+
+
 async def _search(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.cli.search import run_search
 
@@ -686,6 +713,7 @@ _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
     "performance": _performance,
     "search": _search,
     "tui": _tui,
+    "serve": _serve,
     "groups": _groups,
     "scan": _scan,
     "download": _download,
