@@ -4,6 +4,7 @@ in test_serve_browser.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -277,3 +278,38 @@ async def test_a_token_of_ones_own_is_not_printed(demo_config: Path, tmp_path: P
     assert status == 0, err
     logs = "".join(p.read_text(errors="replace") for p in (served.data_dir / "logs").iterdir() if p.is_file())
     assert GIVEN_TOKEN not in logs
+
+
+async def test_an_app_that_cannot_start_is_told_in_the_page(tmp_path: Path) -> None:
+    """The app's own one-line error (here a config file gone since serve started) reaches the page,
+    and serve goes on serving."""
+    import argparse
+
+    from aiohttp import web
+
+    from tad_tui.ui.serve import AppServer, app_command
+
+    command = app_command(argparse.Namespace(config=str(tmp_path / "gone.toml"), data_dir=str(tmp_path), demo=True))
+    assert command.startswith("exec ") and "gone.toml" in command
+    server = AppServer(command, host="127.0.0.1", port=free_port(), token=GIVEN_TOKEN, lock=WriterLock(tmp_path / "writer.lock"))
+    server.take_lock()
+    runner = web.AppRunner(await server._make_app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", server.port).start()
+    try:
+        async with aiohttp.ClientSession() as browser:
+            told = b""
+            async with browser.ws_connect(f"http://127.0.0.1:{server.port}/ws?token={GIVEN_TOKEN}") as websocket:
+                async for message in websocket:
+                    if message.type == aiohttp.WSMsgType.BINARY:
+                        told += message.data
+            assert b"tad-tui: error: config file" in told and b"does not exist" in told and b"Traceback" not in told
+            for _ in range(200):  # the session ends just after the socket closes
+                if server.session is None:
+                    break
+                await asyncio.sleep(0.05)
+            assert server.session is None and server.holds_lock
+    finally:
+        await server.stop()
+        await runner.cleanup()
+        server.hand_over_lock()

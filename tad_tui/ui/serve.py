@@ -50,7 +50,7 @@ TOKEN_FORM_FIELD = "token"
 QUIT_GRACE = 5.0  # seconds an app has to quit after its browser went away, then SIGTERM, then SIGKILL
 BUSY = (
     "tad-tui is already open in another browser tab or window (one session at a time: the app owns "
-    "the data dir). Close it there, then press Start again."
+    "the data dir). Close it there, then try again."
 )
 
 
