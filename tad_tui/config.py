@@ -143,8 +143,15 @@ def _check_notify_urls(value: tuple[str, ...]) -> None:
 
 
 def _check_host(value: str) -> None:
-    if not value or len(value) > 253 or any(char.isspace() or char in "/@?#" for char in value) or "://" in value:
+    if not value or len(value) > 253 or any(char.isspace() or char in "/@?#[]" for char in value):
         raise ValueError("empty" if not value else "not an address or host name")
+    if ":" in value:  # only an IPv6 address has one; "nas:8765" is a port in the wrong place
+        import ipaddress  # here: only serve's address needs it, not every start
+
+        try:
+            ipaddress.IPv6Address(value)
+        except ValueError:
+            raise ValueError("not an address or host name (the port goes in serve.port)") from None
 
 
 def _check_token(value: str) -> None:

@@ -72,6 +72,8 @@ EXTRA_INVALID: dict[str, list[Any]] = {
     "ui.theme": ["", "t" * 65],
     "ui.player": ["mpv 'unclosed", "mpv\0"],
     "notifications.urls": [["nosuchservice://host/x"], ["json://"], ["ntfy://ntfy.sh/topic", "not a url"], ["json://127.0.0.1/x", 7]],
+    "serve.host": ["http://nas", "nas:8765", "[::1]", "two words", "a" * 254, "user@nas"],
+    "serve.token": ["hunter2", "x" * 15, "y" * 257, "sixteen chars ok", "tab\tseparated-token-here"],
 }
 
 
