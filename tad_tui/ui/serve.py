@@ -48,9 +48,12 @@ PAGES = Path(__file__).parent / "web"
 STATIC = Path(textual_serve.__file__).parent / "static"  # textual.js, xterm.css and the Roboto Mono fonts
 TOKEN_FORM_FIELD = "token"
 QUIT_GRACE = 5.0  # seconds an app has to quit after its browser went away, then SIGTERM, then SIGKILL
+# A reloaded page's new socket can come before the old one's close: so long, a session still open
+# may be that page's own.
+RELOAD_GRACE = 2.0
 BUSY = (
-    "tad-tui is already open in another browser tab or window (one session at a time: the app owns "
-    "the data dir). Close it there, then try again."
+    "tad-tui is already open in another browser tab or window.\n"
+    "One session at a time: the app owns the data dir. Close it there, then press Start again."
 )
 
 
@@ -244,6 +247,7 @@ class AppServer(Server):
         self.lock = lock
         self.holds_lock = False
         self.session: AppProcess | None = None
+        self.session_socket: web.WebSocketResponse | None = None
         self.sockets: set[web.WebSocketResponse] = set()
         self.stopping = False
 
@@ -329,8 +333,8 @@ class AppServer(Server):
         return response
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
-        if self.session is not None:
-            return self._page(request, "notice.html", {"message": BUSY}, status=409)
+        # Always the app's page, even while a session runs: a reload asks for it before its old
+        # socket closes. Whether this tab gets the app is decided when its socket opens.
         font_size = max(8, min(48, _int(request.query.get("fontsize", "16"), 16)))
         return self._page(request, "app_index.html", {"font_size": font_size, "title": self.title})
 
@@ -339,8 +343,11 @@ class AppServer(Server):
         await websocket.prepare(request)
         self.sockets.add(websocket)
         try:
-            if self.session is not None or self.stopping:
-                await _tell(websocket, BUSY if not self.stopping else "tad-tui serve is stopping.")
+            if self.stopping:
+                await _tell(websocket, "tad-tui serve is stopping.")
+                return websocket
+            if not await self._previous_session_ended():
+                await _tell(websocket, BUSY)
                 return websocket
             try:
                 self.take_lock()  # another tad-tui may have taken the data dir since the last session
@@ -354,6 +361,18 @@ class AppServer(Server):
             self.sockets.discard(websocket)
         return websocket
 
+    async def _previous_session_ended(self) -> bool:
+        """Wait for a session whose browser has gone (or goes within RELOAD_GRACE) to end; False if
+        another tab still has the app."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RELOAD_GRACE
+        while self.session is not None:
+            socket_open = self.session_socket is not None and not self.session_socket.closed
+            if (socket_open and loop.time() > deadline) or loop.time() > deadline + 3 * QUIT_GRACE:
+                return False
+            await asyncio.sleep(0.05)
+        return True  # and nothing awaits between here and the new session's claim
+
     async def _run_session(self, websocket: web.WebSocketResponse, width: int, height: int) -> None:
         session = AppProcess(
             self.command,
@@ -362,7 +381,7 @@ class AppServer(Server):
             close=websocket.close,
             download_manager=self.download_manager,
         )
-        self.session = session
+        self.session, self.session_socket = session, websocket
         self.hand_over_lock()  # the app takes it
         try:
             await session.start(width, height)
@@ -381,7 +400,7 @@ class AppServer(Server):
             if errors := session.error_text():
                 log.warning("the app said: %s", errors[-2000:])
             log.info("browser session ended (exit status %s)", session._process.returncode if session._process else "?")
-            self.session = None
+            self.session = self.session_socket = None
             try:
                 self.take_lock()
             except DataDirBusy as busy:  # someone else's now; the next browser is told so
