@@ -226,13 +226,12 @@ class AppProcess(AppService):
             await self.send_meta({"type": "quit"})
         for sig in (None, signal.SIGTERM, signal.SIGKILL):
             if sig is not None and process.returncode is None:
+                log.warning("the app (pid %s) did not end; sending it %s", process.pid, sig.name)
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, sig)
-            try:
+                    os.killpg(process.pid, sig)  # its own session: the app and anything it started
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(process.wait()), QUIT_GRACE)
                 break
-            except asyncio.TimeoutError:
-                log.warning("the app (pid %s) did not end; sending %s", process.pid, sig or "SIGTERM")
         if self._task is not None:
             await self._task
 
