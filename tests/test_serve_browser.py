@@ -86,7 +86,9 @@ def test_the_served_app_in_chromium_shows_the_panes_and_searches(demo_config: Pa
             page.add_init_script(FIND_TERMINAL)
             page.goto(served.url)
             assert page.url == f"{served.base}/"  # the token left the address bar
-            screen = _screen_until(page, lambda text: "Performance F4" in text, "the app's tabs")
+            screen = _screen_until(
+                page, lambda text: "Performance F4" in text and "TAD Demo · Classical" in text, "the tabs and groups"
+            )
             for pane in ("Groups F1", "Queue F2", "Search F3", "Performance F4"):
                 assert pane in screen
             assert "TAD Demo · Classical" in screen
