@@ -45,6 +45,8 @@ ENV PATH=/opt/tad-tui/bin:$PATH \
     DEFAULT_DOWNLOAD_DIR=/music \
     TAD_DEMO_OUTPUT_DIR=/music/demo
 VOLUME ["/data", "/music"]
+# `tad-tui serve --host 0.0.0.0` (a token required: TAD_SERVE_TOKEN) for the app in a browser.
+EXPOSE 8765
 USER tad
 WORKDIR /music
 # Healthy while a tad-tui (watch, the app or a download) runs on the data dir, the demo's included.
