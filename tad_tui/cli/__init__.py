@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import os
@@ -553,12 +554,6 @@ async def _scan(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     return EXIT_OK
 
 
-async def _download(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli.download import run_download
-
-    return await run_download(args, settings, paths)
-
-
 async def _queue(args: argparse.Namespace, settings: Any, paths: Any) -> int:
     from tad_tui.runtime import open_engine
 
@@ -652,85 +647,38 @@ async def _serve(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         raise UsageError(str(error)) from None
 
 
-async def _search(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli.search import run_search
+def _lazy(module: str, function: str) -> Callable[..., Awaitable[int]]:
+    """A command run by ``module.function(args, settings, paths)``, imported only when it runs (a
+    command's start pays for its own imports alone)."""
 
-    return await run_search(args, settings, paths)
+    async def run(args: argparse.Namespace, settings: Any, paths: Any) -> int:
+        return await getattr(importlib.import_module(module), function)(args, settings, paths)
 
-
-async def _performance(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli.performance import run_performance
-
-    return await run_performance(args, settings, paths)
-
-
-async def _import_export(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli.import_export import run_import_export
-
-    return await run_import_export(args, settings, paths)
-
-
-async def _cleanup_command(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli import cleanup
-
-    run = cleanup.run_remove if args.command == "remove" else cleanup.run_verify
-    return await run(args, settings, paths)
-
-
-async def _rename(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli.rename import run_rename
-
-    return await run_rename(args, settings, paths)
-
-
-async def _playlist(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli.library_out import run_playlist
-
-    return await run_playlist(args, settings, paths)
-
-
-async def _export(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli.library_out import run_export
-
-    return await run_export(args, settings, paths)
-
-
-async def _follow_command(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli import follow
-
-    run = {"follow": follow.run_follow, "unfollow": follow.run_unfollow,
-           "following": follow.run_following, "watch": follow.run_watch}[args.command]
-    return await run(args, settings, paths)
-
-
-async def _notify_test(args: argparse.Namespace, settings: Any, paths: Any) -> int:
-    from tad_tui.cli.notify_test import run_notify_test
-
-    return await run_notify_test(args, settings, paths)
+    return run
 
 
 _COMMANDS: dict[str, Callable[..., Awaitable[int]]] = {
-    "performance": _performance,
-    "search": _search,
+    "performance": _lazy("tad_tui.cli.performance", "run_performance"),
+    "search": _lazy("tad_tui.cli.search", "run_search"),
     "tui": _tui,
     "serve": _serve,
     "groups": _groups,
     "scan": _scan,
-    "download": _download,
+    "download": _lazy("tad_tui.cli.download", "run_download"),
     "queue": _queue,
     "login": _login,
     "logout": _logout,
-    "follow": _follow_command,
-    "unfollow": _follow_command,
-    "following": _follow_command,
-    "watch": _follow_command,
-    "import-export": _import_export,
-    "remove": _cleanup_command,
-    "verify": _cleanup_command,
-    "playlist": _playlist,
-    "export": _export,
-    "rename": _rename,
-    "notify-test": _notify_test,
+    "follow": _lazy("tad_tui.cli.follow", "run_follow"),
+    "unfollow": _lazy("tad_tui.cli.follow", "run_unfollow"),
+    "following": _lazy("tad_tui.cli.follow", "run_following"),
+    "watch": _lazy("tad_tui.cli.follow", "run_watch"),
+    "import-export": _lazy("tad_tui.cli.import_export", "run_import_export"),
+    "remove": _lazy("tad_tui.cli.cleanup", "run_remove"),
+    "verify": _lazy("tad_tui.cli.cleanup", "run_verify"),
+    "playlist": _lazy("tad_tui.cli.library_out", "run_playlist"),
+    "export": _lazy("tad_tui.cli.library_out", "run_export"),
+    "rename": _lazy("tad_tui.cli.rename", "run_rename"),
+    "notify-test": _lazy("tad_tui.cli.notify_test", "run_notify_test"),
 }
 
 
