@@ -58,7 +58,7 @@ def _rows(db: Path) -> list[sqlite3.Row]:
         conn.row_factory = sqlite3.Row
         return conn.execute(
             "SELECT a.id, a.file_id, a.status, a.local_path, a.partial_file_path, a.file_size, a.checksum_md5,"
-            " a.source_md5,"
+            " a.source_md5, a.resume_state,"
             " a.document_id, a.downloaded_bytes, a.error_message, q.state AS queue_state"
             " FROM audio_file a LEFT JOIN queue_entry q ON q.audio_id = a.id"
         ).fetchall()
@@ -128,6 +128,11 @@ def check_invariants(
                 owned[part] = file_id
                 if not finished:  # killed between the rename and the DB write: the next run records it
                     owned[part.with_name(part.name.removesuffix(".part"))] = file_id
+                    # The name from the file's own tags, recorded before the move (Telegram may not
+                    # have given a title: the planned name came from the file name).
+                    final = json.loads(row["resume_state"] or "{}").get("final")
+                    if final:
+                        owned[Path(final)] = file_id
             verdict.unfinished.append(file_id)
             if status == "failed":
                 verdict.failed_messages[file_id] = row["error_message"] or ""

@@ -459,10 +459,13 @@ class KillPoint:
     limit: int | None = None
     slow: bool = False  # the link slowed so transfers last long enough to be caught
     tags: bool = False  # tags and covers written: compared with an uninterrupted run, not with the source
+    match: str | None = None  # download --match QUERY: only the files it matches
+    files: int | None = None  # how many files of the group that is (None: all)
 
     @property
     def id(self) -> str:
-        return f"{self.group[10:]}-{self.failpoint or 'random'}{'-tags' if self.tags else ''}"
+        match = f"-{self.match.split()[0].lower()}" if self.match else ""
+        return f"{self.group[10:]}-{self.failpoint or 'random'}{'-tags' if self.tags else ''}{match}"
 
 
 KILL_POINTS = [
@@ -485,6 +488,8 @@ KILL_POINTS = [
     KillPoint(CLASSICAL, "job.renamed:25"),
     KillPoint(CLASSICAL, "job.finishing:1"),
     KillPoint(CLASSICAL, "job.finishing:12"),
+    # a file Telegram gives no title: named from its own tags at the end, not as planned at the start
+    KillPoint(CLASSICAL, "job.finishing:1", match="Air on the G", files=1),
     KillPoint(CLASSICAL, "job.tagged:3", tags=True),
     KillPoint(CLASSICAL, "job.renamed:4", tags=True),
 ]
@@ -513,6 +518,7 @@ def _kill_then_finish(
     slow = write_config(tmp_path / "slow.toml", catalogue, latency_ms=20, bandwidth="2MB", tags=point.tags)
     data, out = tmp_path / "data", tmp_path / "out"
     args = ["download", point.group, "-o", str(out), "--json", *(["-l", str(point.limit)] if point.limit else [])]
+    args += ["--match", point.match] if point.match else []
     killed = run_cli(slow if point.slow else fast, data, *args, failpoint=point.failpoint)
     assert killed.returncode == -signal.SIGKILL, f"{point.failpoint} was never reached: {killed.stderr}"
     _finish_and_check(tmp_path, catalogue, point, fast, args, expected)
@@ -530,7 +536,7 @@ def _finish_and_check(
     assert events[-1]["failed"] == 0, events
     verdict = check_invariants(root=tmp_path, data_dir=data, out_dir=out, catalogue=catalogue,
                                expected=expected, allowed=tuple(tmp_path.glob("*.toml")))
-    total = sum(1 for m in catalogue.group(point.group).messages if m.file is not None)
+    total = point.files or sum(1 for m in catalogue.group(point.group).messages if m.file is not None)
     # With -l N the next run takes the first N files not yet done: one that the killed run finished
     # (a file on another DC has connections of its own and can) is not among them.
     done = len(before.completed)

@@ -201,6 +201,7 @@ class Transfer:
     _done_bytes: int = 0
     _in_hand: int = 0  # bytes of parts being fetched piece by piece, not written yet (for progress)
     _refresh_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _on_fd: set[asyncio.Future[Any]] = field(default_factory=set)  # thread calls using the file now
 
     async def run(self) -> None:
         self._queue = deque(self.parts.missing())
@@ -232,6 +233,9 @@ class Transfer:
                     limiter.close_flow(self.flow)
             saver.cancel()
             await asyncio.gather(saver, return_exceptions=True)
+            # A stopped task's thread may still be writing: the descriptor closes after it, or its
+            # number, reused by the next file opened, would get this file's bytes.
+            await asyncio.gather(*self._on_fd, return_exceptions=True)
             os.close(self._fd)
             await asyncio.shield(self.save_state(self.parts))
 
@@ -258,7 +262,7 @@ class Transfer:
             if self._dirty:
                 self._dirty = False
                 # The parts the saved map calls done are on disk, and the final fsync has little left.
-                await asyncio.to_thread(getattr(os, "fdatasync", os.fsync), self._fd)
+                await self._fd_call(getattr(os, "fdatasync", os.fsync), self._fd)
                 await self.save_state(self.parts)
                 failpoints.hit("transfer.saved")
 
@@ -288,7 +292,7 @@ class Transfer:
     async def _write(self, index: int, data: bytes) -> None:
         offset, _ = self.parts.span(index)
         try:
-            await asyncio.to_thread(os.pwrite, self._fd, data, offset)
+            await self._fd_call(os.pwrite, self._fd, data, offset)
         except OSError as error:
             raise TransferFailed(disk_error_words(error, self.part_path)) from None
         self.pace.received(len(data))
@@ -303,7 +307,15 @@ class Transfer:
 
     async def _read_part(self, index: int) -> bytes:
         offset, length = self.parts.span(index)
-        return await asyncio.to_thread(os.pread, self._fd, length, offset)
+        return await self._fd_call(os.pread, self._fd, length, offset)
+
+    async def _fd_call(self, call: Callable[..., Any], *args: Any) -> Any:
+        """``call(*args)`` on the part file's descriptor in a thread, which ``run`` waits for before it
+        closes the descriptor (a cancelled ``to_thread`` stops waiting, not the thread)."""
+        future = asyncio.ensure_future(asyncio.to_thread(call, *args))
+        self._on_fd.add(future)
+        future.add_done_callback(self._on_fd.discard)
+        return await asyncio.shield(future)
 
     async def _fetch_checked(self, index: int, slot: int) -> list[tuple[int, bytes]]:
         """Part ``index`` (with the rest of its hash range when parts are smaller than one), checked
