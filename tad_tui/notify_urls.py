@@ -50,9 +50,16 @@ def _host_shown(host: str) -> str:
     return _short(host)
 
 
-def _segment_shown(segment: str) -> str:
+# Services whose path parts are the secret however short (an ntfy topic is its password: anyone
+# who knows it reads and posts to it).
+_SECRET_PATHS = frozenset({"ntfy", "ntfys"})
+
+
+def _segment_shown(segment: str, *, secret: bool = False) -> str:
     plain = unquote(segment)
-    return segment if len(plain) < 8 or "..." in plain or redact.HIDDEN in plain else _short(plain)
+    if "..." in plain or redact.HIDDEN in plain or not plain:
+        return segment
+    return _short(plain) if secret or len(plain) >= 8 else segment
 
 
 def _masked(url: str, had_query: bool) -> str:
@@ -69,7 +76,8 @@ def _masked(url: str, had_query: bool) -> str:
     if at:
         name, has_password, _ = userinfo.partition(":")
         user = name + (f":{redact.HIDDEN}" if has_password else "") + "@"  # a user name is no secret
-    shown_path = "/".join(_segment_shown(segment) for segment in path.split("/")) if path else ""
+    secret = scheme.lower() in _SECRET_PATHS
+    shown_path = "/".join(_segment_shown(segment, secret=secret) for segment in path.split("/")) if path else ""
     tail = f"/{shown_path}".rstrip("/") if shown_path else ""
     return f"{scheme}://{user}{_host_shown(host)}{colon}{port}{tail}" + ("?…" if had_query else "")
 

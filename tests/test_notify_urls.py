@@ -203,6 +203,9 @@ def test_urls_come_from_a_toml_array_or_the_environment_split_as_apprise_does(tm
         (f"json://{USER}:{PASSWORD}@127.0.0.1:8080/hook/{PATH_TOKEN}?-token={QUERY_TOKEN}", [PASSWORD, PATH_TOKEN, QUERY_TOKEN]),
         ("ntfy://ntfy.sh/my-private-topic-42", ["my-private-topic-42"]),
         ("ntfys://privatetopic", ["privatetopic"]),
+        ("ntfy://ntfy.sh/mytopic", ["mytopic"]),  # a topic is the secret however short
+        ("ntfys://ntfy.example.org/abc", ["abc"]),
+        ("ntfy://user:pw@ntfy.example.org/music", ["music"]),
         ("gotifys://gotify.example.com/AbCdEf1234567890", ["AbCdEf1234567890"]),
         ("mailtos://me:app-password-99@gmail.com", ["app-password-99"]),
         ("tgram://123456789:ABCdefGHIjklMNOpqrSTUvwx/12345", ["ABCdefGHIjklMNOpqrSTUvwx"]),
