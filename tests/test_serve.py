@@ -22,6 +22,7 @@ import pytest
 
 from helpers import assert_one_clean_line, run
 from tad_tui.lock import WriterLock
+from tad_tui.ui.serve import WrongTokens
 
 START_TIMEOUT = 20.0
 GIVEN_TOKEN = "a-token-the-user-chose-0123456789"
@@ -171,10 +172,47 @@ async def test_every_request_needs_the_token(demo_config: Path, tmp_path: Path) 
                 await browser.ws_connect(f"{base}/ws", headers={"Origin": "http://evil.example"})
             assert cross_site.value.status == 403
 
+        # Three wrong tokens so far; two more fill the minute's allowance, then no token is even
+        # looked at, the right one neither, until the minute is over.
+        async with aiohttp.ClientSession() as guesser:
+            for guess in ("guess-4", "guess-5"):
+                async with guesser.post(f"{base}/login", data={"token": guess}, allow_redirects=False) as wrong:
+                    assert wrong.status == 403
+            async with guesser.post(f"{base}/login", data={"token": served.token}, allow_redirects=False) as held:
+                assert held.status == 429 and 0 < int(held.headers["Retry-After"]) <= 60
+                assert "Too many wrong tokens" in await held.text() and "Set-Cookie" not in held.headers
+            async with guesser.get(f"{base}/?token={served.token}", allow_redirects=False) as held:
+                assert held.status == 429 and "Set-Cookie" not in held.headers
+            # A browser already signed in is not held up: its cookie is no guess.
+            async with guesser.get(f"{base}/", headers={"Cookie": cookie.split(";")[0]}) as page:
+                assert page.status == 200
+
         status, _out, err = served.stop()
     assert status == 0, err
     logs = "".join(p.read_text(errors="replace") for p in (served.data_dir / "logs").iterdir() if p.is_file())
     assert "refused" in logs and served.token not in logs and served.token not in err
+    assert "too many wrong tokens from 127.0.0.1" in logs
+
+
+def test_wrong_tokens_are_counted_per_address_over_a_minute() -> None:
+    now = [1000.0]
+    wrong = WrongTokens(most=3, window=60.0, clock=lambda: now[0])
+    for step in (0, 5):  # at 1000 and 1005
+        now[0] += step
+        wrong.failed("10.0.0.7")
+    assert wrong.wait("10.0.0.7") == 0  # two of three: it may try again
+    now[0] += 5
+    wrong.failed("10.0.0.7")  # at 1010
+    assert wrong.wait("10.0.0.7") == pytest.approx(50.0)  # until the first of the three is a minute old
+    assert wrong.wait("10.0.0.8") == 0  # another address is not held
+    now[0] += 50
+    assert wrong.wait("10.0.0.7") == 0  # the first fell out of the minute: one more try
+    wrong.failed("10.0.0.7")  # at 1060: 1005, 1010, 1060
+    assert wrong.wait("10.0.0.7") == pytest.approx(5.0)
+    now[0] += 5
+    assert wrong.wait("10.0.0.7") == 0  # 1005 is a minute old now
+    now[0] += 100
+    assert wrong.wait("10.0.0.7") == 0
 
 
 async def test_one_browser_session_at_a_time_and_closing_it_frees_the_data_dir(demo_config: Path, tmp_path: Path) -> None:

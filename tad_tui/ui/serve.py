@@ -27,6 +27,8 @@ import shlex
 import signal
 import socket
 import sys
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,11 @@ BUSY = (
     "tad-tui is already open in another browser tab or window.\n"
     "One session at a time: the app owns the data dir. Close it there, then press Start again."
 )
+
+
+WRONG_TOKENS = 5  # wrong tokens an address may give in WRONG_TOKEN_WINDOW seconds; then it waits
+WRONG_TOKEN_WINDOW = 60.0
+WRONG = "That token is not the one this tad-tui serve was started with."
 
 
 class ServeError(Exception):
@@ -115,6 +122,33 @@ class TokenGate:
 
     def admit(self, response: web.StreamResponse) -> None:
         response.set_cookie(self.cookie_name, self._cookie, path="/", httponly=True, samesite="Strict")
+
+
+class WrongTokens:
+    """Wrong tokens by client address: after ``most`` in ``window`` seconds, no token from there is
+    even compared until the oldest of them is ``window`` old (a guesser gets a handful a minute).
+    Behind an SSH tunnel or a proxy every client is one address: the right user then waits too."""
+
+    def __init__(self, most: int = WRONG_TOKENS, window: float = WRONG_TOKEN_WINDOW,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.most, self.window, self.clock = most, window, clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def wait(self, who: str) -> float:
+        """Seconds until ``who`` may give a token again (0: now)."""
+        failures = self._failures.get(who)
+        if failures is None:
+            return 0.0
+        now = self.clock()
+        while failures and now - failures[0] >= self.window:
+            failures.popleft()
+        if not failures:
+            del self._failures[who]
+            return 0.0
+        return failures[0] + self.window - now if len(failures) >= self.most else 0.0
+
+    def failed(self, who: str) -> None:
+        self._failures.setdefault(who, deque()).append(self.clock())
 
 
 def _clean_url(request: web.Request) -> str:
@@ -243,6 +277,7 @@ class AppServer(Server):
     def __init__(self, command: str, *, host: str, port: int, token: str, lock: WriterLock) -> None:
         super().__init__(command, host=host, port=port, title="tad-tui", statics_path=STATIC, templates_path=PAGES)
         self.gate = TokenGate(token, port)
+        self.wrong_tokens = WrongTokens()
         self.lock = lock
         self.holds_lock = False
         self.session: AppProcess | None = None
@@ -291,8 +326,9 @@ class AppServer(Server):
             return await handler(request)  # the sign-in form checks the token itself
         given = request.query.get(TOKEN_FORM_FIELD)
         if given is not None:
-            if not self.gate.token_matches(given):
-                return self._refuse(request, 403, "That token is not the one this tad-tui serve was started with.")
+            refused = self._check_token(request, given)
+            if refused is not None:
+                return refused
             if request.path == "/ws":
                 return await self._websocket_if_same_origin(request, handler)
             # The token leaves the address bar and the history; the cookie stands for it from now on.
@@ -306,11 +342,32 @@ class AppServer(Server):
             return self._refuse(request, 401, "")
         return self._refuse(request, 403, "This browser's sign-in is from another run of tad-tui serve: give the token again.")
 
+    def _check_token(self, request: web.Request, given: str) -> web.StreamResponse | None:
+        """None when ``given`` is the token; else the refusal (429 while the address must wait)."""
+        who = request.remote or "?"
+        wait = self.wrong_tokens.wait(who)
+        if wait > 0:
+            seconds = max(1, round(wait))
+            log.info("refused %s %s: too many wrong tokens from %s", request.method, request.path, who)
+            error = f"Too many wrong tokens from this address: try again in {seconds} s."
+            response = self._refusal(request, 429, error)
+            response.headers["Retry-After"] = str(seconds)
+            return response
+        if self.gate.token_matches(given):
+            return None
+        self.wrong_tokens.failed(who)
+        log.info("refused %s %s: wrong token", request.method, request.path)
+        return self._refusal(request, 403, WRONG)
+
     def _refuse(self, request: web.Request, status: int, error: str) -> web.StreamResponse:
         log.info("refused %s %s: %s", request.method, request.path, "no token" if status == 401 else "wrong token")
-        if request.path == "/" and request.method == "GET":
+        return self._refusal(request, status, error)
+
+    def _refusal(self, request: web.Request, status: int, error: str) -> web.Response:
+        if (request.path == "/" and request.method == "GET") or request.path == "/login":
             return self._sign_in(request, status, error)
-        return web.Response(status=status, text="tad-tui serve: sign in first (the token)\n", headers=PAGE_HEADERS)
+        text = error or "sign in first (the token)"
+        return web.Response(status=status, text=f"tad-tui serve: {text}\n", headers=PAGE_HEADERS)
 
     async def _websocket_if_same_origin(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         if not _same_origin(request):
@@ -321,10 +378,8 @@ class AppServer(Server):
     async def handle_login(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
         given = form.get(TOKEN_FORM_FIELD)
-        if not isinstance(given, str) or not self.gate.token_matches(given.strip()):
-            log.info("refused a sign-in: wrong token")
-            return self._sign_in(request, 403, "That token is not the one this tad-tui serve was started with.")
-        return self._admitted("/")
+        refused = self._check_token(request, given.strip() if isinstance(given, str) else "")
+        return refused if refused is not None else self._admitted("/")
 
     def _admitted(self, location: str) -> web.Response:
         response = web.Response(status=303, headers={**PAGE_HEADERS, "Location": location})
