@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -27,3 +31,17 @@ def assert_one_clean_line(result: subprocess.CompletedProcess[str]) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+def json_lines(stdout: str) -> list[dict[str, Any]]:
+    """The objects of a ``--json`` output, one a line."""
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def md5_file(path: str | Path) -> str:
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def cli_dirs(tmp_path: Path, demo_config: Path) -> dict[str, Any]:
+    """The config, data dir (str) and output folder (Path) of a CLI test on the demo."""
+    return {"config": str(demo_config), "data": str(tmp_path / "data"), "out": tmp_path / "out"}

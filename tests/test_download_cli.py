@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -17,20 +16,14 @@ import pytest
 
 from tad_tui.cli.download import parse_selection
 from tad_tui.telegram.sim.catalogue import Catalogue
-from helpers import run
+from helpers import cli_dirs, json_lines, md5_file, run
 
 
-def _lines(stdout: str) -> list[dict]:
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
-
-
-def _md5(path: str) -> str:
-    return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
 @pytest.fixture
 def dirs(tmp_path: Path, demo_config: Path):
-    return {"config": str(demo_config), "data": str(tmp_path / "data"), "out": tmp_path / "out"}
+    return cli_dirs(tmp_path, demo_config)
 
 
 def demo_download(dirs, *args: str) -> subprocess.CompletedProcess[str]:
@@ -40,16 +33,16 @@ def demo_download(dirs, *args: str) -> subprocess.CompletedProcess[str]:
 def test_download_json_then_again_skips_everything(dirs) -> None:
     first = demo_download(dirs, "@tad_demo_classical", "-o", str(dirs["out"]), "--json")
     assert first.returncode == 0, first.stderr
-    events = _lines(first.stdout)
+    events = json_lines(first.stdout)
     done = [e for e in events if e.get("event") == "downloaded"]
     assert events[-1] == {"downloaded": len(done), "skipped": 0, "failed": 0} and len(done) >= 36
     for event in done:
         assert Path(event["local_path"]).is_relative_to(dirs["out"])
-        assert _md5(event["local_path"]) == event["checksum_md5"]
+        assert md5_file(event["local_path"]) == event["checksum_md5"]
         assert os.path.getsize(event["local_path"]) == event["file_size"]
     again = demo_download(dirs, "@tad_demo_classical", "-o", str(dirs["out"]), "--json")
     assert again.returncode == 0
-    assert _lines(again.stdout)[-1] == {"downloaded": 0, "skipped": len(done), "failed": 0}
+    assert json_lines(again.stdout)[-1] == {"downloaded": 0, "skipped": len(done), "failed": 0}
     plain = demo_download(dirs, "@tad_demo_classical", "-o", str(dirs["out"]))
     assert plain.stdout.strip().endswith(f"0 downloaded, {len(done)} skipped, 0 failed")
 
@@ -158,12 +151,12 @@ def test_sigkill_at_ten_random_points_resumes_with_the_same_md5(tmp_path: Path, 
         again = subprocess.run([*command[:3], "--config", str(fast), *command[3:]],
                                capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr
-        events = _lines(again.stdout)
+        events = json_lines(again.stdout)
         resumed = [e for e in events if e.get("event") == "resumed"]
         assert resumed and resumed[0]["file_id"] == file_id and resumed[0]["resume_offset"] > 0, (point, events)
         finished = [e for e in events if e.get("event") == "downloaded"]
         assert len(finished) == 1 and finished[0]["source_md5"] == first.file.md5  # the bytes Telegram sent
-        assert _md5(finished[0]["local_path"]) == finished[0]["checksum_md5"]  # on disk, its cover embedded
+        assert md5_file(finished[0]["local_path"]) == finished[0]["checksum_md5"]  # on disk, its cover embedded
         assert not list(data.rglob("*.part"))
 
 
@@ -196,5 +189,5 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path, demo_cata
     fast.write_text(f'[demo]\ncatalogue_dir = "{demo_catalogue.root}"\nlatency_ms = 0\nbandwidth_per_connection = 0\npremium = true\nrequest_flood_limit = 0\n')
     again = subprocess.run([*command[:3], "--config", str(fast), *command[5:]], capture_output=True, text=True,
                            timeout=120)
-    resumed = [e for e in _lines(again.stdout) if e.get("event") == "resumed"]
+    resumed = [e for e in json_lines(again.stdout) if e.get("event") == "resumed"]
     assert again.returncode == 0 and resumed and resumed[0]["downloaded_bytes"] >= saved

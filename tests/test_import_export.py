@@ -3,9 +3,7 @@ Telegram, with the sample export the demo catalogue writes (``desktop-export/Cha
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -17,17 +15,9 @@ import pytest
 from tad_tui.library.desktop_export import ExportError, UnsafePath, locate, read_export
 from tad_tui.telegram.sim.catalogue import Catalogue, DemoFile, export_result
 from tad_tui.telegram.sim.catalogue.desktop_export import NOT_INCLUDED, TOO_BIG
-from helpers import assert_one_clean_line, run
+from helpers import assert_one_clean_line, cli_dirs, json_lines, md5_file, run
 
 GROUP = "tad_demo_classical"
-
-
-def _lines(stdout: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
-
-
-def _md5(path: str | Path) -> str:
-    return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
 def _files(catalogue: Catalogue) -> dict[int, DemoFile]:
@@ -37,7 +27,7 @@ def _files(catalogue: Catalogue) -> dict[int, DemoFile]:
 
 @pytest.fixture
 def dirs(tmp_path: Path, demo_config: Path) -> dict[str, Any]:
-    return {"config": str(demo_config), "data": str(tmp_path / "data"), "out": tmp_path / "out"}
+    return cli_dirs(tmp_path, demo_config)
 
 
 def import_export(dirs: dict[str, Any], path: Path | str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -88,7 +78,7 @@ def test_the_sample_is_desktops_format_with_some_files_and_some_not_included(dem
         if message["file"] not in (NOT_INCLUDED, TOO_BIG):
             held = result.parent / message["file"]
             assert message["file"].startswith("files/") and held.stat().st_size == file.size
-            assert _md5(held) == file.md5
+            assert md5_file(held) == file.md5
     kinds = [m["file"] if m["file"] in (NOT_INCLUDED, TOO_BIG) else "held" for m in audio]
     assert kinds.count("held") > 20 and kinds.count(NOT_INCLUDED) > 10 and kinds.count(TOO_BIG) == 2
     parsed = read_export(result)
@@ -108,7 +98,7 @@ def test_import_copies_what_the_export_holds_downloads_the_rest_then_skips_them(
             if m.get("file") and not m["file"].startswith("(")}
     first = import_export(dirs, result_json, "--json")
     assert first.returncode == 0, first.stderr
-    events = _lines(first.stdout)
+    events = json_lines(first.stdout)
     imported = {e["message_id"]: e for e in events if e.get("event") == "imported"}
     queued = {e["message_id"] for e in events if e.get("event") == "queued"}
     downloaded = [e for e in events if e.get("event") == "downloaded"]
@@ -118,7 +108,7 @@ def test_import_copies_what_the_export_holds_downloads_the_rest_then_skips_them(
         path = Path(event["local_path"])
         assert path.is_relative_to(dirs["out"]) and path.is_file()
         assert event["source_md5"] == source.md5  # the export's bytes are Telegram's
-        assert _md5(path) == event["checksum_md5"]
+        assert md5_file(path) == event["checksum_md5"]
         assert event["file_size"] == path.stat().st_size
     by_file_id = {f"-100{1_000_000_001}_{message_id}": message_id for message_id in queued}
     assert {by_file_id[e["file_id"]] for e in downloaded} == queued
@@ -129,11 +119,11 @@ def test_import_copies_what_the_export_holds_downloads_the_rest_then_skips_them(
     assert set(rows) == set(files)
     for message_id, (status, local_path, checksum, source_md5) in rows.items():
         assert status == "completed" and source_md5 == files[message_id].md5
-        assert local_path is not None and _md5(local_path) == checksum
+        assert local_path is not None and md5_file(local_path) == checksum
 
     again = import_export(dirs, result_json, "--json")
     assert again.returncode == 0, again.stderr
-    events = _lines(again.stdout)
+    events = json_lines(again.stdout)
     assert {e["message_id"] for e in events if e.get("event") == "skipped"} == set(files)
     assert events[-1] == {"imported": 0, "downloaded": 0, "skipped": len(files), "failed": 0}
     plain = import_export(dirs, result_json.parent)  # the folder does as well as its result.json
@@ -147,11 +137,11 @@ def test_a_track_downloaded_before_is_skipped_and_the_template_names_the_copies(
     download = run("--config", dirs["config"], "--demo", "--data-dir", dirs["data"], "download",
                    "@" + GROUP, "-l", "3", "-o", str(dirs["out"]), "--json")
     assert download.returncode == 0, download.stderr
-    before = {e["file_id"] for e in _lines(download.stdout) if e.get("event") == "downloaded"}
+    before = {e["file_id"] for e in json_lines(download.stdout) if e.get("event") == "downloaded"}
     assert len(before) == 3
     result = import_export(dirs, export_result(demo_catalogue.root), "--json", "-t", "{group}/{message_id} {title}.{ext}")
     assert result.returncode == 0, result.stderr
-    events = _lines(result.stdout)
+    events = json_lines(result.stdout)
     assert {e["file_id"] for e in events if e.get("event") == "skipped"} == before
     for event in (e for e in events if e.get("event") == "imported"):
         path = Path(event["local_path"])
@@ -165,7 +155,7 @@ def test_imported_files_are_named_from_their_tags_as_downloads_are(dirs: dict[st
     template = "{album}/{performer} - {title}.{ext}"
     result = import_export(dirs, export_result(demo_catalogue.root), "--json", "-t", template)
     assert result.returncode == 0, result.stderr
-    imported = [e for e in _lines(result.stdout) if e.get("event") == "imported"]
+    imported = [e for e in json_lines(result.stdout) if e.get("event") == "imported"]
     assert imported
     fresh = {k: v for k, v in dirs.items()}
     fresh["data"], fresh["out"] = str(Path(dirs["data"]) / "again"), dirs["out"].parent / "downloaded"
@@ -212,13 +202,13 @@ def test_hostile_paths_are_refused_and_nothing_outside_the_export_is_read(
 
     result = import_export(dirs, result_json, "--json")
     assert result.returncode == 1, result.stderr
-    events = {e["message_id"]: e for e in _lines(result.stdout) if "message_id" in e}
+    events = {e["message_id"]: e for e in json_lines(result.stdout) if "message_id" in e}
     for message_id in hostile:
         assert events[message_id]["event"] == "failed", events[message_id]
         assert "refused" in events[message_id]["error_message"]
     # A file missing from the export, or cut short, is downloaded from Telegram instead.
     assert events[missing["id"]]["event"] == "queued" and events[resized["id"]]["event"] == "queued"
-    downloaded = {e["file_id"]: e for e in _lines(result.stdout) if e.get("event") == "downloaded"}
+    downloaded = {e["file_id"]: e for e in json_lines(result.stdout) if e.get("event") == "downloaded"}
     for message in (missing, resized):
         assert downloaded[f"-1001000000001_{message['id']}"]["source_md5"] == files[message["id"]].md5
     rows = _rows(dirs)
@@ -227,7 +217,7 @@ def test_hostile_paths_are_refused_and_nothing_outside_the_export_is_read(
         assert status != "completed" and local_path is None
     assert outside.stat().st_mtime_ns == before.st_mtime_ns
     assert all(p.resolve() != outside for p in dirs["out"].rglob("*"))
-    assert _lines(result.stdout)[-1]["failed"] == len(hostile)
+    assert json_lines(result.stdout)[-1]["failed"] == len(hostile)
     plain = import_export(dirs, result_json)
     assert "Traceback" not in plain.stderr and plain.returncode == 1
     assert "refused" in plain.stdout
@@ -261,7 +251,7 @@ def test_a_whole_account_export_imports_its_groups_and_says_why_not_a_personal_c
     })
     result = import_export(dirs, account / "result.json", "--json")
     assert result.returncode == 1, result.stderr
-    events = _lines(result.stdout)
+    events = json_lines(result.stdout)
     failed = [e for e in events if e.get("event") == "failed"]
     assert [(e["group"], e["message_id"]) for e in failed] == [("Ann", 5)]  # the voice message is no audio
     assert "a chat with a person" in failed[0]["error_message"]
@@ -280,13 +270,13 @@ def test_a_message_deleted_since_the_export_fails_in_words_and_the_others_go_on(
     _write(result_json, data)
     result = import_export(dirs, result_json, "--json")
     assert result.returncode == 1, result.stderr
-    assert [e["message_id"] for e in _lines(result.stdout) if "message_id" in e].count(audio[0]["id"]) == 1
-    assert _lines(result.stdout)[-1]["failed"] == 1
+    assert [e["message_id"] for e in json_lines(result.stdout) if "message_id" in e].count(audio[0]["id"]) == 1
+    assert json_lines(result.stdout)[-1]["failed"] == 1
     assert len(list(dirs["out"].iterdir())) == 3
-    events = {e["message_id"]: e for e in _lines(result.stdout) if "message_id" in e}
+    events = {e["message_id"]: e for e in json_lines(result.stdout) if "message_id" in e}
     assert events[99_999]["event"] == "failed"
     assert "no longer on Telegram" in events[99_999]["error_message"]
-    assert _lines(result.stdout)[-1]["imported"] + _lines(result.stdout)[-1]["downloaded"] == 3
+    assert json_lines(result.stdout)[-1]["imported"] + json_lines(result.stdout)[-1]["downloaded"] == 3
 
 
 # ---- bad input ----------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -12,20 +11,14 @@ import pytest
 
 from tad_tui.telegram.sim.catalogue import Catalogue
 from tad_tui.telegram.sim.catalogue.content import PRIVATE_DELETED, PRIVATE_GROUP_ID
-from helpers import assert_one_clean_line, run
+from helpers import assert_one_clean_line, cli_dirs, json_lines, md5_file, run
 
 
-def _lines(stdout: str) -> list[dict]:
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
-
-
-def _md5(path: str) -> str:
-    return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
 @pytest.fixture
 def dirs(tmp_path: Path, demo_config: Path):
-    return {"config": str(demo_config), "data": str(tmp_path / "data"), "out": tmp_path / "out"}
+    return cli_dirs(tmp_path, demo_config)
 
 
 def tad(dirs, *args: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +44,7 @@ def _check_downloaded(events: list[dict], catalogue: Catalogue, expected: dict[s
     for file_id, (group_id, message_id) in expected.items():
         source = next(m for m in catalogue.group(group_id).messages if m.id == message_id).file
         event = done[file_id]
-        assert event["source_md5"] == source.md5 and _md5(event["local_path"]) == event["checksum_md5"]
+        assert event["source_md5"] == source.md5 and md5_file(event["local_path"]) == event["checksum_md5"]
         assert event["file_size"] == Path(event["local_path"]).stat().st_size
 
 
@@ -59,11 +52,11 @@ def test_a_link_downloads_exactly_its_message_audio(dirs, demo_catalogue: Catalo
     mixes = demo_catalogue.group("tad_demo_mixes")
     result = download(dirs, "https://t.me/tad_demo_mixes/3")
     assert result.returncode == 0, result.stderr
-    events = _lines(result.stdout)
+    events = json_lines(result.stdout)
     _check_downloaded(events, demo_catalogue, {_file_id(mixes.id, 3): (mixes.id, 3)})
     assert events[-1] == {"downloaded": 1, "skipped": 0, "failed": 0}
     again = download(dirs, "tg://resolve?domain=tad_demo_mixes&post=3")  # the same message, another form
-    assert again.returncode == 0 and _lines(again.stdout)[-1] == {"downloaded": 0, "skipped": 1, "failed": 0}
+    assert again.returncode == 0 and json_lines(again.stdout)[-1] == {"downloaded": 0, "skipped": 1, "failed": 0}
 
 
 def test_a_range_downloads_exactly_the_audio_in_it(dirs, demo_catalogue: Catalogue) -> None:
@@ -76,7 +69,7 @@ def test_a_range_downloads_exactly_the_audio_in_it(dirs, demo_catalogue: Catalog
     expected = {_file_id(archive.id, m.id): (archive.id, m.id) for m in inside if _is_audio(m)}
     result = download(dirs, f"https://t.me/tad_demo_archive/{first}-{last}")
     assert result.returncode == 0, result.stderr
-    events = _lines(result.stdout)
+    events = json_lines(result.stdout)
     _check_downloaded(events, demo_catalogue, expected)
     assert events[-1] == {"downloaded": len(expected), "skipped": 0, "failed": 0}
 
@@ -94,7 +87,7 @@ def test_failed_links_are_told_in_words_and_the_others_finish(dirs, demo_catalog
     ]
     result = download(dirs, *links)
     assert result.returncode == 1, result.stderr
-    events = _lines(result.stdout)
+    events = json_lines(result.stdout)
     _check_downloaded(events, demo_catalogue, {_file_id(hostile.id, audio.id): (hostile.id, audio.id)})
     failed = {e["link"]: e["error_message"] for e in events if e.get("event") == "failed"}
     assert set(failed) == {links[0], links[1], links[3], links[4]}
@@ -116,12 +109,12 @@ def test_the_private_channel_by_its_links(dirs, demo_catalogue: Catalogue) -> No
                       f"tg://privatepost?channel={PRIVATE_GROUP_ID}&post={audio[1].id}")
     assert result.returncode == 0, result.stderr
     expected = {_file_id(private.id, m.id): (private.id, m.id) for m in audio[:2]}
-    _check_downloaded(_lines(result.stdout), demo_catalogue, expected)
+    _check_downloaded(json_lines(result.stdout), demo_catalogue, expected)
     # The whole channel as a range: the deleted audio post (5) is not there, the rest is already here.
     whole = download(dirs, f"https://t.me/c/{PRIVATE_GROUP_ID}/1-{private.messages[-1].id}")
     assert whole.returncode == 0, whole.stderr
-    _check_downloaded(_lines(whole.stdout), demo_catalogue, {_file_id(private.id, audio[2].id): (private.id, audio[2].id)})
-    assert _lines(whole.stdout)[-1] == {"downloaded": 1, "skipped": 2, "failed": 0}
+    _check_downloaded(json_lines(whole.stdout), demo_catalogue, {_file_id(private.id, audio[2].id): (private.id, audio[2].id)})
+    assert json_lines(whole.stdout)[-1] == {"downloaded": 1, "skipped": 2, "failed": 0}
 
 
 def test_links_from_a_file(dirs, demo_catalogue: Catalogue, tmp_path: Path) -> None:
@@ -137,7 +130,7 @@ def test_links_from_a_file(dirs, demo_catalogue: Catalogue, tmp_path: Path) -> N
     )
     result = download(dirs, "-f", str(links), f"https://t.me/tad_demo_hostile/{audio[2].id}")
     assert result.returncode == 0, result.stderr
-    _check_downloaded(_lines(result.stdout), demo_catalogue, {_file_id(hostile.id, m.id): (hostile.id, m.id) for m in audio})
+    _check_downloaded(json_lines(result.stdout), demo_catalogue, {_file_id(hostile.id, m.id): (hostile.id, m.id) for m in audio})
 
 
 def test_bad_links_and_link_files_exit_2_in_one_line(dirs, tmp_path: Path) -> None:
