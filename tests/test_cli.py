@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tad_tui.lock import WriterLock
+from tad_tui.lock import SHARED_FD_ENV, DataDirBusy, WriterLock
 from tad_tui.paths import Paths
 
 from helpers import assert_one_clean_line, run
@@ -151,6 +151,58 @@ def test_a_writer_in_another_container_or_machine_is_named_with_its_host(demo) -
     assert refused.returncode == 2 and "another tad-tui (pid 1 on 3f2a9c1b7d0e" in line and "\x1b" not in line
     with WriterLock(lock_file):  # this machine's own holder: the pid alone
         assert f"(pid {os.getpid()}) is using" in assert_one_clean_line(demo("scan", "@tad_demo_classical"))
+
+
+_CHILD_TAKES_THE_LOCK = """
+import os, sys
+from pathlib import Path
+from tad_tui.lock import DataDirBusy, WriterLock
+lock = WriterLock(Path(sys.argv[1]))
+try:
+    lock.acquire()
+except DataDirBusy as busy:
+    print("refused:", busy, flush=True)
+    raise SystemExit(2)
+print("holds; passed on:", os.environ.get("TAD_WRITER_LOCK_FD"), flush=True)
+sys.stdin.readline()
+lock.release()
+"""
+
+
+def _child_taking(lock_file: Path, fd: int, passed: bool = True) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _CHILD_TAKES_THE_LOCK, str(lock_file)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        pass_fds=(fd,) if passed else (), env={**os.environ, SHARED_FD_ENV: str(fd)},
+    )
+
+
+def test_a_child_given_the_locked_descriptor_takes_the_lock_over_with_no_gap(tmp_path: Path) -> None:
+    """As serve and the app of a browser session: nobody else can take the data dir in between."""
+    lock_file = tmp_path / "writer.lock"
+    parent = WriterLock(lock_file)
+    parent.acquire()
+    try:
+        assert parent.fd is not None
+        child = _child_taking(lock_file, parent.fd)
+        assert child.stdout is not None and child.stdout.readline().strip() == "holds; passed on: None"
+        assert lock_file.read_text().split()[0] == str(child.pid)
+        with pytest.raises(DataDirBusy, match=f"pid {child.pid}"):
+            WriterLock(lock_file).acquire()
+        child.communicate("\n", timeout=30)  # it releases the lock and ends
+        assert child.returncode == 0
+        with pytest.raises(DataDirBusy):
+            WriterLock(lock_file).acquire()  # still the parent's: the child's release freed nothing
+        parent.stamp()
+        assert lock_file.read_text().split()[0] == str(os.getpid())
+        # A number that is not a descriptor of the lock file (here the child's stdin) is not taken for one.
+        stranger = _child_taking(lock_file, 0, passed=False)
+        out, _ = stranger.communicate("", timeout=30)
+        assert stranger.returncode == 2 and f"refused: another tad-tui (pid {os.getpid()})" in out
+    finally:
+        parent.release()
+    with WriterLock(lock_file):
+        pass  # free once the parent let go
 
 
 def test_demo_without_data_dir_uses_its_own_folder(tmp_path: Path, demo_config: Path) -> None:

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ import aiohttp
 import pytest
 
 from helpers import assert_one_clean_line, run
-from tad_tui.lock import WriterLock
+from tad_tui.lock import DataDirBusy, WriterLock
 from tad_tui.ui.serve import WrongTokens
 
 START_TIMEOUT = 20.0
@@ -221,6 +222,7 @@ async def test_one_browser_session_at_a_time_and_closing_it_frees_the_data_dir(d
         assert _lock_holder(served.data_dir) == serve_pid  # idle, serve holds the data dir as the TUI would
         busy_cli = run("--config", str(demo_config), "--data-dir", str(served.data_dir), "--demo", "scan", "@tad_demo_classical")
         assert busy_cli.returncode == 2 and f"another tad-tui (pid {serve_pid})" in assert_one_clean_line(busy_cli)
+        intruder = Intruder(served.data_dir / "writer.lock")  # tries for the data dir all along
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
             async with browser.get(served.url) as page:
                 assert page.status == 200
@@ -253,8 +255,37 @@ async def test_one_browser_session_at_a_time_and_closing_it_frees_the_data_dir(d
             async with browser.ws_connect(f"{served.base}/ws?width=100&height=30") as reloaded:
                 assert b"already open" not in await _first_screen(reloaded)
                 assert not _alive(second_app) and _lock_holder(served.data_dir) not in (0, serve_pid, second_app)
+        # Not once, as apps started and ended, was the data dir free for another tad-tui.
+        assert intruder.stop() == 0 and intruder.tries > 10
         status, _out, err = served.stop()
     assert status == 0, err
+
+
+class Intruder(threading.Thread):
+    """Another tad-tui trying to take the data dir, again and again, until stopped."""
+
+    def __init__(self, lock_file: Path) -> None:
+        super().__init__(daemon=True)
+        self.lock_file, self.tries, self.got, self.done = lock_file, 0, 0, threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            lock = WriterLock(self.lock_file)
+            try:
+                lock.acquire()
+            except DataDirBusy:
+                pass
+            else:
+                self.got += 1
+                lock.release()
+            self.tries += 1
+            time.sleep(0.005)
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join(timeout=10)
+        return self.got
 
 
 async def test_sigterm_and_ctrl_c_stop_serve_and_its_app(demo_config: Path, tmp_path: Path) -> None:
@@ -357,4 +388,4 @@ async def test_an_app_that_cannot_start_is_told_in_the_page(tmp_path: Path) -> N
     finally:
         await server.stop()
         await runner.cleanup()
-        server.hand_over_lock()
+        server.release_lock()

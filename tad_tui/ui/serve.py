@@ -3,7 +3,8 @@
 Each browser session runs ``tad-tui`` (the same --config, --data-dir and --demo) as a new process
 under Textual's web driver; textual-serve carries its screen and keys over a WebSocket. One session
 at a time: the app owns the data dir, so a second tab is told so instead of starting a second app.
-While no browser is connected, serve itself holds the data dir's writer lock, as the TUI would.
+serve holds the data dir's writer lock for its whole run, as the TUI would, and the app of a
+browser session takes that very lock over (``lock.SHARED_FD_ENV``): no other tad-tui gets in between.
 
 Every request needs the token (also on loopback, where a random one is made per run): other users
 of the machine can reach 127.0.0.1 too. The browser gives it once, as ``?token=`` or on the sign-in
@@ -42,7 +43,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
 from tad_tui.api import escape_unsafe
-from tad_tui.lock import DataDirBusy, WriterLock
+from tad_tui.lock import SHARED_FD_ENV, WriterLock
 
 log = logging.getLogger("tad_tui.serve")
 
@@ -181,8 +182,9 @@ class AppProcess(AppService):
     ends it cleanly), without serve's secrets in its environment, and with its error output kept to
     show in the page instead of written to serve's terminal."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lock_fd: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.lock_fd = lock_fd  # serve's locked descriptor of the data dir, which the app takes over
         self.started = False  # the app said it is a Textual app (its prelude)
         self.errors = io.BytesIO()
 
@@ -193,13 +195,18 @@ class AppProcess(AppService):
         return environment
 
     async def _open_app_process(self, width: int = 80, height: int = 24) -> asyncio.subprocess.Process:
+        environment = self._build_environment(width=width, height=height)
+        shared = () if self.lock_fd is None else (self.lock_fd,)
+        if shared:
+            environment[SHARED_FD_ENV] = str(self.lock_fd)
         self._process = process = await asyncio.create_subprocess_shell(
             self.command,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=self._build_environment(width=width, height=height),
+            env=environment,
             start_new_session=True,
+            pass_fds=shared,
         )
         assert process.stdin is not None
         self._stdin = process.stdin
@@ -288,12 +295,12 @@ class AppServer(Server):
     # --- the data dir --------------------------------------------------------------------------
 
     def take_lock(self) -> None:
-        """Hold the writer lock while no app runs (DataDirBusy if another tad-tui has it)."""
+        """Hold the writer lock for serve's run (DataDirBusy if another tad-tui has it)."""
         if not self.holds_lock:
             self.lock.acquire()
             self.holds_lock = True
 
-    def hand_over_lock(self) -> None:
+    def release_lock(self) -> None:
         if self.holds_lock:
             self.lock.release()
             self.holds_lock = False
@@ -403,11 +410,6 @@ class AppServer(Server):
             if not await self._previous_session_ended():
                 await _tell(websocket, BUSY)
                 return websocket
-            try:
-                self.take_lock()  # another tad-tui may have taken the data dir since the last session
-            except DataDirBusy as busy:
-                await _tell(websocket, str(busy))
-                return websocket
             await self._run_session(
                 websocket, _int(request.query.get("width", "80"), 80), _int(request.query.get("height", "24"), 24)
             )
@@ -434,9 +436,9 @@ class AppServer(Server):
             write_str=websocket.send_str,
             close=websocket.close,
             download_manager=self.download_manager,
+            lock_fd=self.lock.fd,  # the app takes the lock over: no moment where neither holds it
         )
         self.session, self.session_socket = session, websocket
-        self.hand_over_lock()  # the app takes it
         try:
             await session.start(width, height)
             log.info("browser session started (app pid %s)", session._process.pid if session._process else "?")
@@ -455,10 +457,7 @@ class AppServer(Server):
                 log.warning("the app said: %s", errors[-2000:])
             log.info("browser session ended (exit status %s)", session._process.returncode if session._process else "?")
             self.session = self.session_socket = None
-            try:
-                self.take_lock()
-            except DataDirBusy as busy:  # someone else's now; the next browser is told so
-                log.info("after the session: %s", busy)
+            self.lock.stamp()  # the app had written itself as the holder
 
     async def stop(self) -> None:
         """End every session and close every socket (Ctrl+C, SIGTERM)."""
@@ -521,7 +520,7 @@ async def run_serve(args: argparse.Namespace, settings: Any, paths: Any) -> int:
         await server.stop()
     finally:
         await runner.cleanup()
-        server.hand_over_lock()
+        server.release_lock()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     log.info("stopped")
