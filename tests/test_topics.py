@@ -18,9 +18,9 @@ from tortoise.migrations.api import migrate
 from helpers import assert_one_clean_line, run
 from tad_tui.store import AudioFile, GroupKind, TelegramGroup, close_store, open_store
 from tad_tui.store.db import tortoise_config
-from tad_tui.telegram import source as source_module
 from tad_tui.telegram.sim.catalogue import Catalogue, DemoGroup, DemoMessage
-from tad_tui.telegram.source import NotAForum, TelethonSource
+from tad_tui.telegram.source import NotAForum, TelethonSource, telethon_source
+from tad_tui.telegram.source.parse import message_update
 
 FORUM = "tad_demo_forum"
 FORUM_ID = -1001000000016
@@ -138,7 +138,7 @@ def test_a_topic_that_cannot_be_chosen_is_one_line_and_exit_2(dirs, args: tuple[
 
 async def test_source_pages_topics_and_scans_one_topic(source: TelethonSource, monkeypatch: pytest.MonkeyPatch,
                                                        demo_catalogue: Catalogue) -> None:
-    monkeypatch.setattr(source_module, "TOPICS_PAGE", 2)  # three pages for five topics
+    monkeypatch.setattr(telethon_source, "TOPICS_PAGE", 2)  # three pages for five topics
     info = await source.resolve_group("@" + FORUM)
     assert info.forum
     topics = await source.list_topics(info)
@@ -225,7 +225,7 @@ async def test_a_followed_forums_pushed_posts_keep_their_topics(
         asked = len(server.requests("GetForumTopicsRequest"))
         for message_id in range(pushed[0].id, pushed[-1].id + 1):
             message = await source.client.get_messages(info.input_peer(), ids=message_id)
-            await follower.on_update(source_module._message_update("new", _Pushed(message, chat)))
+            await follower.on_update(message_update("new", _Pushed(message, chat)))
         stored = await AudioFile.filter(group_id=FORUM_ID, message_id__gte=pushed[0].id).order_by("message_id")
         assert [(row.message_id, row.topic_id, row.topic_title) for row in stored] == [
             (m.id, thread(m), titles[thread(m)]) for m in pushed

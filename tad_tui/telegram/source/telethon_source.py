@@ -1,163 +1,40 @@
-"""The one surface the rest of tad-tui sees of Telegram: groups, audio, ranged reads, login.
-
-Implemented once, over Telethon. The demo and the tests hand the same code a simulated client
-(``telegram/sim``), so paging, entity handling and error classes are Telethon's own.
-"""
+"""The :class:`Source` over Telethon (a real client or the simulated one): groups, topics, audio
+scans, ranged reads, login, takeout sessions and pushed messages."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import mimetypes
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from telethon import errors, utils
 from telethon.tl import functions, types
 
 from tad_tui.library.ranges import ScanWindow
-from tad_tui.library.text import (
-    CAPTION_MAX,
-    GROUP_TITLE_MAX,
-    MIME_TYPE_MAX,
-    TEXT_MAX,
-    TOPIC_TITLE_MAX,
-    USERNAME_MAX,
-    clean_text,
-)
+from tad_tui.library.text import TOPIC_TITLE_MAX, clean_text
 from tad_tui.telegram.client import TadClient
 from tad_tui.telegram.login import LoginFlow, account_name, forget_session, log_out
+from tad_tui.telegram.source.model import (
+    AudioInfo,
+    FileLocation,
+    GroupInfo,
+    MessageUpdate,
+    NotAForum,
+    SourceError,
+    TopicInfo,
+    UpdateHandler,
+)
+from tad_tui.telegram.source.parse import group_info, message_update, parse_audio
 from tad_tui.words import counted
 
 log = logging.getLogger(__name__)
 SCAN_PAGE = 100
 TOPICS_PAGE = 100  # Telegram's most topics per getForumTopics answer
-GENERAL_TOPIC, GENERAL_TITLE = 1, "General"  # a forum's first topic, which no message created
 READ_AHEAD_PAGES = 2  # document pages fetched while the music pages are stored
-AUDIO_EXTENSIONS = frozenset({".mp3", ".m4a", ".flac", ".ogg", ".oga", ".opus", ".wav", ".aac", ".wma", ".aiff"})
-
-
-@dataclass(frozen=True)
-class GroupInfo:
-    group_id: int  # Telethon's marked peer id (-100… for channels)
-    title: str
-    username: str | None
-    kind: str  # "channel", "megagroup" or "chat"
-    access_hash: int | None
-    forum: bool = False  # a forum supergroup: its messages are sorted into topics
-
-    def input_peer(self) -> Any:
-        peer = utils.resolve_id(self.group_id)
-        if peer[1] is types.PeerChannel:
-            return types.InputPeerChannel(peer[0], self.access_hash or 0)
-        return types.InputPeerChat(peer[0])
-
-
-@dataclass(frozen=True)
-class TopicInfo:
-    """One topic of a forum group, as Telegram lists it."""
-
-    id: int  # the id of the message that created it; 1 = General
-    title: str
-    last_message_id: int  # the topic's newest message
-    last_posted_at: datetime | None  # when that was posted (None if Telegram did not send it)
-
-
-@dataclass(frozen=True)
-class FileLocation:
-    document_id: int
-    access_hash: int
-    file_reference: bytes
-    dc_id: int
-    size: int
-    thumb: str | None = None  # the type of the document's thumbnail (its cover) to fetch; None: it has none
-    thumb_size: str = ""  # what this location reads: "" the file itself, else that thumbnail
-
-    def input_location(self) -> types.InputDocumentFileLocation:
-        return types.InputDocumentFileLocation(
-            id=self.document_id, access_hash=self.access_hash, file_reference=self.file_reference,
-            thumb_size=self.thumb_size,
-        )
-
-    def of_thumbnail(self) -> FileLocation | None:
-        """Where the document's thumbnail is read (size unknown: 0), or None if it has none."""
-        return None if self.thumb is None else replace(self, size=0, thumb_size=self.thumb)
-
-
-@dataclass(frozen=True)
-class AudioInfo:
-    """One audio message, as parsed from Telegram (text already cleaned)."""
-
-    group_id: int
-    message_id: int
-    posted_at: datetime
-    location: FileLocation
-    file_name: str | None
-    mime_type: str | None
-    duration: int | None
-    title: str | None
-    performer: str | None
-    caption: str | None
-    topic_id: int | None = None  # in a forum group: the topic it was posted in (1 = General)
-    topic_title: str | None = None
-
-    @property
-    def file_id(self) -> str:
-        return f"{self.group_id}_{self.message_id}"
-
-    @property
-    def file_unique_id(self) -> str:
-        return str(self.location.document_id)
-
-
-@dataclass(frozen=True)
-class MessageUpdate:
-    """A change Telegram pushed for one chat: a message posted or edited, or messages deleted."""
-
-    kind: str  # "new", "edited" or "deleted"
-    group_id: int  # Telethon's marked peer id
-    message_ids: tuple[int, ...]
-    audio: AudioInfo | None = None  # "new" and "edited": the message's audio, if it holds any
-
-
-UpdateHandler = Callable[[MessageUpdate], Awaitable[None]]
-
-
-class SourceError(Exception):
-    """A Telegram failure, in words a person understands."""
-
-
-class NotAForum(SourceError):
-    """Topics were asked of a group that is not a forum (Telegram: CHANNEL_FORUM_MISSING)."""
-
-
-class Source(Protocol):
-    client: TadClient  # the downloader sends file parts over its extra connections
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    async def is_authorized(self) -> bool: ...
-    async def list_groups(self) -> list[GroupInfo]: ...
-    async def resolve_group(self, key: str) -> GroupInfo: ...
-    async def linked_messages(self, group: GroupInfo, first_id: int, last_id: int) -> dict[int, AudioInfo | None]: ...
-    def scan_audio(
-        self, group: GroupInfo, *, after_message_id: int = 0, window: ScanWindow | None = None, topic: int | None = None
-    ) -> AsyncIterator[list[AudioInfo]]: ...
-    async def list_topics(self, group: GroupInfo) -> list[TopicInfo]: ...
-    async def read_range(self, location: FileLocation, offset: int, limit: int) -> bytes: ...
-    async def refresh_location(self, group: GroupInfo, message_id: int) -> FileLocation: ...
-    async def audio_messages(self, group: GroupInfo, message_ids: Sequence[int]) -> dict[int, AudioInfo | None]: ...
-    def login_flow(self) -> LoginFlow: ...
-    async def log_out(self) -> bool: ...
-    async def account_name(self) -> str | None: ...
-    async def forget_session(self) -> bool: ...
-    def takeout(self) -> AbstractAsyncContextManager[None]: ...
-    def watch_messages(self, handler: UpdateHandler) -> Callable[[], None]: ...
-    def watch_reconnects(self, handler: Callable[[], Awaitable[None]]) -> Callable[[], None]: ...
-    async def wait_disconnected(self) -> None: ...
 
 
 class TelethonSource:
@@ -203,10 +80,10 @@ class TelethonSource:
         client = self.client
 
         async def posted(event: Any) -> None:
-            await _hand_over(handler, _message_update("new", event))
+            await _hand_over(handler, message_update("new", event))
 
         async def edited(event: Any) -> None:
-            await _hand_over(handler, _message_update("edited", event))
+            await _hand_over(handler, message_update("edited", event))
 
         async def deleted(event: Any) -> None:
             if event.chat_id is not None:  # a channel's: Telegram says which; others it does not
@@ -279,7 +156,7 @@ class TelethonSource:
     async def list_groups(self) -> list[GroupInfo]:
         groups = []
         async for dialog in self.client.iter_dialogs(ignore_migrated=True):
-            info = _group_info(dialog.entity)
+            info = group_info(dialog.entity)
             if info is not None:
                 groups.append(info)
         return groups
@@ -310,7 +187,7 @@ class TelethonSource:
             entity = await self.client.get_entity(username)
         except (ValueError, errors.UsernameInvalidError, errors.UsernameNotOccupiedError):
             raise SourceError(f"no group or channel is called @{username}") from None
-        info = _group_info(entity)
+        info = group_info(entity)
         if info is None:
             raise SourceError(f"@{username} is a user, not a group or channel")
         return info
@@ -552,113 +429,8 @@ def _duration(seconds: int) -> str:
     return counted(seconds, "second")
 
 
-def _group_info(entity: Any) -> GroupInfo | None:
-    if isinstance(entity, types.Channel):
-        kind = "megagroup" if entity.megagroup else "channel"
-        return GroupInfo(
-            group_id=utils.get_peer_id(entity),
-            title=clean_text(entity.title, max_length=GROUP_TITLE_MAX) or str(entity.id),
-            username=clean_text(entity.username, max_length=USERNAME_MAX),
-            kind=kind,
-            access_hash=entity.access_hash,
-            forum=bool(getattr(entity, "forum", False)),
-        )
-    if isinstance(entity, types.Chat):
-        return GroupInfo(
-            group_id=utils.get_peer_id(entity),
-            title=clean_text(entity.title, max_length=GROUP_TITLE_MAX) or str(entity.id),
-            username=None,
-            kind="chat",
-            access_hash=None,
-        )
-    return None
-
-
-def _message_update(kind: str, event: Any) -> MessageUpdate:
-    """A pushed message, filed under its topic when the chat is a forum (Telegram sends the chat with
-    the update; its title is the follower's to find, the push names only the topic's id)."""
-    message = event.message
-    forum = bool(getattr(event.chat, "forum", False))
-    return MessageUpdate(kind, event.chat_id, (message.id,), parse_audio(event.chat_id, message, {} if forum else None))
-
-
 async def _hand_over(handler: UpdateHandler, update: MessageUpdate) -> None:
     try:
         await handler(update)
     except Exception:  # Telethon would log it as its own bug; one bad update must not stop the others
         log.exception("handling %s message %s of %s failed", update.kind, update.message_ids, update.group_id)
-
-
-def topic_of(message: Any) -> int:
-    """The forum topic a message of a forum group is in: its reply header says so (forum_topic: the
-    top id of a reply inside the topic, else the message it answers, the topic's first); a message
-    without one is in General (1), as Telegram sends General's."""
-    header = getattr(message, "reply_to", None)
-    if isinstance(header, types.MessageReplyHeader) and header.forum_topic:
-        return int(header.reply_to_top_id or header.reply_to_msg_id or GENERAL_TOPIC)
-    return GENERAL_TOPIC
-
-
-def parse_audio(group_id: int, message: Any, topics: Mapping[int, str] | None = None) -> AudioInfo | None:
-    """The audio document of a message, or None if it holds none (voice notes are not audio here).
-    ``topics`` (a forum group's titles by topic id) files it under its topic."""
-    document = getattr(message, "document", None)
-    if not isinstance(document, types.Document):
-        return None
-    audio_attribute = None
-    file_name = None
-    for attribute in document.attributes:
-        if isinstance(attribute, types.DocumentAttributeAudio):
-            audio_attribute = attribute
-        elif isinstance(attribute, types.DocumentAttributeFilename):
-            file_name = attribute.file_name
-    if audio_attribute is not None and audio_attribute.voice:
-        return None
-    if audio_attribute is None and not _looks_like_audio(document.mime_type, file_name):
-        return None
-    return AudioInfo(
-        group_id=group_id,
-        message_id=message.id,
-        posted_at=message.date,
-        location=FileLocation(
-            document_id=document.id,
-            access_hash=document.access_hash,
-            file_reference=bytes(document.file_reference),
-            dc_id=document.dc_id,
-            size=document.size,
-            thumb=_cover_type(document.thumbs),
-        ),
-        file_name=clean_text(file_name, max_length=TEXT_MAX),
-        mime_type=clean_text(document.mime_type, max_length=MIME_TYPE_MAX),
-        duration=int(audio_attribute.duration) if audio_attribute else None,
-        title=clean_text(audio_attribute.title if audio_attribute else None),
-        performer=clean_text(audio_attribute.performer if audio_attribute else None),
-        caption=clean_text(getattr(message, "message", None), max_length=CAPTION_MAX),
-        **_topic_fields(message, topics),
-    )
-
-
-def _cover_type(thumbs: Sequence[Any] | None) -> str | None:
-    """The type of a document's largest thumbnail getFile can fetch (a JPEG PhotoSize or a
-    progressive one; the stripped and cached sizes travel inline and are tiny), or None."""
-    fetchable = [t for t in thumbs or () if isinstance(t, types.PhotoSize | types.PhotoSizeProgressive)]
-    if not fetchable:
-        return None
-    return max(fetchable, key=lambda t: t.w * t.h).type
-
-
-def _topic_fields(message: Any, topics: Mapping[int, str] | None) -> dict[str, Any]:
-    if topics is None:
-        return {}
-    topic = topic_of(message)
-    return {"topic_id": topic, "topic_title": topics.get(topic, GENERAL_TITLE if topic == GENERAL_TOPIC else None)}
-
-
-def _looks_like_audio(mime_type: str | None, file_name: str | None) -> bool:
-    if mime_type and mime_type.startswith("audio/"):
-        return True
-    if file_name:
-        guessed, _ = mimetypes.guess_type(file_name)
-        suffix = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
-        return suffix in AUDIO_EXTENSIONS or bool(guessed and guessed.startswith("audio/"))
-    return False
