@@ -455,11 +455,11 @@ async def test_unwritable_folder_fails_that_file_with_words_and_others_go_on(
 
 
 def test_adaptive_concurrency_shrinks_on_trouble_and_grows_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tad_tui.download import transfer
+    from tad_tui.download.health import CALM_STEP_SECONDS, TROUBLE_TAIL, Health
 
     now = [1000.0]
-    monkeypatch.setattr(transfer.time, "monotonic", lambda: now[0])
-    health = transfer.Health()
+    monkeypatch.setattr("tad_tui.download.health.time.monotonic", lambda: now[0])
+    health = Health()
     assert health.scale(8) == 8
     health.trouble(lasting=3)
     for _ in range(15):  # every worker and file meeting the same 3-second flood wait: one step down
@@ -469,13 +469,13 @@ def test_adaptive_concurrency_shrinks_on_trouble_and_grows_back(monkeypatch: pyt
     now[0] += 2
     health.trouble()  # refusals just after the wait ended (its tail): the same trouble
     assert health.scale(8) == 4
-    now[0] += transfer.TROUBLE_TAIL
+    now[0] += TROUBLE_TAIL
     health.trouble()  # a new trouble after the first has passed: a second step
     assert health.scale(8) == 2 and health.scale(3) == 1
     health.calm()
     assert health.scale(8) == 2  # not yet: trouble was just now
     for _ in range(8):
-        now[0] += transfer.CALM_STEP_SECONDS + 1
+        now[0] += CALM_STEP_SECONDS + 1
         health.calm()
     assert health.scale(8) == 8
 

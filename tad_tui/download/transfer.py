@@ -4,6 +4,8 @@ Each part is checked against Telegram's hashes of its bytes before it is written
 Parts are written at their offsets into ``<final name>.part``; which parts are complete (with the
 CRC-32 of their bytes) is persisted through ``save_state`` at most once a second and once more when
 the transfer stops for any reason, so a killed download loses at most a second of work.
+Its connections come from the pool every transfer shares (connections.py); how many parts it keeps
+in flight follows Telegram's push-back (health.py), the account's pace and the bandwidth limit.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from telethon import errors
 from telethon.tl import functions
 
 from tad_tui import failpoints
+from tad_tui.download.connections import ConnectionPool
 from tad_tui.download.events import wait_words
+from tad_tui.download.health import Health
 from tad_tui.download.integrity import PartChecks, RangeHashes
 from tad_tui.download.limits import DEFAULT_WEIGHT, ByteRateLimiter
 from tad_tui.download.pace import AccountPace
@@ -42,11 +46,6 @@ IN_FLIGHT_PER_CONNECTION = 2  # hides the round trip: one answer streams while t
 SAVE_INTERVAL = 1.0
 MAX_BACKOFF = 60.0
 MAX_REFERENCE_REFRESHES = 5
-TROUBLE_SPELL = 1.0  # seconds in which further trouble counts as the same one
-# …and seconds after a wait's end: requests sent just as a flood wait ends are refused by Telethon's
-# gate and the server too; that tail is the same trouble, not a second step down.
-TROUBLE_TAIL = 1.0
-CALM_STEP_SECONDS = 5.0  # of calm before concurrency grows back a step
 ADMISSION_CHECK = 0.25  # seconds between looks of a parked worker at whether it may run again
 MAX_MIGRATIONS = 3  # FILE_MIGRATE answers followed per transfer; more is a server bouncing the file
 SMALLEST_PIECE = 4096  # upload.getFile's smallest limit; pieces are powers of two that divide 1 MiB
@@ -55,109 +54,6 @@ SHARE_SECONDS = 1.0  # a request asks for at most about this long of the downloa
 
 class TransferFailed(Exception):
     """The file cannot be fetched now; the message says why in words."""
-
-
-@dataclass
-class Health:
-    """Adaptive concurrency: flood waits and errors shrink the share of slots used, calm grows it.
-
-    One trouble is one step down: the workers and files that meet the same flood wait (or the
-    same broken connection) while it lasts do not step down again.
-    """
-
-    factor: float = 1.0
-    last_trouble: float = 0.0
-    trouble_until: float = 0.0
-    squeeze: Callable[[], bool] = lambda: False  # memory pressure: halve what is kept in flight
-
-    def trouble(self, weight: float = 0.5, *, lasting: float = TROUBLE_SPELL) -> None:
-        now = time.monotonic()
-        if now < self.trouble_until + TROUBLE_TAIL:
-            return
-        self.factor = max(0.25, self.factor * weight)
-        self.last_trouble = now
-        self.trouble_until = now + max(lasting, TROUBLE_SPELL)
-
-    def calm(self) -> None:
-        if self.factor < 1.0 and time.monotonic() - self.last_trouble > CALM_STEP_SECONDS:
-            self.factor = min(1.0, self.factor * 1.25)
-            self.last_trouble = time.monotonic()
-
-    def scale(self, wanted: int) -> int:
-        return max(1, round(wanted * self.factor * (0.5 if self.squeeze() else 1.0)))
-
-
-class ConnectionPool:
-    """Extra connections per DC, shared by every transfer; index ``i`` always maps to one slot."""
-
-    def __init__(self, client: TadClient, size: int) -> None:
-        self.client = client
-        self.size = max(1, size)
-        self._senders: dict[tuple[int, int], Any] = {}
-        # One lock per slot: slots open in parallel (one lock for all cost a round trip per slot).
-        self._locks: dict[tuple[int, int], asyncio.Lock] = {}
-        # A connection opened ahead of need per DC (warm): the first slot that needs one takes it.
-        self._warming: dict[int, asyncio.Task[Any]] = {}
-        self.requests_in_flight = 0
-
-    def in_use(self) -> int:
-        return sum(1 for sender in self._senders.values() if sender.is_connected())
-
-    def warm(self, dc_id: int) -> None:
-        """Start opening a connection to ``dc_id`` now, for the first slot that will need one.
-
-        A command that scans before it downloads opens its download connection during the scan
-        (a connect and an initConnection: two round trips less before the first byte). Failing
-        here costs nothing: the slot then opens its own connection, and reports what goes wrong.
-        """
-        if dc_id not in self._warming and not any(key[0] == dc_id for key in self._senders):
-            self._warming[dc_id] = asyncio.create_task(self.client.open_extra_sender(dc_id))
-
-    async def get(self, dc_id: int, index: int) -> Any:
-        key = (dc_id, index % self.size)
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            sender = self._senders.get(key)
-            if sender is None or not sender.is_connected():
-                sender = await self._warm_one(dc_id) or await self.client.open_extra_sender(dc_id)
-                self._senders[key] = sender
-            return sender
-
-    async def _warm_one(self, dc_id: int) -> Any:
-        task = self._warming.pop(dc_id, None)
-        if task is None:
-            return None
-        try:
-            sender = await task
-        except Exception:  # opened again by the caller, which reports a real failure
-            log.debug("the connection opened ahead to DC %s failed", dc_id, exc_info=True)
-            return None
-        return sender if sender.is_connected() else None
-
-    async def discard(self, dc_id: int, index: int, sender: Any) -> None:
-        """Drop a broken connection; the next ``get`` opens a fresh one."""
-        key = (dc_id, index % self.size)
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            if self._senders.get(key) is sender:
-                del self._senders[key]
-        await _quietly(sender.disconnect())
-
-    async def close(self) -> None:
-        warming, self._warming = list(self._warming.values()), {}
-        for task in warming:
-            task.cancel()
-        for outcome in await asyncio.gather(*warming, return_exceptions=True):
-            if not isinstance(outcome, BaseException):
-                await _quietly(outcome.disconnect())
-        senders, self._senders = list(self._senders.values()), {}
-        for sender in senders:
-            await _quietly(sender.disconnect())
-
-
-async def _quietly(awaitable: Awaitable[Any]) -> None:
-    try:
-        await awaitable
-    except Exception:  # a connection that is already gone has nothing left to close
-        log.debug("closing a connection failed", exc_info=True)
 
 
 @dataclass
