@@ -9,7 +9,7 @@ from tad_tui.sizes import format_size_exact
 
 _HEADER = """\
 # tad-tui configuration: every key with its default, so this file as shipped changes nothing.
-# Generated from the schema in tad_tui/config.py (render_example); do not edit it by hand.
+# Generated from the schema in tad_tui/config/schema.py (render_example); do not edit it by hand.
 #
 # Precedence, lowest first: built-in defaults < this file < environment variables < command-line flags.
 #
