@@ -7,7 +7,9 @@ every byte it wrote. A tiny screen model (cursor moves and text only) turns the 
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import io
 import os
 import pty
 import re
@@ -25,6 +27,7 @@ from pathlib import Path
 import pytest
 from rich.cells import cell_len
 
+from tad_tui.lock import WriterLock
 from tad_tui.telegram.sim.catalogue import Catalogue
 
 COLUMNS, ROWS = 80, 24
@@ -121,6 +124,11 @@ class Terminal:
     def shows(self, *texts: str) -> Callable[[], bool]:
         return lambda: all(text in "\n".join(self.screen()) for text in texts)
 
+    def hang_up(self) -> None:
+        """The terminal goes away as when an SSH link drops, but without the SIGHUP."""
+        os.close(self.master)
+        self.master = -1
+
     def drain_until_exit(self, timeout: float) -> int | None:
         """Keep reading (a full pty would block the app) until the app exits; its return code."""
         deadline = time.monotonic() + timeout
@@ -169,7 +177,8 @@ def app_in_terminal(term: str, config: Path, data: Path, tmp_path: Path) -> Iter
         if process.poll() is None:
             process.kill()
             process.wait()
-        os.close(master)
+        if terminal.master >= 0:
+            os.close(master)
 
 
 @pytest.fixture
@@ -238,6 +247,30 @@ def test_screen_model_and_colour_modes() -> None:
     assert colour_modes("\x1b[1;97;100mA\x1b[0m") == {"16"}
 
 
+@pytest.mark.parametrize("how", ["closed", "sighup"])
+def test_a_terminal_that_hangs_up_closes_the_app_and_frees_the_data_dir(
+    terminal_config: Path, tmp_path: Path, how: str
+) -> None:
+    """An SSH link dropped: the app ends as on ctrl+q (before, with no SIGHUP it waited for ever on
+    its dead terminal, holding the data dir, every later command refused)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    with app_in_terminal("xterm-256color", terminal_config, data, tmp_path) as terminal:
+        assert terminal.read_until(terminal.shows("TAD Demo · Classical"), START_TIMEOUT), "\n".join(terminal.screen())
+        if how == "sighup":
+            terminal.process.send_signal(signal.SIGHUP)
+            code = terminal.drain_until_exit(EXIT_TIMEOUT)
+        else:
+            terminal.hang_up()
+            try:
+                code = terminal.process.wait(timeout=EXIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                code = None
+    assert code == 0
+    with WriterLock(data / "writer.lock"):
+        pass  # free
+
+
 def test_sigterm_closes_the_app_cleanly(terminal_config: Path, tmp_path: Path) -> None:
     """``docker stop`` (the app is then process 1) or ``kill``: exit 0 and the terminal given back."""
     data = tmp_path / "data"
@@ -248,3 +281,31 @@ def test_sigterm_closes_the_app_cleanly(terminal_config: Path, tmp_path: Path) -
         terminal.process.send_signal(signal.SIGTERM)
         code = terminal.drain_until_exit(EXIT_TIMEOUT)
     _assert_usable_and_clean(terminal, first, code)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+async def test_a_write_that_finds_the_terminal_gone_ends_the_app_instead_of_hanging() -> None:
+    """Textual's writer thread dies on a failed write; its queue then filled and the app blocked
+    for ever in the next write, its event loop stopped (SIGTERM could not end it either)."""
+    from textual.drivers._writer_thread import MAX_QUEUED_WRITES, WriterThread
+
+    from tad_tui.ui.driver import TerminalDriver
+
+    class HungUp(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(errno.EIO, "Input/output error")
+
+    class App:
+        exits = 0
+
+        def exit(self) -> None:
+            self.exits += 1
+
+    app = App()
+    driver = TerminalDriver(app, debug=False, mouse=False, size=(80, 24))  # type: ignore[arg-type]
+    driver._writer_thread = WriterThread(HungUp())
+    driver._writer_thread.start()
+    for _ in range(MAX_QUEUED_WRITES * 3):  # far more than the queue holds
+        driver.write("\x1b[H frame")
+    assert driver.terminal_gone and app.exits == 1
+    driver.close()  # and shutting down does not wait on the dead writer either

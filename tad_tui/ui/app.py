@@ -22,6 +22,7 @@ from typing import ClassVar
 from telethon.errors import RPCError
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
@@ -79,6 +80,17 @@ class TadApp(App[None]):
             "ctrl+q", "quit", "Quit", priority=True, tooltip="Quit; downloads resume next time", id="app.quit"
         ),
     ]
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this platform; on Linux and macOS one that ends the app when its
+        terminal goes away (see ``driver``). Another one set from the environment (``tad-tui serve``
+        runs the app under Textual's web driver) is kept."""
+        chosen = super().get_driver_class()
+        if chosen.__name__ == "LinuxDriver":
+            from tad_tui.ui.driver import TerminalDriver
+
+            return TerminalDriver
+        return chosen
 
     def __init__(
         self,
@@ -348,16 +360,21 @@ class TadApp(App[None]):
 
 
 async def run_tui(engine: Engine) -> None:
-    """Run the app until the user quits, or SIGTERM asks it to (``docker stop``: the app is then
-    process 1, which SIGTERM would not stop at all); the caller closes the engine afterwards."""
+    """Run the app until the user quits, SIGTERM asks it to (``docker stop``: the app is then
+    process 1, which SIGTERM would not stop at all) or the terminal hangs up (SIGHUP, or a write
+    to it fails: ``driver``); the caller closes the engine afterwards."""
     app = TadApp(engine)
     loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGTERM, app.exit)
-    except (NotImplementedError, RuntimeError):  # not on this platform
-        pass
+    # SIGHUP: the terminal hung up (an SSH link dropped): close as on ctrl+q, downloads resumable.
+    stops = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    for stop in stops:
+        try:
+            loop.add_signal_handler(stop, app.exit)
+        except (NotImplementedError, RuntimeError):  # not on this platform
+            pass
     try:
         await app.run_async()
     finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGTERM)
+        for stop in stops:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(stop)
