@@ -69,6 +69,7 @@ def _files_written(folder: Path) -> int:
     return sum(1 for _ in folder.glob("*/files/*"))
 
 
+@pytest.mark.timeout(300)  # renders a catalogue from nothing, twice: long on a busy machine
 def test_kill_9_while_the_catalogue_renders_leaves_nothing_holding_the_data_dir(tmp_path: Path) -> None:
     data_dir, catalogue = tmp_path / "data", tmp_path / "catalogue"
     config = tmp_path / "config.toml"

@@ -124,6 +124,7 @@ def _progress(db: Path, file_id: str) -> int:
         return 0
 
 
+@pytest.mark.timeout(300)  # ten kills and ten resumed 50 MB downloads
 def test_sigkill_at_ten_random_points_resumes_with_the_same_md5(tmp_path: Path, demo_catalogue: Catalogue) -> None:
     mixes = demo_catalogue.group("tad_demo_mixes")
     first = min(mixes.messages, key=lambda m: m.id)
