@@ -193,7 +193,7 @@ async def measure(small_files: int) -> dict[str, Any]:
         on = await many_small(many, work / "adaptive", adaptive=True)
         off = await many_small(many, work / "fixed", adaptive=False) if has_adaptive else on
         result |= {"many_small_files_per_s": on, "many_small_files_fixed_per_s": off, "many_small_files_speedup": on / off}
-        return result
+        return {key: round(value, 3) for key, value in result.items()}
 
 
 def main() -> None:
